@@ -1,0 +1,3 @@
+from mldiff.cli import main
+
+raise SystemExit(main())

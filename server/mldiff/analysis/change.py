@@ -1,0 +1,186 @@
+"""A Python file's change: both sides, the hunks between them, and the logical lines
+the hunks touch. Rules read a ``PythonChange`` and never see git or the editor."""
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Iterable, Iterator
+
+from mldiff.analysis.module import ModuleView
+from mldiff.analysis.statements import CallFact
+from mldiff.findings import Span
+from mldiff.hunks import Hunk, LineMap, diff_lines
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"""[A-Za-z_][A-Za-z0-9_]*|\d[\w.]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#[^\n]*|\S""")
+
+EMPTY = ModuleView("")
+
+
+class PythonChange:
+    """Base and head of one Python file. Either side may be empty (added / deleted file)."""
+
+    def __init__(self, path: str, base: ModuleView, head: ModuleView,
+                 hunks: list[Hunk] | None = None) -> None:
+        self.path = path
+        self.base = base
+        self.head = head
+        self.hunks = hunks if hunks is not None else diff_lines(base.lines, head.lines)
+        self.map = LineMap(self.hunks, len(base.lines), len(head.lines))
+
+    @classmethod
+    def from_texts(cls, path: str, base_text: str | None, head_text: str | None) -> PythonChange:
+        base = ModuleView(base_text) if base_text else EMPTY
+        head = ModuleView(head_text) if head_text else EMPTY
+        return cls(path, base, head)
+
+    # -- which logical lines changed ------------------------------------------------------
+    @cached_property
+    def _touched(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        base_touched: set[int] = set()
+        head_touched: set[int] = set()
+        for hunk in self.hunks:
+            _touch(self.base, hunk.base_start, hunk.base_end, base_touched)
+            _touch(self.head, hunk.head_start, hunk.head_end, head_touched)
+        # Close over unchanged lines: a statement touched on one side touches the statement
+        # its unchanged lines belong to on the other (a comment added inside a call).
+        pending = [("base", i) for i in base_touched] + [("head", i) for i in head_touched]
+        while pending:
+            side, index = pending.pop()
+            view, other, mapping, other_set = (
+                (self.base, self.head, self.map.base_to_head, head_touched) if side == "base"
+                else (self.head, self.base, self.map.head_to_base, base_touched))
+            ll = view.logical[index]
+            for line in range(ll.start, ll.end):
+                mapped = mapping(line)
+                if mapped is None:
+                    continue
+                other_index = other.index_at(mapped)
+                if other_index >= 0 and other_index not in other_set:
+                    other_set.add(other_index)
+                    pending.append(("head" if side == "base" else "base", other_index))
+        return tuple(sorted(base_touched)), tuple(sorted(head_touched))
+
+    @property
+    def touched_base(self) -> tuple[int, ...]:
+        return self._touched[0]
+
+    @property
+    def touched_head(self) -> tuple[int, ...]:
+        return self._touched[1]
+
+    def head_lines(self) -> list[str]:
+        return self.head.lines
+
+    def view(self, side: str) -> ModuleView:
+        return self.base if side == "base" else self.head
+
+    def touched(self, side: str) -> tuple[int, ...]:
+        return self.touched_base if side == "base" else self.touched_head
+
+    def touched_calls(self, side: str) -> Iterator[tuple[int, CallFact]]:
+        view = self.view(side)
+        for index in self.touched(side):
+            for call in view.facts(index).calls:
+                yield index, call
+
+    def parse_errors(self) -> list[tuple[str, int, str]]:
+        """(side, 1-based line, message) for touched logical lines that do not parse."""
+        out = []
+        for side in ("base", "head"):
+            view = self.view(side)
+            for index in self.touched(side):
+                unit = view.unit(index)
+                if unit.error is not None and unit.keyword != "case":
+                    message, line = unit.error
+                    out.append((side, view.logical[index].start + line + 1, message))
+        return out
+
+    # -- positions ---------------------------------------------------------------------
+    def head_anchor(self, base_line: int) -> Span:
+        """Where a removed base line (0-based) stood in the head: the first line of its
+        hunk's replacement, else the next line, else the last line of the file."""
+        hunk = next((h for h in self.hunks if h.base_start <= base_line < h.base_end), None)
+        if hunk is None:
+            mapped = self.map.base_to_head(base_line)
+            line = mapped if mapped is not None else 0
+        else:
+            line = hunk.head_start
+        lines = self.head.lines
+        if not lines:
+            return Span(1, 1, 1, 1)
+        line = min(line, len(lines) - 1)
+        return whole_line(self.head, line)
+
+    def head_line_of_base(self, base_line: int) -> int | None:
+        return self.map.base_to_head(base_line)
+
+    # -- renames ---------------------------------------------------------------------------
+    @cached_property
+    def renames(self) -> dict[str, str]:
+        """Identifiers renamed consistently across the whole file (base name -> head name):
+        the old name is gone from the head, the new one absent from the base, and the
+        touched code is otherwise token for token the same."""
+        pairs: dict[str, str] = {}
+        for hunk in self.hunks:
+            base_tokens = _tokens(self.base.lines[hunk.base_start:hunk.base_end])
+            head_tokens = _tokens(self.head.lines[hunk.head_start:hunk.head_end])
+            if len(base_tokens) != len(head_tokens):
+                continue
+            local: dict[str, str] = {}
+            for old, new in zip(base_tokens, head_tokens):
+                if old == new:
+                    continue
+                if not (_IDENTIFIER.fullmatch(old) and _IDENTIFIER.fullmatch(new)):
+                    local = {}
+                    break
+                if local.setdefault(old, new) != new:
+                    local = {}
+                    break
+            for old, new in local.items():
+                if pairs.setdefault(old, new) != new:
+                    pairs[old] = ""
+        if not pairs:
+            return {}
+        base_names = self._identifiers(self.base)
+        head_names = self._identifiers(self.head)
+        return {old: new for old, new in pairs.items()
+                if new and old not in head_names and new not in base_names}
+
+    @staticmethod
+    def _identifiers(view: ModuleView) -> set[str]:
+        return set(_IDENTIFIER.findall(_strip_comments(view.text)))
+
+
+def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
+    if start < end:
+        for line in range(start, end):
+            index = view.index_at(line)
+            if index >= 0:
+                touched.add(index)
+        return
+    # empty side: lines were inserted/removed at this boundary; a logical line
+    # spanning the boundary is touched.
+    if 0 < start < len(view.lines):
+        before, after = view.index_at(start - 1), view.index_at(start)
+        if before >= 0 and before == after:
+            touched.add(before)
+        elif before >= 0:
+            ll = view.logical[before]
+            if ll.start <= start - 1 < ll.end and start < ll.end:
+                touched.add(before)
+
+
+def _tokens(lines: Iterable[str]) -> list[str]:
+    return [t for t in _TOKEN.findall("".join(lines)) if not t.startswith("#")]
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"#[^\n]*", "", text)
+
+
+def whole_line(view: ModuleView, line: int) -> Span:
+    """Span of physical line ``line`` (0-based) from its first non-blank character to its end."""
+    text = view.lines[line].rstrip("\r\n")
+    start = len(text) - len(text.lstrip())
+    return Span(line + 1, start + 1, line + 1, max(len(text), start) + 1)

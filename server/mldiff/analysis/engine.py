@@ -1,0 +1,120 @@
+"""The one analysis entry point: a path and two texts in, findings and errors out.
+
+Every front end (``mldiff check``, the language server, ``mldiff log``) calls
+``analyze``, so the same pair of texts always gets the same findings.
+"""
+from __future__ import annotations
+
+import re
+import traceback
+from functools import lru_cache
+from typing import Iterable
+
+from mldiff.config import Settings
+from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
+from mldiff.analysis.filekinds import file_kind
+
+_SUPPRESS = re.compile(r"#\s*mldiff:\s*ignore(?:\[([^\]]*)\])?", re.I)
+MAX_BYTES = 5_000_000  # larger files are skipped with a note
+
+
+@lru_cache(maxsize=1)
+def _rule_instances():
+    from mldiff.rules.base import all_rules
+    return tuple(cls() for cls in all_rules())
+
+
+def rules_for(kind: str, settings: Settings):
+    return [rule for rule in _rule_instances()
+            if kind in rule.file_kinds and settings.enabled(rule.code, rule.family)]
+
+
+def analyze(path: str, base_text: str | None, head_text: str | None,
+            settings: Settings | None = None, change=None) -> FileResult:
+    """Findings for the change of ``path`` from ``base_text`` to ``head_text``
+    (None: the file does not exist on that side)."""
+    settings = settings or Settings()
+    result = FileResult(path)
+    kind = file_kind(path)
+    if kind is None:
+        return result
+    if base_text == head_text:
+        return result
+    for side, text in (("base", base_text), ("head", head_text)):
+        if text is not None and len(text) > MAX_BYTES:
+            result.notes.append(f"{path}: {side} side is {len(text) // 1_000_000} MB, larger than mldiff reads "
+                                f"({MAX_BYTES // 1_000_000} MB); skipped")
+            return result
+    if change is None:
+        try:
+            change = _make_change(kind, path, base_text, head_text)
+        except Exception as exc:  # a bug in mldiff must not hide the other files' findings
+            result.errors.append(FileError(path, f"internal error while reading the change: {exc!r}"))
+            return result
+    if change is None:
+        return result
+    for side, line, message in getattr(change, "parse_errors", lambda: [])():
+        result.errors.append(FileError(path, f"{side} side does not parse at line {line}: {message}", line))
+    broken = {(e.line or 0) for e in result.errors}
+    findings: list[Finding] = []
+    for rule in rules_for(kind, settings):
+        try:
+            findings.extend(rule.check(change))
+        except Exception as exc:
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            result.errors.append(FileError(
+                path, f"internal error in rule {rule.code}: {exc.__class__.__name__}: {exc} "
+                      f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"))
+    head_lines = change.head_lines() if hasattr(change, "head_lines") else []
+    result.findings = _finish(findings, settings, head_lines, broken)
+    return result
+
+
+def _make_change(kind: str, path: str, base_text: str | None, head_text: str | None):
+    if kind == "python":
+        from mldiff.analysis.change import PythonChange
+        return PythonChange.from_texts(path, base_text, head_text)
+    if kind == "notebook":
+        from mldiff.analysis.notebook import notebook_change
+        return notebook_change(path, base_text, head_text)
+    from mldiff.analysis.textfiles import text_change
+    return text_change(kind, path, base_text, head_text)
+
+
+def _finish(findings: Iterable[Finding], settings: Settings, head_lines: list[str],
+            broken_lines: set[int]) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[tuple] = set()
+    for finding in findings:
+        key = (finding.code, finding.span.line, finding.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        if _suppressed(finding, head_lines):
+            continue
+        severity = settings.severity_for(finding.code, finding.family, finding.severity)
+        if severity != finding.severity:
+            from dataclasses import replace
+            finding = replace(finding, severity=severity)
+        out.append(finding)
+    out.sort(key=lambda f: (f.span.line, f.span.column, SEVERITY_RANK[f.severity], f.code))
+    return out
+
+
+def _suppressed(finding: Finding, head_lines: list[str]) -> bool:
+    """``# mldiff: ignore`` or ``# mldiff: ignore[ML201, normalization]`` on a line of the finding."""
+    for line in range(finding.span.line, finding.span.end_line + 1):
+        if not 0 < line <= len(head_lines):
+            continue
+        text = head_lines[line - 1]
+        if "mldiff" not in text:
+            continue
+        match = _SUPPRESS.search(text)
+        if match is None:
+            continue
+        if match.group(1) is None:
+            return True
+        selectors = [s.strip() for s in match.group(1).split(",") if s.strip()]
+        if any(s == finding.family or finding.code.startswith(s) for s in selectors):
+            return True
+    return False

@@ -1,0 +1,34 @@
+"""Which analyser reads a path: Python, notebooks, configs, Dockerfiles, pins."""
+from __future__ import annotations
+
+import posixpath
+
+CONFIG_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+
+def file_kind(path: str) -> str | None:
+    """``python``, ``notebook``, ``dockerfile``, ``devcontainer``, ``compose``, ``requirements``,
+    ``pyproject``, ``yaml``, ``json``, ``toml`` -- or None for files mldiff does not read."""
+    name = posixpath.basename(path)
+    lower = name.lower()
+    _, suffix = posixpath.splitext(lower)
+    if suffix in (".py", ".pyi"):
+        return "python"
+    if suffix == ".ipynb":
+        return "notebook"
+    if lower == "dockerfile" or lower.startswith("dockerfile.") or lower.endswith(".dockerfile") \
+            or lower == "containerfile":
+        return "dockerfile"
+    if lower in ("devcontainer.json", ".devcontainer.json"):
+        return "devcontainer"
+    if lower in ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"):
+        return "compose"
+    if suffix in (".txt", ".in") and ("requirements" in lower or lower.startswith("constraints")):
+        return "requirements"
+    if lower == "pyproject.toml":
+        return "pyproject"
+    if lower in ("environment.yml", "environment.yaml"):
+        return "conda"
+    if lower in ("package.json", "package-lock.json", "tsconfig.json") or lower.endswith("lock.json"):
+        return None
+    return CONFIG_SUFFIXES.get(suffix)

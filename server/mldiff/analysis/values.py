@@ -1,0 +1,234 @@
+"""Values as rules compare them: what the code says, what it evaluates to, what it reads.
+
+``1e-3`` and ``0.001`` are the same learning rate; ``(0.5,)`` and ``( 0.5, )`` the same
+mean. A value's ``key`` ignores formatting, comments, redundant parentheses and quote
+style (it is ``ast.dump`` of the expression: ast is used only as this normalizer,
+parsing is libcst's), and ``literal`` holds the evaluated constant when there is one.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import libcst as cst
+
+NOT_LITERAL: Any = type("NotLiteral", (), {"__repr__": lambda self: "<not literal>"})()
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def node_code(node: cst.CSTNode) -> str:
+    """Source of ``node`` as written, on one line (for messages)."""
+    code = _EMPTY_MODULE.code_for_node(node).strip()
+    if "\n" in code:
+        try:
+            code = ast.unparse(ast.parse(code, mode="eval"))
+        except (SyntaxError, ValueError):
+            code = " ".join(code.split())
+    return code
+
+
+def shorten(code: str, width: int = 60) -> str:
+    """``code`` cut to ``width`` characters with an ellipsis, for one-line messages."""
+    return code if len(code) <= width else code[: width - 1].rstrip() + "…"
+
+
+@lru_cache(maxsize=65536)
+def canonical(code: str) -> str:
+    """Formatting-insensitive key of an expression's source."""
+    try:
+        tree = ast.parse(code.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return " ".join(code.split())
+    return ast.dump(tree.body, annotate_fields=False)
+
+
+@dataclass(frozen=True)
+class Value:
+    """An expression on one side of a diff."""
+
+    code: str                      # as written, one line
+    key: str                       # formatting-insensitive equality key
+    literal: Any = NOT_LITERAL     # evaluated constant, or NOT_LITERAL
+    names: frozenset[str] = frozenset()  # dotted names it reads ("args.lr", "LR")
+    node: cst.CSTNode | None = field(default=None, compare=False, repr=False, hash=False)
+
+    @property
+    def is_literal(self) -> bool:
+        return self.literal is not NOT_LITERAL
+
+    def same_as(self, other: Value | None, renames: dict[str, str] | None = None) -> bool:
+        """Equal in meaning: same constant, or the same expression up to formatting
+        (and up to a consistent renaming of identifiers, when ``renames`` is given)."""
+        if other is None:
+            return False
+        if self.is_literal and other.is_literal:
+            return _literal_equal(self.literal, other.literal)
+        if self.key == other.key:
+            return True
+        if renames:
+            return rename_key(self.key, renames) == other.key
+        return False
+
+    def display(self) -> str:
+        return self.code
+
+
+def _literal_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, float) or isinstance(b, float):
+            return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0) or a == b
+        return a == b
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_literal_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_literal_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def rename_key(key: str, renames: dict[str, str]) -> str:
+    """Apply identifier renames to an ``ast.dump`` key (names appear as Name('x', ...)
+    and attribute names as Attribute(..., 'x', ...))."""
+    out = key
+    for old, new in renames.items():
+        out = out.replace(f"'{old}'", f"'{new}'")
+    return out
+
+
+_BINOPS = {
+    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul,
+    cst.Divide: operator.truediv, cst.FloorDivide: operator.floordiv,
+    cst.Power: operator.pow, cst.Modulo: operator.mod,
+}
+
+
+def evaluate(node: cst.CSTNode | None) -> Any:
+    """The constant ``node`` stands for (numbers, strings, bools, None, containers and
+    arithmetic of those), or NOT_LITERAL."""
+    if node is None:
+        return NOT_LITERAL
+    try:
+        return _evaluate(node)
+    except (ArithmeticError, ValueError, TypeError, OverflowError, RecursionError):
+        return NOT_LITERAL
+
+
+def _evaluate(node: cst.CSTNode) -> Any:
+    if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary)):
+        return node.evaluated_value
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        value = node.evaluated_value
+        return NOT_LITERAL if value is None else value
+    if isinstance(node, cst.Name):
+        return {"True": True, "False": False, "None": None}.get(node.value, NOT_LITERAL)
+    if isinstance(node, cst.UnaryOperation):
+        inner = _evaluate(node.expression)
+        if inner is NOT_LITERAL:
+            return NOT_LITERAL
+        if isinstance(node.operator, cst.Minus) and isinstance(inner, (int, float, complex)):
+            return -inner
+        if isinstance(node.operator, cst.Plus) and isinstance(inner, (int, float, complex)):
+            return +inner
+        if isinstance(node.operator, cst.Not):
+            return not inner
+        return NOT_LITERAL
+    if isinstance(node, cst.BinaryOperation):
+        op = _BINOPS.get(type(node.operator))
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if op is None or left is NOT_LITERAL or right is NOT_LITERAL:
+            return NOT_LITERAL
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
+            return NOT_LITERAL
+        if op is operator.pow and abs(right) > 64:
+            return NOT_LITERAL
+        return op(left, right)
+    if isinstance(node, (cst.Tuple, cst.List, cst.Set)):
+        items = []
+        for element in node.elements:
+            if isinstance(element, cst.StarredElement):
+                return NOT_LITERAL
+            value = _evaluate(element.value)
+            if value is NOT_LITERAL:
+                return NOT_LITERAL
+            items.append(value)
+        return tuple(items) if not isinstance(node, cst.Set) else frozenset(items)
+    if isinstance(node, cst.Dict):
+        out = {}
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement):
+                return NOT_LITERAL
+            key, value = _evaluate(element.key), _evaluate(element.value)
+            if key is NOT_LITERAL or value is NOT_LITERAL:
+                return NOT_LITERAL
+            out[key] = value
+        return out
+    return NOT_LITERAL
+
+
+def dotted_name(node: cst.CSTNode) -> str | None:
+    """``a.b.c`` for Name/Attribute chains; calls in the chain become ``f(...)``."""
+    parts = []
+    while True:
+        if isinstance(node, cst.Name):
+            parts.append(node.value)
+            break
+        if isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+            node = node.value
+            continue
+        if isinstance(node, cst.Call):
+            inner = dotted_name(node.func)
+            if inner is None:
+                return None
+            parts.append(inner + "(...)")
+            break
+        if isinstance(node, cst.Subscript):
+            inner = dotted_name(node.value)
+            if inner is None:
+                return None
+            parts.append(inner + "[...]")
+            break
+        return None
+    return ".".join(reversed(parts))
+
+
+class _NameCollector(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        name = dotted_name(node)
+        if name and "(" not in name and "[" not in name:
+            self.names.add(name)
+            # also the root, so that a rename of `args` is seen
+            self.names.add(name.split(".", 1)[0])
+            return False
+        return True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def names_in(node: cst.CSTNode) -> frozenset[str]:
+    collector = _NameCollector()
+    node.visit(collector)
+    return frozenset(collector.names)
+
+
+def make_value(node: cst.CSTNode) -> Value:
+    code = node_code(node)
+    return Value(code=code, key=canonical(code), literal=evaluate(node), names=names_in(node), node=node)
+
+
+def display(value: Any) -> str:
+    """A literal as a person would write it in a message."""
+    if isinstance(value, float):
+        text = repr(value)
+        return text
+    return repr(value)

@@ -1,0 +1,52 @@
+"""``mldiff`` command line: one module per subcommand under ``mldiff.commands``.
+
+Each command module has ``add_parser(subparsers)`` and ``run(args) -> int``.
+Errors a user can act on (``MldiffError``) become one line on stderr and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mldiff import __version__
+from mldiff.errors import MldiffError
+
+# Subcommand name -> module under mldiff.commands, in the order `mldiff --help` lists them.
+COMMANDS = {
+    "rules": "rules",
+    "explain": "explain",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one line, like git
+        self.exit(2, f"mldiff: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mldiff", description="ML-semantic diffs for training code.")
+    parser.add_argument("--version", action="version", version=f"mldiff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"mldiff.commands.{module_name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except MldiffError as exc:
+        print(f"mldiff: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mldiff: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,172 @@
+"""Settings: ``[tool.mldiff]`` in pyproject.toml, overridden by editor or CLI settings.
+
+```toml
+[tool.mldiff]
+base = "HEAD"                     # default diff base: a revision, "index", "merge-base:main"
+select = ["normalization", "ML3"] # codes, code prefixes or family names; empty = all
+ignore = ["ML1102"]
+include = ["**/*.py", "configs/**/*.yaml"]   # globs; empty = every file mldiff understands
+exclude = ["third_party/**"]
+
+[tool.mldiff.severity]            # by code, prefix or family
+ML201 = "error"
+batch_size = "information"
+
+[tool.mldiff.validate]            # see docs/validation.md
+command = "python train.py"
+```
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from mldiff.errors import ConfigError
+from mldiff.families import FAMILIES
+from mldiff.findings import SEVERITIES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Settings:
+    base: str = "HEAD"
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: tuple[tuple[str, str], ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    validate: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def enabled(self, code: str, family: str) -> bool:
+        if self.select and not any(_matches(s, code, family) for s in self.select):
+            return False
+        return not any(_matches(s, code, family) for s in self.ignore)
+
+    def severity_for(self, code: str, family: str, default: str) -> str:
+        """The most specific override wins: code, then prefix (longest), then family."""
+        best, best_rank = default, -1
+        for selector, level in self.severity:
+            if selector == code:
+                rank = 1000
+            elif selector == family:
+                rank = 1
+            elif code.startswith(selector):
+                rank = 2 + len(selector)
+            else:
+                continue
+            if rank > best_rank:
+                best, best_rank = level, rank
+        return best
+
+    def includes(self, path: str) -> bool:
+        if self.include and not any(_glob(path, pattern) for pattern in self.include):
+            return False
+        return not any(_glob(path, pattern) for pattern in self.exclude)
+
+    def merged(self, **overrides: Any) -> Settings:
+        """A copy with the given non-empty settings replacing these (editor/CLI over file)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name, value in overrides.items():
+            if value is None or value == () or value == []:
+                continue
+            if name == "severity" and isinstance(value, dict):
+                value = _severity_pairs(value, "severity")
+            elif name in ("select", "ignore", "include", "exclude"):
+                value = _string_tuple(value, name)
+            values[name] = value
+        return Settings(**values)
+
+
+def _matches(selector: str, code: str, family: str) -> bool:
+    return selector == family or code.startswith(selector)
+
+
+def _glob(path: str, pattern: str) -> bool:
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    if pattern.startswith("**/"):
+        return fnmatch.fnmatchcase(path, pattern[3:])
+    return False
+
+
+_SELECTOR = re.compile(r"ML\d*$")
+
+
+def _check_selectors(values: Iterable[str], name: str) -> None:
+    for value in values:
+        if value not in FAMILIES and not _SELECTOR.match(value):
+            raise ConfigError(
+                f"{name}: {value!r} is neither a rule code or prefix (ML201, ML2) nor a family "
+                f"({', '.join(FAMILIES)})")
+
+
+def _string_tuple(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+    if name in ("select", "ignore"):
+        _check_selectors(value, name)
+    return tuple(value)
+
+
+def _severity_pairs(value: Any, name: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a table of selector = level, not {value!r}")
+    pairs = []
+    for selector, level in value.items():
+        _check_selectors([selector], name)
+        if level not in SEVERITIES:
+            raise ConfigError(f"{name}.{selector}: {level!r} is not one of {', '.join(SEVERITIES)}")
+        pairs.append((selector, level))
+    return tuple(pairs)
+
+
+def from_table(table: dict[str, Any], origin: str = "[tool.mldiff]") -> Settings:
+    """Settings from a ``[tool.mldiff]``-shaped mapping (also used for editor settings)."""
+    known = {"base", "select", "ignore", "severity", "include", "exclude", "validate"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    base = table.get("base", "HEAD")
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{origin}: base must be a revision name, not {base!r}")
+    validate = table.get("validate", {})
+    if not isinstance(validate, dict):
+        raise ConfigError(f"{origin}: validate must be a table")
+    return Settings(
+        base=base.strip(),
+        select=_string_tuple(table.get("select", []), "select"),
+        ignore=_string_tuple(table.get("ignore", []), "ignore"),
+        severity=_severity_pairs(table.get("severity", {}), "severity"),
+        include=_string_tuple(table.get("include", []), "include"),
+        exclude=_string_tuple(table.get("exclude", []), "exclude"),
+        validate=validate,
+    )
+
+
+def load(root: Path | str | None) -> Settings:
+    """``[tool.mldiff]`` from ``root/pyproject.toml``; defaults when there is none."""
+    if root is None:
+        return Settings()
+    path = Path(root) / "pyproject.toml"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return Settings()
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+    table = document.get("tool", {}).get("mldiff", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path.name}: [tool.mldiff] must be a table")
+    return from_table(table, f"{path.name} [tool.mldiff]")

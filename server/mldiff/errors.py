@@ -1,0 +1,13 @@
+"""Errors a user can act on: raised once at a boundary, printed as one line."""
+
+
+class MldiffError(Exception):
+    """A problem with the user's input or repository, not a bug in mldiff."""
+
+
+class GitError(MldiffError):
+    """git could not answer: not a repository, unknown revision, missing objects."""
+
+
+class ConfigError(MldiffError):
+    """``[tool.mldiff]`` or an editor setting holds something mldiff cannot use."""

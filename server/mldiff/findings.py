@@ -1,0 +1,119 @@
+"""A finding is plain data: what changed, where, old value to new, and how to fix it.
+
+Positions are 1-based lines and 1-based columns counted in code points on the head
+side (the CLI contract); the language server converts columns to the client's
+position encoding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+SEVERITIES = ("error", "warning", "information", "hint")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A head-side (or base-side) range: 1-based lines, 1-based code-point columns, end exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def shifted(self, lines: int) -> Span:
+        return replace(self, line=self.line + lines, end_line=self.end_line + lines)
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``span`` of the head text with ``new_text`` (an insertion when the span is empty)."""
+
+    span: Span
+    new_text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A quick fix that travels with its finding, so editors never re-run the analysis."""
+
+    title: str
+    edits: tuple[TextEdit, ...]
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another place the finding concerns, e.g. where a changed constant is used."""
+
+    span: Span
+    message: str
+    path: str | None = None  # None: the finding's own file
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    code: str
+    family: str
+    severity: str
+    message: str
+    span: Span
+    base_line: int | None = None
+    before: str | None = None
+    after: str | None = None
+    related: tuple[Related, ...] = ()
+    fixes: tuple[Fix, ...] = ()
+    # The base-side text that this finding's hunk replaced, for hovers and "restore" fixes.
+    base_text: str | None = None
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's JSON object (DESIGN.md); extra keys only add information."""
+        out: dict[str, Any] = {
+            "path": self.path,
+            "code": self.code,
+            "family": self.family,
+            "severity": self.severity,
+            "message": self.message,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "base_line": self.base_line,
+            "before": self.before,
+            "after": self.after,
+        }
+        if self.related:
+            out["related"] = [
+                {"path": r.path or self.path, "line": r.span.line, "column": r.span.column,
+                 "end_line": r.span.end_line, "end_column": r.span.end_column, "message": r.message}
+                for r in self.related
+            ]
+        return out
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be analysed (or only partly): the rest still are."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "message": self.message}
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

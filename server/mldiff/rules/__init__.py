@@ -1,0 +1,2 @@
+"""Rules, one module per family, one class per rule. Importing this package registers them."""
+from mldiff.rules import normalization  # noqa: F401

@@ -1,0 +1,92 @@
+"""What a rule is: one class, one kind of ML-semantic change, with its own docs and examples.
+
+The class docstring is the rule's documentation (why it matters, what to check);
+``examples`` are before/after pairs that the generic test module runs, including
+near misses that must stay silent. ``docs/rules.md`` is generated from these classes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
+
+from mldiff.families import FAMILIES
+from mldiff.findings import Finding, Fix, Related, Span
+
+if TYPE_CHECKING:
+    from mldiff.analysis.change import PythonChange
+
+
+@dataclass(frozen=True)
+class Expect:
+    """A finding an example must produce: its head line (1-based) and a message fragment."""
+
+    line: int
+    message: str
+    code: str | None = None  # defaults to the rule's own code
+
+
+@dataclass(frozen=True)
+class Example:
+    """``before`` -> ``after`` of one file; no ``expect`` means nothing may be reported at all."""
+
+    before: str
+    after: str
+    expect: tuple[Expect, ...] = ()
+    path: str = "train.py"
+    note: str = ""
+
+
+class Rule:
+    code: ClassVar[str]
+    family: ClassVar[str]
+    severity: ClassVar[str] = "warning"
+    name: ClassVar[str]                       # kebab-case, e.g. "normalize-removed"
+    summary: ClassVar[str]                    # one line for tables and SARIF
+    file_kinds: ClassVar[tuple[str, ...]] = ("python",)
+    examples: ClassVar[tuple[Example, ...]] = ()
+
+    def check(self, change) -> Iterable[Finding]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            assert cls.family in FAMILIES, f"{cls.__name__}: unknown family {cls.family!r}"
+
+    @classmethod
+    def documentation(cls) -> str:
+        import inspect
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    def report(self, change: PythonChange, span: Span, message: str, *, base_line: int | None = None,
+               before: str | None = None, after: str | None = None,
+               related: Iterable[Related] = (), fixes: Iterable[Fix] = (),
+               severity: str | None = None, base_text: str | None = None) -> Finding:
+        return Finding(
+            path=change.path, code=self.code, family=self.family,
+            severity=severity or self.severity, message=message, span=span,
+            base_line=base_line, before=before, after=after,
+            related=tuple(related), fixes=tuple(fixes), base_text=base_text,
+        )
+
+
+def all_rules() -> list[type[Rule]]:
+    """Every rule class, sorted by code."""
+    from mldiff import rules as package  # noqa: F401 - importing registers the family modules
+    found: dict[str, type[Rule]] = {}
+
+    def walk(cls: type[Rule]) -> Iterator[type[Rule]]:
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from walk(sub)
+
+    for cls in walk(Rule):
+        if "code" in cls.__dict__:
+            assert cls.code not in found, f"duplicate rule code {cls.code}"
+            found[cls.code] = cls
+    return [found[code] for code in sorted(found, key=_code_order)]
+
+
+def _code_order(code: str) -> tuple[int, int]:
+    digits = code[2:]
+    return int(digits[:-2]), int(digits[-2:])
