@@ -232,3 +232,55 @@ def display(value: Any) -> str:
         text = repr(value)
         return text
     return repr(value)
+
+
+def contrast(old: str, new: str, width: int = 64) -> tuple[str, str]:
+    """Two long expressions shortened around where they differ, so a message shows the
+    change (``{..., 'float16': torch.float16}``) rather than two identical beginnings."""
+    if len(old) <= width and len(new) <= width:
+        return old, new
+    dict_change = _dict_contrast(old, new)
+    if dict_change is not None:
+        return dict_change
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    context = 12
+    start = max(0, prefix - context)
+    # cut at a token boundary so the snippet reads as code
+    while start > 0 and old[start - 1].isalnum():
+        start -= 1
+
+    def cut(text: str) -> str:
+        end = len(text) - suffix
+        stop = min(len(text), end + context)
+        while stop < len(text) and text[stop].isalnum():
+            stop += 1
+        middle = text[start:stop]
+        return ("\u2026" if start > 0 else "") + shorten(middle, width) + ("\u2026" if stop < len(text) else "")
+
+    return cut(old), cut(new)
+
+
+def _dict_contrast(old: str, new: str) -> tuple[str, str] | None:
+    try:
+        old_tree = ast.parse(old, mode="eval").body
+        new_tree = ast.parse(new, mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    while isinstance(old_tree, ast.Subscript) and isinstance(new_tree, ast.Subscript):
+        old_tree, new_tree = old_tree.value, new_tree.value
+    if not (isinstance(old_tree, ast.Dict) and isinstance(new_tree, ast.Dict)):
+        return None
+    old_items = {ast.unparse(k) if k else "**": ast.unparse(v) for k, v in zip(old_tree.keys, old_tree.values)}
+    new_items = {ast.unparse(k) if k else "**": ast.unparse(v) for k, v in zip(new_tree.keys, new_tree.values)}
+    removed = [f"{k}: {v}" for k, v in old_items.items() if new_items.get(k) != v]
+    added = [f"{k}: {v}" for k, v in new_items.items() if old_items.get(k) != v]
+    if not removed and not added:
+        return None
+    show = lambda items: "{\u2026, " + ", ".join(items) + "}" if items else "{\u2026}"  # noqa: E731
+    return shorten(show(removed), 60), shorten(show(added), 60)

@@ -16,7 +16,7 @@ from typing import Any
 
 from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
-from mldiff.analysis.values import NOT_LITERAL, Value, shorten
+from mldiff.analysis.values import NOT_LITERAL, Value, contrast, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, flows,
                                  pair, pair_bindings, call_sites, short_name, site_span)
@@ -137,7 +137,9 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
                      "dim_feedforward", "num_encoder_layers", "num_decoder_layers", "input_size"):
             return "model_capacity", "size"
     if q == "torch.set_float32_matmul_precision":
-        return "precision", "dtype"
+        return None  # ML104 reports it with its own wording
+    if apis.is_autocast(q):
+        return ("precision", "dtype") if param in ("dtype", "enabled") else None
     return None
 
 
@@ -158,7 +160,8 @@ class ValueChange:
 
     def describe(self) -> str:
         if self.old is not None and self.new is not None:
-            return f"{self.subject} {_show(self.old)} -> {_show(self.new)}{self.flow}"
+            old, new = contrast(self.old.code, self.new.code)
+            return f"{self.subject} {old} -> {new}{self.flow}"
         if self.new is not None:
             return f"{self.subject} set to {_show(self.new)}{self.flow}"
         return f"{self.subject} {_show(self.old)} removed{self.flow}"
@@ -265,17 +268,26 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
     if old_literal is not NOT_LITERAL and new_literal is not NOT_LITERAL:
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
-    both_references = _is_reference(old) and _is_reference(new)
-    return both_references and (old_literal is NOT_LITERAL or new_literal is NOT_LITERAL)
+    old_name, new_name = _reference(change.base, old), _reference(change.head, new)
+    if old_name is None or new_name is None:
+        return False
+    if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
+        return old_name[0] == new_name[0]
+    return old_literal is NOT_LITERAL or new_literal is NOT_LITERAL
 
 
-def _is_reference(value: Value) -> bool:
+def _reference(view, value: Value) -> tuple[str, bool] | None:
+    """(resolved dotted name, whether it names something of an imported module) for a
+    plain reference such as ``args.lr`` or ``torch.float16``; None for other expressions."""
     from mldiff.analysis.values import dotted_name
     node = value.node
     if node is None:
-        return False
+        return None
     name = dotted_name(node)
-    return bool(name) and "(" not in name and "[" not in name
+    if not name or "(" in name or "[" in name:
+        return None
+    root = name.split(".", 1)[0]
+    return view.resolve(name), root in view.aliases
 
 
 def _binding_value_changes(change: PythonChange) -> list[ValueChange]:

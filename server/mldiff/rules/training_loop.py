@@ -1,0 +1,442 @@
+"""training_loop: zero_grad / backward / step order, GradScaler use, clipping,
+train()/eval(), no_grad / inference_mode, loss scaling for accumulation."""
+from __future__ import annotations
+
+import libcst as cst
+
+from mldiff.analysis import apis
+from mldiff.analysis.values import dotted_name
+from mldiff.findings import Fix, Span, TextEdit
+from mldiff.rules.base import Example, Expect, Rule
+from mldiff.rules.common import base_line, call_sites, pair, pair_calls, site_span, value_text, argument_changes
+from mldiff.rules.loops import Event, classify_call, events, is_evaluation, loops, region
+from mldiff.rules.roles import ValueRule, classify_name
+
+_LOOP = ("import torch\nmodel = torch.nn.Linear(4, 1)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+         "for x, y in loader:\n")
+_STEPS = ("optimizer_step", "scaler_step")
+_BACKWARDS = ("backward", "scaled_backward")
+
+
+def _events_for(change, side: str, index: int) -> list[Event]:
+    view = change.view(side)
+    where = region(view, index)
+    cache = view.__dict__.setdefault("_mldiff_events", {})
+    key = (where.start, where.stop)
+    if key not in cache:
+        cache[key] = events(view, where)
+    return cache[key]
+
+
+def _touched_events(change, side: str, kinds: tuple[str, ...]) -> list[Event]:
+    view = change.view(side)
+    out = []
+    for index in change.touched(side):
+        for call in view.facts(index).calls:
+            kind = classify_call(view, call)
+            if kind in kinds:
+                out.append(Event(index, kind, call))
+    return out
+
+
+def _event_span(change, side: str, event: Event) -> Span:
+    if side == "head":
+        return change.head.span(event.index, event.call.node)
+    return change.head_anchor(change.base.logical[event.index].start)
+
+
+def _event_base_line(change, side, event) -> int | None:
+    return change.base.logical[event.index].start + 1 if side == "base" else None
+
+
+def _position(change, side: str, event: Event) -> str:
+    """Where a zero_grad sits relative to backward and step in its region."""
+    region_events = _events_for(change, side, event.index)
+    before = [e for e in region_events if e.index < event.index and e.kind in _BACKWARDS + _STEPS]
+    after = [e for e in region_events if e.index > event.index and e.kind in _BACKWARDS + _STEPS]
+    previous = before[-1].kind if before else None
+    following = after[0].kind if after else None
+    if previous in _BACKWARDS and following in _STEPS:
+        return "between backward and step"
+    if previous in _STEPS:
+        return "after the optimizer step"
+    return "before backward"
+
+
+class ZeroGradChanged(Rule):
+    """``zero_grad()`` was removed, added, moved, or its ``set_to_none`` changed.
+
+    PyTorch accumulates gradients: without ``zero_grad`` every step adds this batch's
+    gradients to all previous ones, and the effective learning rate grows without bound.
+    Between ``backward()`` and ``step()`` it throws the gradients away. Moving it across
+    an accumulation loop changes how many micro-batches a step sees. ``set_to_none``
+    changes whether gradients become None or zero tensors (optimizers skip None
+    gradients, so weight decay and momentum behave differently for unused parameters).
+    """
+
+    code = "ML801"
+    family = "training_loop"
+    name = "zero-grad"
+    summary = "zero_grad removed, added, moved relative to backward/step, or set_to_none changed"
+    examples = (
+        Example(
+            before=_LOOP + "    optimizer.zero_grad()\n    loss = model(x).sum()\n    loss.backward()\n"
+                   "    optimizer.step()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            expect=(Expect(5, "optimizer.zero_grad() removed"),),
+        ),
+        Example(
+            before=_LOOP + "    optimizer.zero_grad()\n    loss = model(x).sum()\n    loss.backward()\n"
+                   "    optimizer.step()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.zero_grad()\n"
+                  "    optimizer.step()\n",
+            expect=(Expect(7, "now between backward and step"),),
+        ),
+        Example(
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n"
+                   "    optimizer.zero_grad()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n"
+                  "    optimizer.zero_grad(set_to_none=False)\n",
+            expect=(Expect(8, "set_to_none (default) -> False"),),
+        ),
+        Example(  # the optimizer is now kept on self: same call, same place
+            before=_LOOP + "    optimizer.zero_grad()\n    loss = model(x).sum()\n",
+            after=_LOOP + "    self.optimizer.zero_grad()\n    loss = model(x).sum()\n",
+        ),
+        Example(  # a comment next to it
+            before=_LOOP + "    optimizer.zero_grad()\n    loss = model(x).sum()\n",
+            after=_LOOP + "    optimizer.zero_grad()  # clear old gradients\n    loss = model(x).sum()\n",
+        ),
+    )
+
+    def check(self, change):
+        base = _touched_events(change, "base", ("zero_grad",))
+        head = _touched_events(change, "head", ("zero_grad",))
+        pairs = pair(base, head, key=lambda e: "zero_grad",
+                     same=lambda b, h: _position(change, "base", b) == _position(change, "head", h))
+        for old, new in pairs:
+            if old is not None and new is None:
+                if any(e.kind == "zero_grad" for e in _events_for(change, "head", _head_index(change, old))):
+                    continue
+                yield self.report(change, _event_span(change, "base", old),
+                                  f"{_callee(old)}() removed: gradients now accumulate across steps",
+                                  base_line=_event_base_line(change, "base", old), before=_callee(old) + "()")
+            elif new is not None and old is None:
+                yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}() added",
+                                  severity="information", after=_callee(new) + "()")
+            else:
+                before, after = _position(change, "base", old), _position(change, "head", new)
+                if before != after:
+                    severity = "warning" if after == "between backward and step" else "information"
+                    yield self.report(change, _event_span(change, "head", new),
+                                      f"{_callee(new)}() moved: was {before}, now {after}",
+                                      base_line=_event_base_line(change, "base", old), severity=severity)
+                args_before = {k: v for k, v in old.call.kwargs}
+                args_after = {k: v for k, v in new.call.kwargs}
+                old_value, new_value = args_before.get("set_to_none"), args_after.get("set_to_none")
+                if (old_value is None) != (new_value is None) or (
+                        old_value is not None and not old_value.same_as(new_value)):
+                    yield self.report(change, _event_span(change, "head", new),
+                                      f"{_callee(new)}() set_to_none {'(default)' if old_value is None else old_value.code}"
+                                      f" -> {'(default)' if new_value is None else new_value.code}",
+                                      base_line=_event_base_line(change, "base", old), severity="information")
+
+
+def _head_index(change, event: Event) -> int:
+    """The head logical line where a removed base event stood (for looking at its region)."""
+    if not change.head.logical:
+        return 0
+    line = change.head_anchor(change.base.logical[event.index].start).line - 1
+    index = change.head.index_at(line)
+    while index < 0 and line > 0:
+        line -= 1
+        index = change.head.index_at(line)
+    return max(index, 0)
+
+
+def _callee(event: Event) -> str:
+    return event.call.callee.replace("(...)", "()")
+
+
+class BackwardOrStepChanged(Rule):
+    """``backward()`` or the optimizer step was added, removed, or moved into or out of a loop.
+
+    Moving ``backward()`` into a micro-step loop while ``step()`` stays outside turns the
+    loop into gradient accumulation (gradients add up over micro-batches: divide the
+    loss accordingly). Moving ``step()`` into it steps on every micro-batch. Removing
+    either stops learning. Routing them through a GradScaler (``scaler.scale(loss)
+    .backward()``, ``scaler.step(optimizer)``) changes how float16 gradients are handled.
+    """
+
+    code = "ML802"
+    family = "training_loop"
+    name = "backward-step"
+    summary = "backward() or optimizer step added, removed, or moved into / out of a loop"
+    examples = (
+        Example(
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            after=_LOOP + "    for micro_step in range(accum):\n        loss = model(x).sum()\n"
+                  "        loss.backward()\n    optimizer.step()\n",
+            expect=(Expect(7, "loss.backward() moved into `for micro_step in range(accum)`"),),
+        ),
+        Example(
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n",
+            expect=(Expect(6, "optimizer.step() removed"),),
+        ),
+        Example(  # the loop now iterates with a progress bar: same structure
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            after=_LOOP.replace("loader", "tqdm(loader)") + "    loss = model(x).sum()\n    loss.backward()\n"
+                  "    optimizer.step()\n",
+        ),
+        Example(  # the step line only changes the variable it goes through
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    self.optimizer.step()\n",
+        ),
+    )
+
+    def check(self, change):
+        for kinds, noun in ((_BACKWARDS, "backward"), (_STEPS, "step")):
+            base = _touched_events(change, "base", kinds)
+            head = _touched_events(change, "head", kinds)
+            pairs = pair(base, head, key=lambda e: e.kind,
+                         same=lambda b, h: len(loops(change.base, b.index)) == len(loops(change.head, h.index)))
+            unpaired_base = [b for b, h in pairs if h is None]
+            unpaired_head = [h for b, h in pairs if b is None]
+            # plain -> scaled (or back): a reroute through the GradScaler, reported once each
+            for old, new in list(zip(unpaired_base, unpaired_head)):
+                if {old.kind, new.kind} in ({"backward", "scaled_backward"}, {"optimizer_step", "scaler_step"}):
+                    unpaired_base.remove(old)
+                    unpaired_head.remove(new)
+                    verb = "now goes through the GradScaler" if new.kind.startswith("scale") else \
+                        "no longer goes through the GradScaler"
+                    yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}(): {noun} {verb}",
+                                      base_line=_event_base_line(change, "base", old), severity="information")
+            for new in unpaired_head:
+                if new.kind in ("scaled_backward", "scaler_step") and any(
+                        e.kind == {"scaled_backward": "backward", "scaler_step": "optimizer_step"}[new.kind]
+                        for e in _touched_events(change, "head", kinds)):
+                    yield self.report(change, _event_span(change, "head", new),
+                                      f"{_callee(new)}(): {noun} can now go through the GradScaler",
+                                      severity="information")
+                    continue
+                if any(e.kind == new.kind for e in base):
+                    continue
+                yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}() added",
+                                  severity="information")
+            for old in unpaired_base:
+                head_region_has = any(e.kind in kinds for e in _events_for(
+                    change, "head", _head_index(change, old)))
+                if head_region_has:
+                    continue
+                yield self.report(change, _event_span(change, "base", old),
+                                  f"{_callee(old)}() removed: {'no gradients are computed' if noun == 'backward' else 'parameters are never updated'}",
+                                  base_line=_event_base_line(change, "base", old))
+            for old, new in pairs:
+                if old is None or new is None:
+                    continue
+                before, after = loops(change.base, old.index), loops(change.head, new.index)
+                if len(before) == len(after):
+                    continue
+                if len(after) > len(before):
+                    message = f"{_callee(new)}() moved into `{after[-1]}`"
+                else:
+                    message = f"{_callee(new)}() moved out of `{before[-1]}`"
+                yield self.report(change, _event_span(change, "head", new), message,
+                                  base_line=_event_base_line(change, "base", old))
+
+
+
+def _scaler_problems(change, side: str, where_index: int) -> dict[str, Event]:
+    """problem -> the event it is reported on, for the region around ``where_index``."""
+    region_events = _events_for(change, side, where_index)
+    kinds = {e.kind for e in region_events}
+    problems: dict[str, Event] = {}
+    if "scaled_backward" in kinds:
+        if "scaler_step" not in kinds:
+            step = next((e for e in region_events if e.kind == "optimizer_step"), None)
+            if step is not None:
+                problems["bypassed"] = step
+        elif "scaler_update" not in kinds:
+            problems["no-update"] = next(e for e in region_events if e.kind == "scaler_step")
+    return problems
+
+
+class GradScalerBypassed(Rule):
+    """The loss is scaled (``scaler.scale(loss).backward()``) but the optimizer is stepped
+    directly (``optimizer.step()`` instead of ``scaler.step(optimizer)``), or
+    ``scaler.update()`` is missing.
+
+    ``scaler.scale`` multiplies the loss by the current scale (65536 at the start), so
+    every gradient is 65536 times too large unless ``scaler.step`` unscales it first:
+    ``optimizer.step()`` applies the scaled gradients and training diverges (and
+    inf/NaN steps are no longer skipped). Without ``scaler.update()`` the scale never
+    adapts. Use ``scaler.step(optimizer)`` then ``scaler.update()``.
+    """
+
+    code = "ML803"
+    family = "training_loop"
+    name = "grad-scaler-bypassed"
+    severity = "error"
+    summary = "scaled loss with optimizer.step() instead of scaler.step(optimizer), or no scaler.update()"
+    examples = (
+        Example(
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
+            after="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    loss = model(x).sum()\n"
+                  "    scaler.scale(loss).backward()\n    optimizer.step()\n",
+            expect=(Expect(8, "optimizer.step() bypasses the GradScaler"),
+                    Expect(1, "", code="ML102"), Expect(7, "", code="ML802")),
+        ),
+        Example(
+            before="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                   "    scaler.step(optimizer)\n    scaler.update()\n",
+            after="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                  "    scaler.step(optimizer)\n",
+            expect=(Expect(7, "scaler.update() is never called"),),
+        ),
+        Example(  # the correct recipe, reformatted
+            before="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                   "    scaler.step(optimizer)\n    scaler.update()\n",
+            after="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                  "    scaler.step(optimizer)  # unscales first\n    scaler.update()\n",
+        ),
+    )
+
+    def check(self, change):
+        touched = change.head_regions
+        if not touched:
+            return
+        seen_regions = set()
+        for index in touched:
+            where = region(change.head, index)
+            if (where.start, where.stop) in seen_regions:
+                continue
+            seen_regions.add((where.start, where.stop))
+            head_problems = _scaler_problems(change, "head", index)
+            if not head_problems:
+                continue
+            base_index = self._base_index(change, index)
+            base_problems = _scaler_problems(change, "base", base_index) if base_index is not None else {}
+            for problem, event in head_problems.items():
+                if problem in base_problems:
+                    continue
+                span = change.head.span(event.index, event.call.node)
+                if problem == "bypassed":
+                    scaler = self._scaler_name(change, where)
+                    optimizer = (event.call.receiver or "optimizer").replace("(...)", "()")
+                    yield self.report(
+                        change, span,
+                        f"{_callee(event)}() bypasses the GradScaler: gradients stay multiplied by the loss scale; "
+                        f"call {scaler}.step({optimizer}) and {scaler}.update()",
+                        fixes=[self._fix(change, event, span, scaler, optimizer)])
+                else:
+                    yield self.report(change, span, f"{_callee(event)}(): scaler.update() is never called, so the "
+                                      "loss scale never adapts")
+
+    @staticmethod
+    def _base_index(change, head_index: int) -> int | None:
+        ll = change.head.logical[head_index]
+        for line in range(ll.start, ll.end):
+            mapped = change.map.head_to_base(line)
+            if mapped is not None and change.base.index_at(mapped) >= 0:
+                return change.base.index_at(mapped)
+        if change.base.logical:
+            hunk = change.map.hunk_for_head_line(ll.start)
+            line = hunk.base_start if hunk is not None else 0
+            line = min(line, len(change.base.lines) - 1)
+            while line > 0 and change.base.index_at(line) < 0:
+                line -= 1
+            return max(change.base.index_at(line), 0)
+        return None
+
+    @staticmethod
+    def _scaler_name(change, where: range) -> str:
+        for event in events(change.head, where):
+            if event.kind == "scaled_backward" and event.call.receiver:
+                return event.call.receiver[: -len(".scale(...)")]
+        return "scaler"
+
+    @staticmethod
+    def _fix(change, event: Event, span: Span, scaler: str, optimizer: str) -> Fix:
+        line_text = change.head.lines[span.line - 1]
+        indent = line_text[: len(line_text) - len(line_text.lstrip())]
+        newline = "\r\n" if line_text.endswith("\r\n") else "\n"
+        edits = [TextEdit(span, f"{scaler}.step({optimizer})"),
+                 TextEdit(Span(span.end_line + 1, 1, span.end_line + 1, 1), f"{indent}{scaler}.update(){newline}")]
+        return Fix(f"Call {scaler}.step({optimizer}) and {scaler}.update()", tuple(edits))
+
+
+_SCALER_METHODS = ("scale", "step", "update", "unscale_", "get_scale")
+
+
+class ScalerNeverCreated(Rule):
+    """A GradScaler is used (``scaler.scale(loss)``, ``scaler.step(...)``) but the file
+    never creates it.
+
+    The name is unbound: the script crashes with ``NameError`` on the first step, or, if
+    a global of that name comes from elsewhere, uses a scaler configured for something
+    else. Create it before the loop: ``scaler = torch.amp.GradScaler("cuda")``.
+    """
+
+    code = "ML804"
+    family = "training_loop"
+    name = "scaler-never-created"
+    severity = "error"
+    summary = "GradScaler used but never created"
+    examples = (
+        Example(
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n",
+            after=_LOOP + "    loss = model(x).sum()\n    scaler.scale(loss).backward()\n",
+            expect=(Expect(6, "scaler is used but never created"), Expect(6, "", code="ML802")),
+        ),
+        Example(  # created under a condition: fine
+            before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n",
+            after="if use_amp:\n    scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    loss = model(x).sum()\n"
+                  "    scaler.scale(loss).backward() if use_amp else loss.backward()\n",
+            expect=(Expect(2, "", code="ML102"), Expect(8, "", code="ML802")),
+        ),
+        Example(  # passed in as a parameter
+            before="def train_step(model, loss, scaler):\n    loss.backward()\n",
+            after="def train_step(model, loss, scaler):\n    scaler.scale(loss).backward()\n",
+            expect=(Expect(2, "", code="ML802"),),
+        ),
+        Example(  # untouched use of a scaler defined elsewhere
+            before="def train_step(model, loss, scaler):\n    scaler.scale(loss).backward()\n",
+            after="def train_step(model, loss, scaler):\n    scaler.scale(loss).backward()  # scaled\n",
+        ),
+    )
+
+    def check(self, change):
+        reported = set()
+        view = change.head
+        for index in change.touched_head:
+            for call in view.facts(index).calls:
+                if call.method not in _SCALER_METHODS or not call.receiver or "(" in call.receiver:
+                    continue
+                name = call.receiver
+                if "scaler" not in name.rsplit(".", 1)[-1].lower() or name in reported:
+                    continue
+                if self._bound(view, index, name):
+                    continue
+                reported.add(name)
+                yield self.report(change, view.span(index, call.node),
+                                  f"{name} is used but never created: add `{name} = torch.amp.GradScaler(\"cuda\")` "
+                                  "before the loop")
+
+    @staticmethod
+    def _bound(view, index: int, name: str) -> bool:
+        root = name.split(".", 1)[0]
+        if view.definitions(name) or (root != "self" and view.definitions(root)):
+            return True
+        if root in view.aliases:
+            return True
+        for ancestor in view.ancestors(index):
+            facts = view.facts(ancestor)
+            if root in facts.def_params or facts.loop_target == root:
+                return True
+            if view.logical[ancestor].keyword == "with" and f" as {root}" in view.source(ancestor):
+                return True
+        if root == "self":
+            return bool(view._lines_matching(__import__("re").compile(r"\bself\." + name.split(".", 1)[1]
+                                                                      + r"\s*=")))
+        return False
