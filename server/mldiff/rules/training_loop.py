@@ -440,3 +440,344 @@ class ScalerNeverCreated(Rule):
             return bool(view._lines_matching(__import__("re").compile(r"\bself\." + name.split(".", 1)[1]
                                                                       + r"\s*=")))
         return False
+
+
+def _is_clip(qualname, call, view) -> bool:
+    last = qualname.rsplit(".", 1)[-1]
+    return last in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients") and (
+        qualname.startswith("torch.nn.utils") or call.receiver is not None or "." not in qualname)
+
+
+class GradientClippingChanged(ValueRule, Rule):
+    """Gradient clipping was added, removed, or its threshold changed — or it now clips
+    gradients that a GradScaler has not unscaled yet.
+
+    Clipping bounds each update; removing it lets rare large gradients blow up training
+    (especially transformers and RNNs), adding or tightening it slows learning.
+    With a GradScaler, gradients must be unscaled (``scaler.unscale_(optimizer)``)
+    before clipping, otherwise the threshold applies to gradients 65536 times too large
+    and clipping does nothing useful.
+    """
+
+    code = "ML805"
+    family = "training_loop"
+    name = "gradient-clipping"
+    summary = "gradient clipping added, removed, threshold changed, or applied to scaled gradients"
+    topics = ("clipping",)
+    examples = (
+        Example(
+            before=_LOOP + "    loss.backward()\n    optimizer.step()\n",
+            after=_LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+                  "    optimizer.step()\n",
+            expect=(Expect(6, "gradient clipping added (max_norm 1.0)"),),
+        ),
+        Example(
+            before=_LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+                   "    optimizer.step()\n",
+            after=_LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)\n"
+                  "    optimizer.step()\n",
+            expect=(Expect(6, "clip_grad_norm_ max_norm 1.0 -> 0.5"),),
+        ),
+        Example(
+            before="grad_clip = 1.0 # clip gradients at this value, or disable if == 0.0\n",
+            after="grad_clip = 0.0 # clip gradients at this value, or disable if == 0.0\n",
+            expect=(Expect(1, "grad_clip 1.0 -> 0.0"),),
+        ),
+        Example(
+            before="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                   "    scaler.step(optimizer)\n    scaler.update()\n",
+            after="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    scaler.scale(loss).backward()\n"
+                  "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+                  "    scaler.step(optimizer)\n    scaler.update()\n",
+            expect=(Expect(7, "clips scaled gradients"),),
+        ),
+        Example(  # the same clip, now on one line with a comment
+            before=_LOOP + "    torch.nn.utils.clip_grad_norm_(\n        model.parameters(), 1.0)\n",
+            after=_LOOP + "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # stability\n",
+        ),
+    )
+
+    def check(self, change):
+        yield from super().check(change)
+        if not hasattr(change, "touched_head"):
+            return
+        for base, head in pair_calls(change, _is_clip, key=lambda site: "clip"):
+            if head is not None and base is None:
+                threshold = self._threshold(head)
+                unscaled = self._clips_scaled(change, head)
+                if unscaled:
+                    yield self.report(change, site_span(change, head),
+                                      f"{head.short}() clips scaled gradients: call scaler.unscale_(optimizer) "
+                                      "before clipping", severity="error")
+                else:
+                    yield self.report(change, site_span(change, head),
+                                      f"gradient clipping added ({threshold})", severity="information")
+            elif base is not None and head is None:
+                yield self.report(change, site_span(change, base),
+                                  f"gradient clipping removed (was {self._threshold(base)})",
+                                  base_line=base_line(change, base))
+            else:
+                for name, old, new in argument_changes(change, base, head):
+                    if name in ("max_norm", "clip_value", "norm_type", "#1", "max_grad_norm"):
+                        yield self.report(change, site_span(change, head),
+                                          f"{head.short} {name} {value_text(old)} -> {value_text(new)}",
+                                          base_line=base_line(change, base))
+
+    @staticmethod
+    def _threshold(site) -> str:
+        call = site.call
+        value = call.kwarg("max_norm") or call.kwarg("clip_value") or call.kwarg("gradient_clip_val") or (
+            call.args[1] if len(call.args) > 1 else None)
+        name = "clip_value" if "value" in site.qualname else "max_norm"
+        return f"{name} {value.code}" if value is not None else "default threshold"
+
+    @staticmethod
+    def _clips_scaled(change, site) -> bool:
+        kinds = [e.kind for e in _events_for(change, "head", site.index)]
+        return "scaled_backward" in kinds and "unscale" not in kinds
+
+
+_GRAD_MODE = {"torch.no_grad": "torch.no_grad()", "torch.inference_mode": "torch.inference_mode()",
+              "torch.set_grad_enabled": "torch.set_grad_enabled()", "torch.enable_grad": "torch.enable_grad()",
+              "torch.autograd.no_grad": "torch.no_grad()", "torch.autograd.grad_mode.no_grad": "torch.no_grad()"}
+
+
+def _is_mode_switch(qualname, call, view) -> bool:
+    if call.method not in ("train", "eval") or not call.receiver or "(" in call.receiver:
+        return False
+    receiver = call.receiver.rsplit(".", 1)[-1].lower()
+    if receiver in ("trainer", "self", "super") or "trainer" in receiver:
+        return False
+    return len(call.args) <= 1 and not call.kwargs
+
+
+class TrainEvalModeChanged(Rule):
+    """``model.train()`` or ``model.eval()`` was added or removed.
+
+    Dropout and batch normalization behave differently in the two modes. Without
+    ``eval()`` evaluation runs with dropout on and batch statistics of the test batch
+    (noisy, optimistic or pessimistic metrics); without ``train()`` after evaluation,
+    training continues with dropout off and frozen batch-norm statistics.
+    """
+
+    code = "ML806"
+    family = "training_loop"
+    name = "train-eval-mode"
+    summary = "model.train() / model.eval() added or removed"
+    examples = (
+        Example(
+            before="def evaluate(model, loader):\n    model.eval()\n    for x in loader:\n        model(x)\n",
+            after="def evaluate(model, loader):\n    for x in loader:\n        model(x)\n",
+            expect=(Expect(2, "model.eval() removed from evaluate()"),),
+        ),
+        Example(
+            before="def train(model, loader):\n    for x in loader:\n        model(x)\n",
+            after="def train(model, loader):\n    model.train()\n    for x in loader:\n        model(x)\n",
+            expect=(Expect(2, "model.train() added"),),
+        ),
+        Example(  # Hugging Face's Trainer.train() starts training: not a mode switch
+            before="trainer = make_trainer()\n",
+            after="trainer = make_trainer()\ntrainer.train()\n",
+        ),
+        Example(  # renamed variable, same call
+            before="def evaluate(m):\n    m.eval()\n    return m(x)\n",
+            after="def evaluate(net):\n    net.eval()\n    return net(x)\n",
+        ),
+    )
+
+    def check(self, change):
+        pairs = pair_calls(change, _is_mode_switch,
+                           key=lambda site: (site.call.method, site.call.receiver.rsplit(".", 1)[-1]))
+        renames = change.renames
+        for base, head in pairs:
+            if base is not None and head is not None:
+                continue
+            if base is not None:
+                receiver = renames.get(base.call.receiver, base.call.receiver)
+                if any(h is not None and b is None and h.call.method == base.call.method
+                       and h.call.receiver == receiver for b, h in pairs):
+                    continue
+                where = self._function(change.base, base.index)
+                evaluating = is_evaluation(change.base, base.index)
+                severity = "warning" if (base.call.method == "eval") == evaluating or base.call.method == "train" \
+                    else "information"
+                text = f"{base.call.callee}() removed" + (f" from {where}()" if where else "")
+                consequence = (": evaluation runs with dropout and batch-norm in training mode"
+                               if base.call.method == "eval" else
+                               ": training may continue in eval mode after evaluation")
+                yield self.report(change, site_span(change, base), text + consequence,
+                                  base_line=base_line(change, base), severity=severity)
+            else:
+                if any(b is not None and h is None and b.call.method == head.call.method for b, h in pairs):
+                    continue
+                yield self.report(change, site_span(change, head), f"{head.call.callee}() added",
+                                  severity="information")
+
+    @staticmethod
+    def _function(view, index: int) -> str | None:
+        enclosing = view.enclosing_def(index)
+        return view.facts(enclosing).def_name if enclosing >= 0 else None
+
+
+def _grad_mode_sites(change, side: str) -> list:
+    """``with torch.no_grad():``, ``@torch.no_grad()`` and ``torch.set_grad_enabled(False)``."""
+    return call_sites(change, side, lambda q, call, view: q in _GRAD_MODE)
+
+
+class GradModeChanged(Rule):
+    """``torch.no_grad()`` / ``torch.inference_mode()`` was added or removed (as a ``with``
+    block or a decorator).
+
+    Evaluation without ``no_grad`` builds the autograd graph for every batch: memory
+    grows and evaluation slows, and a stray ``backward`` could update weights from test
+    data. Wrapping training code in ``no_grad`` silently stops learning (no gradients,
+    and ``backward`` raises or does nothing).
+    """
+
+    code = "ML807"
+    family = "training_loop"
+    name = "grad-mode"
+    summary = "no_grad / inference_mode added or removed"
+    examples = (
+        Example(
+            before="import torch\ndef test(net, loader):\n    for x in loader:\n        net(x)\n",
+            after="import torch\ndef test(net, loader):\n    with torch.no_grad():\n        for x in loader:\n"
+                  "            net(x)\n",
+            expect=(Expect(3, "torch.no_grad() added in test()"),),
+        ),
+        Example(
+            before="import torch\n@torch.no_grad()\ndef evaluate(net, loader):\n    return [net(x) for x in loader]\n",
+            after="import torch\ndef evaluate(net, loader):\n    return [net(x) for x in loader]\n",
+            expect=(Expect(2, "torch.no_grad() removed from evaluate()"),),
+        ),
+        Example(  # the block is re-indented but keeps its no_grad
+            before="import torch\ndef test(net, x):\n    with torch.no_grad():\n        y = net(x)\n",
+            after="import torch\ndef test(net, x):\n    if x is not None:\n        with torch.no_grad():\n"
+                  "            y = net(x)\n",
+        ),
+    )
+
+    def check(self, change):
+        pairs = pair(_grad_mode_sites(change, "base"), _grad_mode_sites(change, "head"),
+                     key=lambda site: _GRAD_MODE[site.qualname], same=lambda b, h: True)
+        for base, head in pairs:
+            if base is not None and head is not None:
+                continue
+            site = head or base
+            view = change.view(site.side)
+            name = _GRAD_MODE[site.qualname]
+            decorated = _decorated_def(view, site.index)
+            if decorated is not None:
+                where = view.facts(decorated).def_name
+                evaluating = True if "no_grad" in name or "inference" in name else is_evaluation(view, decorated + 1)
+            else:
+                where = TrainEvalModeChanged._function(view, site.index)
+                evaluating = is_evaluation(view, site.index)
+            if head is not None:
+                severity = "information" if evaluating else "warning"
+                text = f"{name} added" + (f" in {where}()" if where else "")
+                if not evaluating:
+                    text += ": no gradients are recorded inside it"
+                yield self.report(change, site_span(change, head), text, severity=severity)
+            else:
+                text = f"{name} removed" + (f" from {where}()" if where else "")
+                if evaluating:
+                    text += ": evaluation now builds the autograd graph"
+                yield self.report(change, site_span(change, base), text, base_line=base_line(change, base),
+                                  severity="warning" if evaluating else "information")
+
+
+def _decorated_def(view, index: int) -> int | None:
+    """The def a decorator line belongs to."""
+    i = index
+    while 0 <= i < len(view.logical) and view.logical[i].keyword == "@":
+        i += 1
+    if i != index and i < len(view.logical) and view.logical[i].keyword == "def":
+        return i
+    return None
+
+
+def _divides_by_accumulation(value) -> str | None:
+    """``loss / gradient_accumulation_steps`` -> ``gradient_accumulation_steps``."""
+    node = value.node if value is not None else None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Divide, cst.FloorDivide)):
+        divisor = dotted_name(node.right)
+        if divisor and (classify_name(divisor) == ("batch_size", "accumulation") or "accum" in divisor.lower()):
+            return divisor
+    return None
+
+
+class AccumulationLossScalingChanged(Rule):
+    """The division of the loss by the number of accumulation steps was added or removed.
+
+    With gradient accumulation, ``backward`` sums gradients over micro-batches; dividing
+    each micro-batch loss by the number of steps makes the sum an average. Without the
+    division every step's gradient is N times larger, as if the learning rate were N
+    times higher (and clipping thresholds mean something else).
+    """
+
+    code = "ML808"
+    family = "training_loop"
+    name = "accumulation-loss-scaling"
+    summary = "loss division by the gradient-accumulation steps added or removed"
+    examples = (
+        Example(
+            before="for step in range(accum):\n    loss = model(x)\n    loss = loss / accum\n    loss.backward()\n",
+            after="for step in range(accum):\n    loss = model(x)\n    loss.backward()\n",
+            expect=(Expect(3, "loss is no longer divided by accum"),),
+        ),
+        Example(
+            before="for step in range(gradient_accumulation_steps):\n    loss = model(x)\n    loss.backward()\n",
+            after="for step in range(gradient_accumulation_steps):\n    loss = model(x)\n"
+                  "    loss = loss / gradient_accumulation_steps # scale the loss to account for gradient accumulation\n"
+                  "    loss.backward()\n",
+            expect=(Expect(3, "loss now divided by gradient_accumulation_steps"),),
+        ),
+        Example(  # only the comment changed
+            before="loss = loss / accum  # average\n",
+            after="loss = loss / accum  # average over micro-batches\n",
+        ),
+    )
+
+    def check(self, change):
+        for side, other in (("base", "head"), ("head", "base")):
+            view = change.view(side)
+            for index in change.touched(side):
+                for binding in view.facts(index).bindings:
+                    if "loss" not in binding.target.lower():
+                        continue
+                    divisor = _divides_by_accumulation(binding.value) or (
+                        binding.kind == "augassign" and self._aug_divisor(view, index, binding))
+                    if not divisor:
+                        continue
+                    if self._present(change, other, binding.target, divisor):
+                        continue
+                    if side == "base":
+                        yield self.report(change, change.head_anchor(view.logical[index].start),
+                                          f"{binding.target} is no longer divided by {divisor}: gradients are "
+                                          f"{divisor} times larger", base_line=view.logical[index].start + 1)
+                    else:
+                        yield self.report(change, view.span(index, binding.node),
+                                          f"{binding.target} now divided by {divisor}", severity="information")
+
+    @staticmethod
+    def _aug_divisor(view, index, binding) -> str | None:
+        text = view.source(index)
+        if "/=" in text and binding.value is not None:
+            name = dotted_name(binding.value.node) if binding.value.node is not None else None
+            if name and (classify_name(name) == ("batch_size", "accumulation") or "accum" in name.lower()):
+                return name
+        return None
+
+    def _present(self, change, side: str, target: str, divisor: str) -> bool:
+        view = change.view(side)
+        renames = change.renames
+        divisor = renames.get(divisor, divisor) if side == "head" else divisor
+        for index in change.touched(side):
+            for binding in view.facts(index).bindings:
+                if binding.target.lower() == target.lower() or "loss" in binding.target.lower():
+                    found = _divides_by_accumulation(binding.value) or (
+                        binding.kind == "augassign" and self._aug_divisor(view, index, binding))
+                    if found:
+                        return True
+        return False
