@@ -30,8 +30,8 @@ class PythonChange:
 
     @classmethod
     def from_texts(cls, path: str, base_text: str | None, head_text: str | None) -> PythonChange:
-        base = ModuleView(base_text) if base_text else EMPTY
-        head = ModuleView(head_text) if head_text else EMPTY
+        base = ModuleView.of(base_text) if base_text else EMPTY
+        head = ModuleView.of(head_text) if head_text else EMPTY
         return cls(path, base, head)
 
     # -- which logical lines changed ------------------------------------------------------

@@ -8,6 +8,7 @@ by the logical line's text in ``statements``.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from functools import cached_property
 from typing import Iterable, Iterator
 
@@ -16,6 +17,8 @@ from mldiff.analysis.statements import Binding, CallFact, Facts, Unit, parse_uni
 from mldiff.findings import Span
 from mldiff.hunks import split_lines
 
+_VIEWS: "OrderedDict[tuple[int, int], ModuleView]" = OrderedDict()
+_VIEW_LIMIT = 16
 _IMPORT_LINE = re.compile(r"[ \t]*(?:import|from)[ \t]")
 
 
@@ -26,6 +29,26 @@ class ModuleView:
         self.text = text
         self.lines = lines if lines is not None else split_lines(text)
         self.segments: Segments = segment(self.lines)
+        # name look-ups scan the whole text: remember them for the life of this view
+        self._matching: dict[str, list[int]] = {}
+        self._definitions: dict[str, list[tuple[int, Binding]]] = {}
+        self._uses: dict[str, list[int]] = {}
+        self._constructors: dict[str, str | None] = {}
+
+    @classmethod
+    def of(cls, text: str) -> ModuleView:
+        """A view of ``text``, shared with earlier callers of the same text (the base side of
+        a buffer stays the same across edits; its look-ups need not be redone)."""
+        key = (len(text), hash(text))
+        view = _VIEWS.get(key)
+        if view is not None and view.text == text:
+            _VIEWS.move_to_end(key)
+            return view
+        view = cls(text)
+        _VIEWS[key] = view
+        if len(_VIEWS) > _VIEW_LIMIT:
+            _VIEWS.popitem(last=False)
+        return view
 
     # -- logical lines ---------------------------------------------------------------
     @property
@@ -129,6 +152,12 @@ class ModuleView:
     # -- finding code by name ------------------------------------------------------------
     def _lines_matching(self, pattern: re.Pattern[str]) -> list[int]:
         """Logical lines whose text matches ``pattern`` (searched over the whole text at C speed)."""
+        cached = self._matching.get(pattern.pattern)
+        if cached is None:
+            cached = self._matching[pattern.pattern] = self._scan(pattern)
+        return cached
+
+    def _scan(self, pattern: re.Pattern[str]) -> list[int]:
         seen: list[int] = []
         if not self.text:
             return seen
@@ -139,7 +168,7 @@ class ModuleView:
             index = self.segments.at(line)
             if index >= 0 and (not seen or seen[-1] != index):
                 seen.append(index)
-        return sorted(set(seen))
+        return seen
 
     @cached_property
     def _line_starts(self) -> list[int]:
@@ -152,6 +181,12 @@ class ModuleView:
 
     def uses(self, name: str) -> list[int]:
         """Logical lines that read ``name`` (a dotted name such as ``args.lr`` works too)."""
+        cached = self._uses.get(name)
+        if cached is None:
+            cached = self._uses[name] = self._find_uses(name)
+        return cached
+
+    def _find_uses(self, name: str) -> list[int]:
         if name.startswith("args.") or "." in name:
             attr = name.rsplit(".", 1)[-1]
             pattern = re.compile(r"\." + re.escape(attr) + r"\b|['\"]" + re.escape(attr) + r"['\"]")
@@ -166,6 +201,12 @@ class ModuleView:
 
     def definitions(self, name: str) -> list[tuple[int, Binding]]:
         """Bindings of ``name`` (``lr``, ``self.lr``, ``args.lr``, ``config.lr``) anywhere in the file."""
+        cached = self._definitions.get(name)
+        if cached is None:
+            cached = self._definitions[name] = self._find_definitions(name)
+        return cached
+
+    def _find_definitions(self, name: str) -> list[tuple[int, Binding]]:
         attr = name.rsplit(".", 1)[-1]
         pattern = re.compile(r"\b" + re.escape(attr) + r"\b")
         out = []
@@ -183,6 +224,8 @@ class ModuleView:
     def constructor_of(self, name: str) -> str | None:
         """Qualified name of the call most recently assigned to ``name`` (``scaler`` ->
         ``torch.cuda.amp.GradScaler``), a cheap stand-in for type inference."""
+        if name in self._constructors:
+            return self._constructors[name]
         result = None
         for index, binding in self.definitions(name):
             value = binding.value
@@ -191,6 +234,7 @@ class ModuleView:
                 for call in self.facts(index).calls:
                     if call.node is node:
                         result = self.qualname(call)
+        self._constructors[name] = result
         return result
 
 

@@ -47,15 +47,49 @@ def canonical(code: str) -> str:
     return ast.dump(tree.body, annotate_fields=False)
 
 
-@dataclass(frozen=True)
 class Value:
-    """An expression on one side of a diff."""
+    """An expression on one side of a diff. Everything but the node is computed on first
+    use: most values are never compared, and generating code for each is not free."""
 
-    code: str                      # as written, one line
-    key: str                       # formatting-insensitive equality key
-    literal: Any = NOT_LITERAL     # evaluated constant, or NOT_LITERAL
-    names: frozenset[str] = frozenset()  # dotted names it reads ("args.lr", "LR")
-    node: cst.CSTNode | None = field(default=None, compare=False, repr=False, hash=False)
+    __slots__ = ("node", "_code", "_key", "_literal", "_names")
+
+    def __init__(self, node: cst.CSTNode | None = None, *, code: str | None = None, key: str | None = None,
+                 literal: Any = None, names: frozenset[str] | None = None) -> None:
+        self.node = node
+        self._code = code
+        self._key = key
+        self._literal = literal if (literal is not None or node is None) else _UNSET
+        if node is None and literal is None and code is not None:
+            self._literal = NOT_LITERAL
+        self._names = names
+
+    @property
+    def code(self) -> str:
+        """As written, one line."""
+        if self._code is None:
+            self._code = node_code(self.node) if self.node is not None else ""
+        return self._code
+
+    @property
+    def key(self) -> str:
+        """Formatting-insensitive equality key."""
+        if self._key is None:
+            self._key = canonical(self.code)
+        return self._key
+
+    @property
+    def literal(self) -> Any:
+        """The evaluated constant, or NOT_LITERAL."""
+        if self._literal is _UNSET:
+            self._literal = evaluate(self.node)
+        return self._literal
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Dotted names it reads (``args.lr``, ``LR``)."""
+        if self._names is None:
+            self._names = names_in(self.node) if self.node is not None else frozenset()
+        return self._names
 
     @property
     def is_literal(self) -> bool:
@@ -76,6 +110,18 @@ class Value:
 
     def display(self) -> str:
         return self.code
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Value) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Value({self.code!r})"
+
+
+_UNSET: Any = object()
 
 
 def _literal_equal(a: Any, b: Any) -> bool:
@@ -222,8 +268,7 @@ def names_in(node: cst.CSTNode) -> frozenset[str]:
 
 
 def make_value(node: cst.CSTNode) -> Value:
-    code = node_code(node)
-    return Value(code=code, key=canonical(code), literal=evaluate(node), names=names_in(node), node=node)
+    return Value(node)
 
 
 def display(value: Any) -> str:

@@ -56,6 +56,8 @@ def classify_call(view: ModuleView, call: CallFact) -> str | None:
         return "backward"
     if method == "zero_grad":
         return "zero_grad"
+    if method not in ("step", "update", "unscale_"):
+        return None
     kind = receiver_kind(view, call.receiver)
     if method == "step":
         if kind == "scaler":
