@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from dataclasses import replace
 from functools import cached_property
 from typing import Iterable, Iterator
 
 from mldiff.analysis.segments import LogicalLine, Segments, segment
-from mldiff.analysis.statements import Binding, CallFact, Facts, Unit, parse_unit
+import libcst as cst
+
+from mldiff.analysis.statements import PART, Binding, CallFact, Facts, Unit, parse_unit
 from mldiff.findings import Span
 from mldiff.hunks import split_lines
 
@@ -34,6 +37,7 @@ class ModuleView:
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
+        self._elements: dict[int, Facts] = {}
 
     @classmethod
     def of(cls, text: str) -> ModuleView:
@@ -67,10 +71,35 @@ class ModuleView:
 
     def unit(self, index: int) -> Unit:
         ll = self.segments.lines[index]
-        return parse_unit(self.source(index), ll.keyword, ll.is_header)
+        return parse_unit(self.source(index), ll.keyword, ll.is_header, ll.part, ll.opener, ll.closer)
 
     def facts(self, index: int) -> Facts:
-        return self.unit(index).facts
+        facts = self.unit(index).facts
+        if self.segments.lines[index].part == "element" and facts.bindings:
+            return self._element_facts(index, facts)
+        return facts
+
+    def _element_facts(self, index: int, facts: Facts) -> Facts:
+        """Entries of a split ``config = {...}`` / ``dict(...)`` bind ``config.key``, as they
+        would in the whole statement; other containers' entries bind nothing."""
+        cached = self._elements.get(index)
+        if cached is not None:
+            return cached
+        head = index
+        while head > 0 and self.segments.lines[head].part == "element":
+            head -= 1
+        prefix = None
+        for binding in self.facts(head).bindings if self.segments.lines[head].part == "head" else []:
+            value = binding.value.node if binding.value is not None else None
+            if isinstance(value, cst.Dict) or (isinstance(value, cst.Call)
+                                               and getattr(value.func, "value", None) in ("dict", "OrderedDict")):
+                prefix = binding.target
+                break
+        bindings = [replace(b, target=prefix + b.target[len(PART):]) for b in facts.bindings
+                    if prefix is not None and b.target.startswith(PART)]
+        result = replace(facts, bindings=bindings)
+        self._elements[index] = result
+        return result
 
     def span(self, index: int, node=None) -> Span:
         """Absolute span (1-based) of ``node`` in logical line ``index``, or of the whole line."""

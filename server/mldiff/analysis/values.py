@@ -244,6 +244,16 @@ def dotted_name(node: cst.CSTNode) -> str | None:
     return ".".join(reversed(parts))
 
 
+def subscript_name(node: cst.Subscript) -> str | None:
+    """``config['lr']`` -> ``config.lr``: a string-keyed entry read like an attribute."""
+    base = dotted_name(node.value)
+    if base and "(" not in base and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        key = evaluate(node.slice[0].slice.value)
+        if isinstance(key, str) and key.isidentifier():
+            return f"{base}.{key}"
+    return None
+
+
 class _NameCollector(cst.CSTVisitor):
     def __init__(self) -> None:
         self.names: set[str] = set()
@@ -259,6 +269,11 @@ class _NameCollector(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.add(node.value)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        name = subscript_name(node)
+        if name:
+            self.names.add(name)
 
 
 def names_in(node: cst.CSTNode) -> frozenset[str]:

@@ -306,6 +306,12 @@ class GradScalerBypassed(Rule):
         touched = change.head_regions
         if not touched:
             return
+        # Scaler problems come from the training calls; when the change touches none of
+        # them (on either side) it cannot have introduced one.
+        relevant = _BACKWARDS + _STEPS + ("scaler_update",)
+        if not (_touched_events(change, "base", relevant) or _touched_events(change, "head", relevant)
+                or self._removed_lines_have_events(change)):
+            return
         seen_regions = set()
         for index in touched:
             where = region(change.head, index)
@@ -332,6 +338,11 @@ class GradScalerBypassed(Rule):
                 else:
                     yield self.report(change, span, f"{_callee(event)}(): scaler.update() is never called, so the "
                                       "loss scale never adapts")
+
+    @staticmethod
+    def _removed_lines_have_events(change) -> bool:
+        return any(".step(" in line or ".update(" in line or "backward(" in line
+                   for hunk in change.hunks for line in change.base.lines[hunk.base_start:hunk.base_end])
 
     @staticmethod
     def _base_index(change, head_index: int) -> int | None:
