@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+import libcst as cst
 
 from mldiff.analysis import apis
-from mldiff.analysis.values import NOT_LITERAL, Value
+from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name
 from mldiff.findings import Fix, TextEdit
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import argument_changes, base_line, call_sites, pair_calls, site_span, value_text
+from mldiff.rules.common import (CallSite, argument_changes, base_line, call_sites, pair, pair_calls, site_span,
+                                 value_text)
 from mldiff.rules.roles import ValueRule, resolve_literal
 
 _TRAIN_PRELUDE = "import torch\nmodel = torch.nn.Linear(4, 2)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
@@ -83,6 +87,12 @@ class AutocastChanged(Rule):
             before="import torch\nwith torch.autocast('cuda', dtype=torch.bfloat16):\n    y = f(x)\n",
             after="import torch\nif True:\n    with torch.autocast('cuda', dtype=torch.bfloat16):\n        y = f(x)\n",
         ),
+        Example(  # the autocast is now built once and entered by name: same precision
+            before="import torch\nfor x in data:\n    with torch.autocast('cuda', dtype=torch.bfloat16):\n"
+                   "        y = model(x)\n",
+            after="import torch\nctx = torch.autocast('cuda', dtype=torch.bfloat16)\nfor x in data:\n"
+                  "    with ctx:\n        y = model(x)\n",
+        ),
         Example(  # a comment about autocast
             before="import torch\n# TODO: autocast\ny = f(x)\n",
             after="import torch\n# autocast would help here (fp16)\ny = f(x)\n",
@@ -90,25 +100,97 @@ class AutocastChanged(Rule):
     )
 
     def check(self, change):
-        key = lambda site: "autocast"  # noqa: E731 - any autocast pairs with any autocast
-        for base, head in pair_calls(change, _is_autocast, key=key):
+        pairs = pair(autocast_regions(change, "base"), autocast_regions(change, "head"),
+                     key=lambda region: "autocast",
+                     same=lambda b, h: autocast_dtype(change.base, b.site) == autocast_dtype(change.head, h.site))
+        for base, head in pairs:
             if head is not None and base is None:
-                dtype = autocast_dtype(change.head, head)
-                yield self.report(change, site_span(change, head),
-                                  f"autocast added ({dtype}{_enabled_note(change.head, head)})",
-                                  before=None, after=head.call.callee)
+                dtype = autocast_dtype(change.head, head.site)
+                yield self.report(change, head.span(change),
+                                  f"autocast added ({dtype}{_enabled_note(change.head, head.site)})",
+                                  before=None, after=head.site.call.callee)
             elif base is not None and head is None:
-                dtype = autocast_dtype(change.base, base)
-                yield self.report(change, site_span(change, base),
+                dtype = autocast_dtype(change.base, base.site)
+                yield self.report(change, base.span(change),
                                   f"autocast removed: this code now runs in float32 (was {dtype})",
-                                  base_line=base_line(change, base), before=base.call.callee, after=None)
-            elif base is not None and head is not None:
-                device_changes = argument_changes(change, base, head, only=("device_type",))
-                for param, old, new in device_changes:
-                    yield self.report(change, site_span(change, head),
+                                  base_line=change.base.logical[base.index].start + 1,
+                                  before=base.site.call.callee, after=None)
+            elif not base.indirect and not head.indirect:
+                for param, old, new in argument_changes(change, base.site, head.site, only=("device_type",)):
+                    yield self.report(change, head.span(change),
                                       f"autocast device_type {value_text(old)} -> {value_text(new)}",
-                                      base_line=base_line(change, base),
-                                      before=value_text(old), after=value_text(new))
+                                      base_line=change.base.logical[base.index].start + 1,
+                                      before=value_text(old), after=value_text(new), severity="information")
+
+
+@dataclass(frozen=True)
+class AutocastRegion:
+    """Code that runs under autocast: ``with torch.autocast(...)``, ``with ctx:`` where
+    ``ctx`` is bound to an autocast, or an autocast call that is not bound for later use."""
+
+    side: str
+    index: int
+    site: CallSite          # the autocast call (for ``with ctx:``, the one ctx is bound to)
+    indirect: bool
+    node: object = None     # where to anchor: the with-item for indirect regions
+
+    def span(self, change):
+        if self.side == "head":
+            return change.head.span(self.index, self.node if self.node is not None else self.site.call.node)
+        return change.head_anchor(change.base.logical[self.index].start)
+
+
+def autocast_regions(change, side: str) -> list[AutocastRegion]:
+    view = change.view(side)
+    out = []
+    for index in change.touched(side):
+        facts = view.facts(index)
+        for item in facts.with_items:
+            name = dotted_name(item.node) if item.node is not None else None
+            if name and "(" not in name:
+                definition = _autocast_bound_to(view, name)
+                if definition is not None:
+                    out.append(AutocastRegion(side, index, definition, True, item.node))
+        for call in facts.calls:
+            qualname = apis.canonical(view.qualname(call))
+            if not _is_autocast(qualname, call, view):
+                continue
+            bound = [b.target for b in facts.bindings if b.value is not None and b.value.node is not None
+                     and _contains(b.value.node, call.node)]
+            if bound and _used_in_with(view, bound[0]):
+                continue  # a definition: its `with` uses are the regions
+            out.append(AutocastRegion(side, index, CallSite(side, index, call, qualname), False))
+    return out
+
+
+def _contains(outer, inner) -> bool:
+    if outer is inner:
+        return True
+    found = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, node):
+            if node is inner:
+                found.append(node)
+            return not found
+
+    outer.visit(_Find())
+    return bool(found)
+
+
+def _used_in_with(view, name: str) -> bool:
+    return bool(view._lines_matching(re.compile(r"\bwith\s+(?:[^:\n]*,\s*)?" + re.escape(name) + r"\s*[:,]")))
+
+
+def _autocast_bound_to(view, name: str) -> CallSite | None:
+    """The autocast call that ``name`` is bound to (anywhere in its value), if any."""
+    for index, binding in view.definitions(name):
+        for call in view.facts(index).calls:
+            qualname = apis.canonical(view.qualname(call))
+            if _is_autocast(qualname, call, view) and binding.value is not None and binding.value.node is not None \
+                    and _contains(binding.value.node, call.node):
+                return CallSite("head" if view is not None else "", index, call, qualname)
+    return None
 
 
 def _is_scaler(qualname, call, view) -> bool:
@@ -255,7 +337,7 @@ class DtypeChanged(ValueRule, Rule):
                                       base_line=base_line(change, site), before=site.call.callee)
 
 
-class MatmulPrecisionChanged(Rule):
+class MatmulPrecisionChanged(ValueRule, Rule):
     """TF32 / float32 matmul precision flags changed.
 
     ``torch.backends.cuda.matmul.allow_tf32``, ``torch.backends.cudnn.allow_tf32`` and
@@ -269,6 +351,7 @@ class MatmulPrecisionChanged(Rule):
     family = "precision"
     name = "matmul-precision"
     summary = "TF32 / float32 matmul precision flags changed"
+    topics = ("tf32",)
     examples = (
         Example(
             before="import torch\n",
@@ -286,35 +369,10 @@ class MatmulPrecisionChanged(Rule):
         ),
     )
 
-    _FLAGS = ("torch.backends.cuda.matmul.allow_tf32", "torch.backends.cudnn.allow_tf32",
-              "torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction",
-              "torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction")
-
     def check(self, change):
-        flags = {}
-        for side in ("base", "head"):
-            view = change.view(side)
-            for index in change.touched(side):
-                for binding in view.facts(index).bindings:
-                    target = view.resolve(binding.target)
-                    if target in self._FLAGS:
-                        flags.setdefault(target, {})[side] = (index, binding)
-        for target, sides in flags.items():
-            base = sides.get("base")
-            head = sides.get("head")
-            old = base[1].value if base else None
-            new = head[1].value if head else None
-            if old is not None and new is not None and old.same_as(new):
-                continue
-            if head is not None:
-                span = change.head.span(head[0], head[1].node)
-                text = f"{target} {old.code} -> {new.code}" if old is not None else f"{target} set to {new.code}"
-                yield self.report(change, span, text, base_line=_line(change, base),
-                                  before=old.code if old else None, after=new.code if new else None)
-            else:
-                yield self.report(change, change.head_anchor(change.base.logical[base[0]].start),
-                                  f"{target} = {old.code} removed (back to the default)",
-                                  base_line=_line(change, base), before=old.code if old else None)
+        yield from ValueRule.check(self, change)
+        if not hasattr(change, "touched_head"):
+            return
         for base, head in pair_calls(change, lambda q, c, v: q == "torch.set_float32_matmul_precision",
                                      key=lambda site: site.qualname):
             old = apis.argument(base.call, base.qualname, "precision") if base else None
@@ -326,12 +384,6 @@ class MatmulPrecisionChanged(Rule):
                        f"float32 matmul precision set to {value_text(new)}" if head else
                        f"float32 matmul precision {value_text(old)} removed (back to 'highest')")
             yield self.report(change, site_span(change, site), message, base_line=base_line(change, base))
-
-
-def _line(change, entry) -> int | None:
-    if entry is None:
-        return None
-    return change.base.logical[entry[0]].start + 1
 
 
 _FRAMEWORK_PRECISION = {"precision", "mixed_precision", "fp16", "bf16", "fp16_opt_level", "half_precision_backend",

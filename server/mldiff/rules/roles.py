@@ -44,8 +44,9 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
     (r"(?:seed|\w+_seed|seed_\w+|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
      "determinism", "deterministic_flag"),
+    (r"(?:allow_tf32|tf32|\w+_tf32|allow_\w+_reduced_precision_reduction)", "precision", "tf32"),
     (r"(?:dtype|\w+_dtype|dtype_\w+|precision|\w+_precision|amp|use_amp|amp_\w+|fp16|bf16|fp32|half|"
-     r"mixed_?precision|autocast|use_autocast|allow_tf32|tf32|use_fp16|use_bf16|mixed_?prec\w*)",
+     r"mixed_?precision|autocast|use_autocast|use_fp16|use_bf16|mixed_?prec\w*)",
      "precision", "dtype"),
     (r"(?:compile|use_compile|torch_compile|compile_\w+|\w+_compile)", "compile_distributed", "compile"),
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
@@ -265,6 +266,9 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
         return False
     old_literal = resolve_literal(change.base, old)
     new_literal = resolve_literal(change.head, new)
+    old_dtype, new_dtype = _dtype_name(change.base, old, old_literal), _dtype_name(change.head, new, new_literal)
+    if old_dtype is not None and new_dtype is not None:
+        return old_dtype == new_dtype
     if old_literal is not NOT_LITERAL and new_literal is not NOT_LITERAL:
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
@@ -274,6 +278,20 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
     if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
         return old_name[0] == new_name[0]
     return old_literal is NOT_LITERAL or new_literal is NOT_LITERAL
+
+
+_DTYPES = {"float16": "float16", "half": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float32": "float32", "float": "float32", "fp32": "float32", "float64": "float64", "double": "float64"}
+
+
+def _dtype_name(view, value: Value, literal: Any) -> str | None:
+    """``torch.bfloat16``, ``'bfloat16'`` and ``'bf16'`` all name bfloat16."""
+    if isinstance(literal, str):
+        return _DTYPES.get(literal.lower())
+    reference = _reference(view, value)
+    if reference is not None and reference[0].startswith("torch."):
+        return _DTYPES.get(reference[0][len("torch."):])
+    return None
 
 
 def _reference(view, value: Value) -> tuple[str, bool] | None:
