@@ -111,6 +111,35 @@ class PythonChange:
                     out.append((side, view.logical[index].start + line + 1, message))
         return out
 
+    @cached_property
+    def unreliable_head_lines(self) -> frozenset[int]:
+        """1-based head lines where base and head cannot be compared because a touched
+        statement on either side does not parse: findings there would be guesses."""
+        broken_base: list[tuple[int, int]] = []
+        broken_head: list[tuple[int, int]] = []
+        for side, out in (("base", broken_base), ("head", broken_head)):
+            view = self.view(side)
+            for index in self.touched(side):
+                if view.unit(index).error is not None:
+                    ll = view.logical[index]
+                    out.append((ll.start, ll.end))
+        if not broken_base and not broken_head:
+            return frozenset()
+        lines: set[int] = set()
+        for start, end in broken_head:
+            lines.update(range(start + 1, end + 1))
+        for start, end in broken_base:  # head lines that stand for a broken base statement
+            for line in range(start, end):
+                mapped = self.map.base_to_head(line)
+                if mapped is not None:
+                    lines.add(mapped + 1)
+        for hunk in self.hunks:
+            hit = any(start < hunk.base_end and hunk.base_start < end for start, end in broken_base) or any(
+                start < hunk.head_end and hunk.head_start < end for start, end in broken_head)
+            if hit:
+                lines.update(range(hunk.head_start + 1, max(hunk.head_end, hunk.head_start + 1) + 1))
+        return frozenset(lines)
+
     # -- positions ---------------------------------------------------------------------
     def head_anchor(self, base_line: int) -> Span:
         """Where a removed base line (0-based) stood in the head: the first line of its
