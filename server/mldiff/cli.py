@@ -14,6 +14,7 @@ from mldiff.errors import MldiffError
 
 # Subcommand name -> module under mldiff.commands, in the order `mldiff --help` lists them.
 COMMANDS = {
+    "check": "check",
     "rules": "rules",
     "explain": "explain",
 }
