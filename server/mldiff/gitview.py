@@ -116,7 +116,7 @@ class RepoView:
         self.is_bare = is_bare
         self.common_dir = Path(common_dir) if common_dir is not None else self.git_dir
         self.max_file_bytes = max_file_bytes
-        self._git_exe = git_executable or _find_git()
+        self._git_exe = git_executable or find_git()
         self._env = _repo_env(self.git_dir, self.root, self.common_dir)
         self._cwd = str(self.root or self.git_dir)
         self._lock = threading.Lock()           # cat-file is one process: one reader at a time
@@ -131,7 +131,7 @@ class RepoView:
     def discover(cls, path: str | os.PathLike | None = None) -> RepoView:
         """The innermost repository containing ``path`` (a work-tree path, a linked
         worktree, a submodule, or a bare git dir itself)."""
-        git_exe = _find_git()
+        git_exe = find_git()
         start = Path(path if path is not None else os.getcwd()).absolute()
         if not start.exists():
             raise GitError(f"{start}: no such file or directory")
@@ -571,7 +571,7 @@ _FIXED_ENV = {
 }
 
 
-def _find_git() -> str:
+def find_git() -> str:
     found = shutil.which("git")
     if found is None:
         raise GitError(NO_GIT)
