@@ -346,6 +346,26 @@ def test_undecodable_utf16_and_binary_files(repo):
     assert "latin1.py: error: head side: not valid UTF-8 (byte 0xe9 at line 2)" in text.stderr
 
 
+def test_large_file_is_skipped_with_a_note(repo):
+    big = "weights = [\n" + "    0.0,\n" * 700_000 + "]\n"  # about 6 MB
+    repo.write("train.py", NORMALIZED)
+    repo.write("weights.py", "weights = []\n")
+    repo.commit()
+    repo.write("train.py", PLAIN)
+    repo.write("weights.py", big)
+    result = check(repo.path)
+    assert result.returncode == 1
+    assert re.search(r"^note: weights\.py: \d+\.\d MB, larger than mldiff reads \(5 MB\); skipped$", result.stderr, re.M)
+    assert ": 1 of 2 changed files analysed" in result.stderr
+
+
+def test_detached_head(normalize_removed):
+    normalize_removed.git("checkout", "-q", "--detach", "HEAD")
+    normalize_removed.write("train.py", PLAIN)
+    _, data = check_json(normalize_removed.path)
+    assert [f["code"] for f in data["findings"]] == ["ML201"]
+
+
 def test_submodule_and_symlink_get_notes(repo, tmp_path):
     library = Repo(tmp_path / "library")
     library.write("lib.py", "a = 1\n")

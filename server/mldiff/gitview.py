@@ -537,7 +537,7 @@ class RepoView:
 
     def _call(self, args: Sequence[str]) -> tuple[bool, str, str]:
         try:
-            result = subprocess.run([self._git_exe, *args], cwd=self._cwd, env=self._env,
+            result = subprocess.run([self._git_exe, *_GIT_OPTIONS, *args], cwd=self._cwd, env=self._env,
                                     capture_output=True, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
@@ -570,6 +570,10 @@ _FIXED_ENV = {
     "GIT_PAGER": "cat",
     "LC_ALL": "C", "LANGUAGE": "C",
 }
+
+
+# No fsmonitor hook program: mldiff's own git calls run nothing from the repository.
+_GIT_OPTIONS = ("-c", "core.fsmonitor=false")
 
 
 def find_git() -> str:
