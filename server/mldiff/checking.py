@@ -63,7 +63,18 @@ def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None
     ``Settings`` is used as given; a mapping overrides ``[tool.mldiff]`` (CLI flags win).
     ``jobs``: worker processes (default: every core; 1 runs serially).
     """
-    view = repo if isinstance(repo, RepoView) else RepoView.discover(repo)
+    if isinstance(repo, RepoView):
+        return _check(repo, base, head, merge_base, paths, settings, progress, jobs)
+    view = RepoView.discover(repo)
+    try:
+        return _check(view, base, head, merge_base, paths, settings, progress, jobs)
+    finally:
+        view.close()
+
+
+def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool, paths: Sequence[str],
+           settings: Settings | Mapping[str, Any] | None, progress: Progress | None,
+           jobs: int | None) -> CheckResult:
     head_kind = _head(view, head)
     settings = _settings(view, settings, head_kind)
     base_rev = base or settings.base
@@ -86,6 +97,7 @@ def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None
         result.notes.extend(file_result.notes)
     result.findings.sort(key=lambda f: (f.path, f.span.line, f.span.column, SEVERITY_RANK[f.severity], f.code))
     result.errors.sort(key=lambda e: (e.path, e.line or 0))
+    result.notes.sort()
     return result
 
 
