@@ -249,6 +249,7 @@ def segment(lines: Sequence[str]) -> Segments:
     return Segments(tuple(logical), tuple(owner))
 
 
+_NOT_SPLIT = re.compile(r"[ \t]*(?:from|import|del|global|nonlocal)\b")
 SPLIT_LINES = 60  # statements longer than this are split into parts (see LogicalLine.part)
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
 
@@ -258,7 +259,7 @@ def _split(lines: Sequence[str], line: LogicalLine) -> list[LogicalLine] | None:
     container (``cfgs = {``, ``default_cfgs = generate_default_cfgs({``): the head, one
     part per element (boundaries where the container's depth returns after a comma),
     and the tail. None when the statement does not have that shape."""
-    if line.is_header or line.keyword:
+    if line.is_header or line.keyword or _NOT_SPLIT.match(lines[line.start]):
         return None
     depth = 0
     open_string: str | None = None

@@ -104,6 +104,10 @@ class Unit:
         before, after = _WRAPPERS.get(keyword, ("", ""))
         if keyword == "@":
             after = _DECORATED
+        elif keyword == "try" and is_header:
+            after = _HEADER_BODY + "finally:\n pass\n"
+        elif keyword == "match" and is_header:
+            after = "\n case _:\n  pass\n"
         elif is_header:
             after = _HEADER_BODY
         if part == "tail":
