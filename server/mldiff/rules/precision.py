@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import libcst as cst
-
 from mldiff.analysis import apis
+from mldiff.analysis.walk import walk
 from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name
 from mldiff.findings import Fix, TextEdit
 from mldiff.rules.base import Example, Expect, Rule
@@ -164,22 +163,21 @@ def autocast_regions(change, side: str) -> list[AutocastRegion]:
 
 
 def _contains(outer, inner) -> bool:
-    if outer is inner:
-        return True
-    found = []
+    """Is node ``inner`` inside (or) ``outer``?"""
+    found = False
 
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, node):
-            if node is inner:
-                found.append(node)
-            return not found
+    def enter(node) -> bool:
+        nonlocal found
+        found = found or node is inner
+        return not found
 
-    outer.visit(_Find())
-    return bool(found)
+    walk(outer, enter)
+    return found
 
 
 def _used_in_with(view, name: str) -> bool:
-    return bool(view._lines_matching(re.compile(r"\bwith\s+(?:[^:\n]*,\s*)?" + re.escape(name) + r"\s*[:,]")))
+    return bool(view.lines_matching(re.compile(r"\bwith\s+(?:[^:\n]*,\s*)?" + re.escape(name) + r"\s*[:,]"),
+                                    ("with",)))
 
 
 def _autocast_bound_to(view, name: str) -> CallSite | None:
@@ -446,7 +444,7 @@ class FrameworkPrecisionChanged(Rule):
 def _creates_scaler(view) -> bool:
     """Does the file create a GradScaler anywhere (or hand scaling to a framework)?"""
     pattern = re.compile(r"GradScaler|ShardedGradScaler|accelerator|Accelerator|Fabric|lightning")
-    for index in view._lines_matching(pattern):
+    for index in view.lines_matching(pattern, ("Scaler", "ccelerat", "Fabric", "lightning")):
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
             if apis.is_grad_scaler(qualname) or qualname.startswith(("accelerate.", "lightning.")):
