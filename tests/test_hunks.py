@@ -67,9 +67,10 @@ def our_hunks(base: bytes, head: bytes) -> list[Hunk]:
 
 def assert_like_git(base: bytes, head: bytes) -> list[Hunk]:
     expected = git_hunks(base, head)
-    assert [h.header() for h in our_hunks(base, head)] == [h.header() for h in expected]
-    assert our_hunks(base, head) == expected
-    return expected
+    ours = our_hunks(base, head)
+    assert [h.header() for h in ours] == [h.header() for h in expected]  # readable on failure
+    assert ours == expected
+    return ours
 
 
 def text(*lines: str) -> bytes:
