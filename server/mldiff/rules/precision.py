@@ -253,8 +253,16 @@ _CAST_METHODS = {"half": "float16", "bfloat16": "bfloat16"}
 _DTYPE_ATTR = re.compile(r"(?:torch\.)?(float16|half|bfloat16|float32|float|float64|double)$")
 
 
+_MODEL_LIKE = re.compile(r"(?:^|[._])(?:model|net|network|module|backbone|teacher|student|encoder|decoder|"
+                         r"policy|generator|discriminator|transformer|vae|unet|llm|critic|actor)s?$", re.I)
+
+
 def _dtype_of_cast(view, call) -> str | None:
-    """``model.half()`` -> float16; ``x.to(torch.bfloat16)`` / ``.to(dtype=...)`` -> bfloat16."""
+    """``model.half()`` -> float16; ``model.to(torch.bfloat16)`` / ``.to(dtype=...)`` -> bfloat16.
+    Only for the model (by name): tensors are cast all the time for unrelated reasons."""
+    receiver = (call.receiver or "").replace("(...)", "")
+    if not _MODEL_LIKE.search(receiver.split(".cuda")[0].split(".to")[0]):
+        return None
     if call.method in _CAST_METHODS and call.receiver and not call.args and not call.kwargs:
         return _CAST_METHODS[call.method]
     if call.method == "to" and call.receiver:
@@ -465,6 +473,7 @@ class Float16WithoutGradScaler(Rule):
     code = "ML106"
     family = "precision"
     name = "float16-without-grad-scaler"
+    reports_new_files = True
     summary = "float16 autocast added without a GradScaler"
     examples = (
         Example(
