@@ -16,6 +16,10 @@ from mldiff.errors import MldiffError
 COMMANDS = {
     "rules": "rules",
     "explain": "explain",
+    "validate": "validate",
+    "hook": "hook",
+    "attach": "attach",
+    "notes": "notes",
 }
 
 
