@@ -35,6 +35,7 @@ class Runner:
     image: str | None = None
     mounts: list[tuple[Path, str]] = field(default_factory=list)   # host dir -> container dir
     tool: list[str] = field(default_factory=list)                  # devcontainer CLI / docker argv prefix
+    tool_options: list[str] = field(default_factory=list)          # after the subcommand (--docker-path)
 
     @property
     def label(self) -> str:
@@ -64,7 +65,8 @@ class Runner:
             return command
         if self.kind == "devcontainer":
             remote_env = [part for name, value in env.items() for part in ("--remote-env", f"{name}={value}")]
-            return [*self.tool, "exec", "--workspace-folder", str(self.root), *remote_env, "--", *command]
+            return [*self.tool, "exec", "--workspace-folder", str(self.root), *self.tool_options, *remote_env,
+                    "--", *command]
         env_flags = [part for name, value in env.items() for part in ("-e", f"{name}={value}")]
         return [*self.tool, "exec", "-i", "-w", cwd, *env_flags, str(self.name), *command]
 
@@ -108,7 +110,6 @@ def _run_tool(argv: list[str], what: str, cwd: Path) -> str:
 
 def devcontainer_runner(root: Path) -> Runner:
     cli = _tool("MLDIFF_DEVCONTAINER_CLI", "devcontainer")
-    tool = [*cli, *_docker_path_option()]
     output = _run_tool([*cli, "read-configuration", "--workspace-folder", str(root), *_docker_path_option()],
                        "devcontainer read-configuration", root)
     try:
@@ -123,7 +124,8 @@ def devcontainer_runner(root: Path) -> Runner:
     if workspace.get("workspaceFolder"):
         mounts.append((root, workspace["workspaceFolder"]))
     image = (data.get("configuration") or {}).get("image")
-    return Runner("devcontainer", root, image=image if isinstance(image, str) else None, mounts=mounts, tool=tool)
+    return Runner("devcontainer", root, image=image if isinstance(image, str) else None, mounts=mounts, tool=cli,
+                  tool_options=_docker_path_option())
 
 
 def _parse_mount(spec: str) -> tuple[Path, str] | None:
