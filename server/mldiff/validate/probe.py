@@ -77,7 +77,7 @@ class Probe:
         self.skipped_steps = 0
         self.step_ends: list[float] = []          # perf_counter at the end of each step
         self.step_events: list[Any] = []          # CUDA events at the end of each step
-        self.step_losses: list[Any] = []          # 0-dim tensors (mean of the step's backwards) or None
+        self.step_losses: list[list[Any]] = []    # per step: the detached scalars its backwards started from
         self.step_samples: list[int | None] = []
         self.backwards_per_step: list[int] = []
         self.first_activity: float | None = None
@@ -217,7 +217,7 @@ class Probe:
                 loss = entry[1]
             else:
                 loss = tensors.detach()
-            self._pending_losses.append(loss.reshape(()).float())
+            self._pending_losses.append(loss)  # converted once, at the end: no per-step device sync
         self._scaled.clear()
         samples = self._forward_samples if self._forward_samples is not None else self._batch_samples
         if samples is not None:
@@ -242,12 +242,7 @@ class Probe:
             event.record()
             self.step_events.append(event)
         self.step_ends.append(time.perf_counter())
-        if self._pending_losses:
-            losses = self._pending_losses
-            self.step_losses.append(losses[0] if len(losses) == 1 else torch.stack(
-                [loss.to(losses[0].device) for loss in losses]).mean())
-        else:
-            self.step_losses.append(None)
+        self.step_losses.append(self._pending_losses)
         self.step_samples.append(sum(self._pending_samples) if self._pending_samples else None)
         self.backwards_per_step.append(len(self._pending_losses))
         self._pending_losses = []
@@ -265,7 +260,8 @@ class Probe:
         cuda_used = self.device is not None and self.device.type == "cuda"
         if cuda_used:
             torch.cuda.synchronize(self.device)
-        losses = [None if loss is None else float(loss) for loss in self.step_losses]
+        # A step's loss: the mean of its backwards' scalars (gradient accumulation: several).
+        losses = [sum(float(loss) for loss in step) / len(step) if step else None for step in self.step_losses]
         times = _step_times(self.step_ends, self.first_activity)
         if cuda_used and len(self.step_events) >= 2:
             gpu_times = [self.step_events[i - 1].elapsed_time(self.step_events[i]) / 1000.0
