@@ -185,3 +185,20 @@ def test_notes_for_a_commit_already_made(repo):
     assert mldiff("notes", "HEAD~1", cwd=repo.path).returncode == 2
     bad = mldiff("notes", "--", "--output=x", cwd=repo.path)
     assert bad.returncode == 2 and "unknown revision" in bad.stderr
+
+
+def test_ml_changes_summarises_the_static_findings(tmp_path):
+    from mldiff import commit as commit_module
+    from conftest import FIXTURES
+
+    scenario = FIXTURES / "scenarios" / "normalize_removed"
+    repo = Repo(tmp_path / "scenario")
+    repo.write("train.py", (scenario / "before" / "train.py").read_text())
+    base = repo.commit("before")
+    repo.write("train.py", (scenario / "after" / "train.py").read_text())
+    repo.git("add", "-A")
+    summary = commit_module.changes_summary(repo.path, base)
+    assert summary is not None and summary.startswith("normalization (")
+    assert "removed" in summary
+    repo.git("reset", "-q")
+    assert commit_module.changes_summary(repo.path, base) == "none"   # nothing staged

@@ -115,3 +115,28 @@ def test_sigkill_midway_leaves_no_process_and_next_run_prunes(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert leftover_worktrees(repo) == []
     assert_unchanged(before, take(repo.path))
+
+
+def test_api_cancel_midway_leaves_nothing(tmp_path, monkeypatch):
+    import threading
+
+    from mldiff.validate import api
+
+    repo = hanging_repo(tmp_path)
+    monkeypatch.setenv("PATH", RUN_ENV["PATH"])
+    monkeypatch.setenv("HANG_MARKER", str(tmp_path / "hanging"))
+    before = take(repo.path)
+    cancel = threading.Event()
+    stages = []
+
+    def progress(stage, step, total):
+        stages.append((stage, step))
+        if stage == "change" and step == 3:
+            cancel.set()   # what the editor's cancel button does
+
+    with pytest.raises(api.ValidationCancelled):
+        api.run_validation(repo.path, steps=6, progress=progress, cancel=cancel)
+    assert ("base", 6) in stages and ("change", 3) in stages
+    assert processes_mentioning(str(repo.path)) == []
+    assert leftover_worktrees(repo) == []
+    assert_unchanged(before, take(repo.path))
