@@ -38,6 +38,13 @@ def device_summary(run: dict[str, Any]) -> str:
     return f"{env.get('device_name') or env.get('device') or 'unknown device'}, torch {env.get('torch', '?')}"
 
 
+def gpu_summary(run: dict[str, Any]) -> str:
+    env = run.get("environment") or {}
+    if not env.get("cuda_available"):
+        return "no GPU visible to the run"
+    return f"{env.get('gpu_count')} GPU(s) visible, CUDA {env.get('cuda')}, cuDNN {env.get('cudnn')}"
+
+
 def _rows(count: int) -> list[int]:
     if count <= _MAX_ROWS:
         return list(range(count))
@@ -51,7 +58,7 @@ def format_text(result: dict[str, Any]) -> str:
     lines = [
         f"base {result['base_commit'][:7]} ({result['base_rev']}) vs working tree: {result['steps']} steps, "
         f"seed {result['seed']}, runner {result['runner']}",
-        f"device: {device_summary(change)}",
+        f"device: {device_summary(change)}; {gpu_summary(change)}",
         "",
         f"{'step':>5}  {'base loss':>10}  {'change loss':>11}",
     ]
