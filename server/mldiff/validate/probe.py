@@ -51,8 +51,7 @@ def _world_size() -> int:
 
 def _first_dim(value: Any, depth: int = 0) -> int | None:
     """Leading dimension of the first tensor in a forward's arguments or a batch."""
-    import torch
-
+    torch = sys.modules["torch"]  # imported by then; no import statement on the hot path
     if isinstance(value, torch.Tensor):
         return int(value.shape[0]) if value.dim() > 0 else None
     if depth > 2:
@@ -93,11 +92,18 @@ class Probe:
         self._forward_handle: Any = None
         self._scaled: dict[int, tuple[Any, Any]] = {}
         self._restore: list[tuple[Any, str, Any]] = []
+        self._torch: Any = None
+        self._register_forward_pre_hook: Any = None
 
     # -- installation ---------------------------------------------------------------
     def install(self) -> None:
         import torch
+        from torch.nn.modules.module import register_module_forward_pre_hook
         from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        # Hot paths run every step: no import statements there.
+        self._torch = torch
+        self._register_forward_pre_hook = register_module_forward_pre_hook
 
         self._handles.append(register_optimizer_step_post_hook(self._after_step))
         self._arm_forward_hook()
@@ -132,14 +138,10 @@ class Probe:
     # -- samples: the first forward (with grad) after each backward ----------------------
     def _arm_forward_hook(self) -> None:
         if self._forward_handle is None:
-            from torch.nn.modules.module import register_module_forward_pre_hook
-
-            self._forward_handle = register_module_forward_pre_hook(self._before_forward)
+            self._forward_handle = self._register_forward_pre_hook(self._before_forward)
 
     def _before_forward(self, module: Any, args: Any) -> None:
-        import torch
-
-        if not torch.is_grad_enabled():
+        if not self._torch.is_grad_enabled():
             return
         if self.first_activity is None:
             self.first_activity = time.perf_counter()
@@ -205,13 +207,11 @@ class Probe:
         return backward
 
     def _record_backward(self, tensors: Any) -> None:
-        import torch
-
         if self.first_activity is None:
             self.first_activity = time.perf_counter()
         if isinstance(tensors, (list, tuple)) and len(tensors) == 1:
             tensors = tensors[0]
-        if isinstance(tensors, torch.Tensor) and tensors.numel() == 1:
+        if isinstance(tensors, self._torch.Tensor) and tensors.numel() == 1:
             entry = self._scaled.pop(id(tensors), None)
             if entry is not None and entry[0]() is tensors:
                 loss = entry[1]
@@ -228,8 +228,7 @@ class Probe:
 
     # -- steps ------------------------------------------------------------------------
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        import torch
-
+        torch = self._torch
         if self._primary is None:
             self._primary = weakref.ref(optimizer)
             self.device = _optimizer_device(optimizer)
