@@ -49,3 +49,23 @@ def test_list_command_env_and_describe():
     assert config.command == ("python", "train.py", "--name", "a b")
     assert config.describe() == "A=1 python train.py --name 'a b'  (runner: docker:trainbox)"
     assert config.steps == 3 and config.expect_gpu
+
+
+def test_verdicts_from_comparisons():
+    from mldiff.validate.compare import compare, verdict
+
+    def run(losses, times, samples=32):
+        return {"loss": losses, "step_seconds": times, "warmup_steps": 1, "steady_seconds": sum(times[1:]),
+                "steps_per_second": 1 / sorted(times[1:])[len(times[1:]) // 2],
+                "samples_per_second": samples / sorted(times[1:])[len(times[1:]) // 2],
+                "memory": {"peak_rss_bytes": 100}}
+
+    slow = [0.5, 0.2, 0.21, 0.2, 0.22, 0.2, 0.21]
+    fast = [0.5, 0.1, 0.11, 0.1, 0.1, 0.12, 0.1]
+    noisy = [0.5, 0.1, 0.3, 0.12, 0.25, 0.2, 0.15]
+    same = verdict(compare(run([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4], slow), run([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4], fast)))
+    assert same.startswith("The loss curves are identical over 7 steps") and "It runs faster (x2.10 samples/s)" in same
+    lr = verdict(compare(run([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4], slow), run([1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2], noisy)))
+    assert "diverge from step 2" in lr and "50.0% lower" in lr and "No clear throughput difference" in lr
+    data = verdict(compare(run([1.0, 0.9], [0.1, 0.1]), run([2.0, 1.9], [0.1, 0.1])))
+    assert data.startswith("The losses differ from step 1") and "Throughput is not compared" in data

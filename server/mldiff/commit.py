@@ -123,7 +123,8 @@ def trailers(result: dict[str, Any], changes: str | None = None) -> list[tuple[s
     speed, ratio = comparison["throughput"], comparison.get("throughput_ratio")
     out.append(("ML-Throughput", f"{format_speed(speed[0])} -> {format_speed(speed[1])} "
                                  f"{comparison['throughput_unit']}" + (f" (x{ratio:.2f})" if ratio else "")
-                                 + ("" if comparison.get("throughput_reliable", True) else ", too short to compare")))
+                                 + ("" if comparison.get("throughput_reliable", True) else ", too short to compare")
+                                 + ("" if comparison.get("throughput_separable", True) else ", within noise")))
     memory, memory_ratio = comparison["memory_bytes"], comparison.get("memory_ratio")
     kind = "" if comparison.get("memory_kind") == "cuda_max_allocated" else " RSS"
     out.append(("ML-Peak-Memory", f"{format_bytes(memory[0])} -> {format_bytes(memory[1])}{kind}"

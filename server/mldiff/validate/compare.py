@@ -36,6 +36,22 @@ def throughput_figure(run: dict[str, Any]) -> tuple[str, float | None]:
     return "steps/s", run.get("steps_per_second")
 
 
+def _quartiles(run: dict[str, Any]) -> tuple[float, float] | None:
+    times = sorted((run.get("step_seconds") or [])[run.get("warmup_steps", 0):])
+    if len(times) < 4:
+        return None
+    return times[len(times) // 4], times[(3 * len(times)) // 4]
+
+
+def speed_separable(base: dict[str, Any], change: dict[str, Any]) -> bool:
+    """Whether the two runs' step times really differ: their interquartile ranges do not overlap.
+    On a busy machine two runs of the same code can differ by tens of percent in the median."""
+    base_range, change_range = _quartiles(base), _quartiles(change)
+    if base_range is None or change_range is None:
+        return True
+    return base_range[1] < change_range[0] or change_range[1] < base_range[0]
+
+
 def _ratio(base: float | None, change: float | None) -> float | None:
     if not base or change is None:
         return None
@@ -76,6 +92,7 @@ def compare(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
         "timed_seconds": [base.get("steady_seconds"), change.get("steady_seconds")],
         "throughput_reliable": all((t or 0) >= MIN_TIMED_SECONDS
                                    for t in (base.get("steady_seconds"), change.get("steady_seconds"))),
+        "throughput_separable": speed_separable(base, change),
         "memory_kind": memory_kind,
         "memory_bytes": [base_memory, change_memory],
         "memory_ratio": _ratio(base_memory, change_memory),
@@ -106,6 +123,9 @@ def verdict(comparison: dict[str, Any]) -> str:
         timed = min(t or 0 for t in comparison["timed_seconds"])
         sentences.append(f"Throughput is not compared: only {timed * 1000:.0f} ms of steps were timed "
                          "(run more or longer steps).")
+    elif speed is not None and abs(speed - 1) > NOTABLE and not comparison.get("throughput_separable", True):
+        sentences.append(f"No clear throughput difference (x{speed:.2f}, but the step times of the two runs "
+                         "overlap: machine noise).")
     elif speed is not None and abs(speed - 1) > NOTABLE:
         sentences.append(f"It runs {'faster' if speed > 1 else 'slower'} (x{speed:.2f} {comparison['throughput_unit']}).")
     memory = comparison["memory_ratio"]

@@ -80,7 +80,8 @@ def format_text(result: dict[str, Any]) -> str:
         f"throughput:  {format_speed(comparison['throughput'][0])} -> {format_speed(comparison['throughput'][1])} "
         f"{comparison['throughput_unit']}" + (f" (x{comparison['throughput_ratio']:.2f})"
                                               if comparison["throughput_ratio"] else "")
-        + ("" if comparison.get("throughput_reliable", True) else "  (too little time measured to compare)"),
+        + ("" if comparison.get("throughput_reliable", True) else "  (too little time measured to compare)")
+        + ("" if comparison.get("throughput_separable", True) else "  (step times overlap: within noise)"),
         f"peak memory: {format_bytes(comparison['memory_bytes'][0])} -> {format_bytes(comparison['memory_bytes'][1])}"
         f" ({'CUDA max allocated' if comparison['memory_kind'] == 'cuda_max_allocated' else 'peak RSS of the process'})"
         + (percent(comparison["memory_ratio"] - 1) if comparison["memory_ratio"] else ""),
