@@ -8,7 +8,7 @@ import pytest
 
 from conftest import GIT_ENV, Repo, mldiff
 from repo_snapshot import assert_unchanged, take
-from validation_support import RUN_ENV, edit, tiny_train_repo, validate_json
+from validation_support import edit, tiny_train_repo, validate_json
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import stat
 import sys
 import tempfile
 from dataclasses import dataclass
