@@ -1,75 +1,95 @@
-"""Snapshot a repository's user-visible state, to prove an operation left it untouched.
+"""Snapshot of everything mldiff must never change in a repository, to assert that an
+operation (check, an LSP session, validation) left it exactly as it was.
 
-    before = take(path)
-    ...run something...
-    assert_unchanged(before, take(path))          # or: allow={"hooks"} to skip a part
+Covers the working-tree files (content, mode and mtime), the index (checksum), HEAD,
+every ref (loose and packed), the stash, the config, and every file in the git dir
+(names, sizes and mtimes: an ``index.lock`` left behind, a new loose object or a
+rewritten ``ORIG_HEAD`` all show up).
 
-A snapshot holds: every working-tree file (path -> mode, sha256; .git excluded), the index
-file's checksum, HEAD (symbolic and resolved), every ref, the stash list and the config
-file's checksum, plus the hook files. (The validation tests wrote this before the shared
-helper existed; it keeps a simple dict-based API so the two can be merged.)
+    with unchanged(repo.path):
+        mldiff("check", cwd=repo.path)
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+_READ_ONLY_GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
 
 
 def _git(path: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True,
-                            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    return result.stdout if result.returncode == 0 else f"<exit {result.returncode}>"
+    env = {**os.environ, **_READ_ONLY_GIT_ENV}
+    result = subprocess.run(["git", *args], cwd=path, env=env, capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else f"<git {args[0]} failed: {result.stderr.strip()}>"
 
 
 def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return "<missing>"
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _tree(root: Path) -> dict[str, tuple[int, str]]:
-    files: dict[str, tuple[int, str]] = {}
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not (Path(folder) == root and d == ".git")]
-        for name in names + [d for d in dirs if (Path(folder) / d).is_symlink()]:
-            full = Path(folder) / name
-            info = full.lstat()
-            relative = full.relative_to(root).as_posix()
-            if stat.S_ISLNK(info.st_mode):
-                files[relative] = (info.st_mode, "link:" + os.readlink(full))
+def _files(top: Path, skip_git: bool) -> dict[str, tuple]:
+    found: dict[str, tuple] = {}
+    for directory, dirs, files in os.walk(top):
+        if skip_git:
+            dirs[:] = [d for d in dirs if d != ".git"]
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]):
+            full = Path(directory) / name
+            info = os.lstat(full)
+            if os.path.islink(full):
+                content = "link:" + os.readlink(full)
+            elif skip_git:
+                content = _digest(full)
             else:
-                files[relative] = (info.st_mode, _digest(full))
-    return files
+                content = ""  # git dir: names, sizes and mtimes are enough (objects are large)
+            found[full.relative_to(top).as_posix()] = (content, info.st_mode, info.st_size, info.st_mtime_ns)
+    return found
 
 
-def take(path: Path | str) -> dict[str, object]:
-    root = Path(path)
-    git_dir = Path(_git(root, "rev-parse", "--path-format=absolute", "--git-dir").strip())
-    hooks = Path(_git(root, "rev-parse", "--path-format=absolute", "--git-path", "hooks").strip())
-    return {
-        "worktree": _tree(root),
-        "index": _digest(git_dir / "index"),
-        "head": (_git(root, "symbolic-ref", "-q", "HEAD"), _git(root, "rev-parse", "HEAD")),
-        "refs": _git(root, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "stash": _git(root, "stash", "list"),
-        "config": _digest(git_dir / "config"),
-        "hooks": _tree(hooks) if hooks.is_dir() else {},
+def snapshot(path: Path) -> dict:
+    """Everything mldiff must not change in the repository at ``path`` (a work tree or a bare dir)."""
+    path = Path(path)
+    git_dir = Path(_git(path, "rev-parse", "--absolute-git-dir").strip())
+    common = _git(path, "rev-parse", "--git-common-dir").strip()
+    common_dir = (path / common).resolve() if common and not os.path.isabs(common) else Path(common)
+    bare = _git(path, "rev-parse", "--is-bare-repository").strip() == "true"
+    index = git_dir / "index"
+    state = {
+        "HEAD": (git_dir / "HEAD").read_text(),
+        "HEAD commit": _git(path, "rev-parse", "--verify", "--quiet", "HEAD"),
+        "refs": _git(path, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "stash": _git(path, "log", "-g", "--format=%H", "refs/stash") if (common_dir / "refs/stash").exists()
+        else "",
+        "config": _digest(common_dir / "config") if (common_dir / "config").exists() else None,
+        "index": _digest(index) if index.exists() else None,
+        "git dir": _files(git_dir, skip_git=False),
     }
+    if common_dir != git_dir:
+        state["common dir"] = _files(common_dir, skip_git=False)
+    if not bare:
+        state["work tree"] = _files(path, skip_git=True)
+    return state
 
 
-def assert_unchanged(before: dict[str, object], after: dict[str, object], allow: set[str] = frozenset()) -> None:
-    changed = [part for part in before if part not in allow and before[part] != after[part]]
-    if changed:
-        details = []
-        for part in changed:
-            b, a = before[part], after[part]
-            if isinstance(b, dict) and isinstance(a, dict):
-                diff = sorted(k for k in set(b) | set(a) if b.get(k) != a.get(k))
-                details.append(f"{part}: {diff[:10]}")
-            else:
-                details.append(f"{part}: {b!r} -> {a!r}")
-        raise AssertionError("repository changed: " + "; ".join(details))
+def assert_same(before: dict, after: dict) -> None:
+    changed = [key for key in before.keys() | after.keys() if before.get(key) != after.get(key)]
+    details = []
+    for key in changed:
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            diff = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+            details.append(f"{key}: {diff[:10]}")
+        else:
+            details.append(f"{key}: {old!r} -> {new!r}")
+    assert not changed, "the repository changed: " + "; ".join(details)
+
+
+@contextmanager
+def unchanged(path: Path) -> Iterator[None]:
+    """Assert that the block leaves the repository at ``path`` exactly as it found it."""
+    before = snapshot(path)
+    yield
+    assert_same(before, snapshot(path))

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import GIT_ENV, Repo, mldiff
-from repo_snapshot import assert_unchanged, take
-from validation_support import edit, tiny_train_repo, validate_json
+from validation_support import assert_unchanged, edit, take, tiny_train_repo, validate_json
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
@@ -111,12 +110,12 @@ def test_existing_hook_is_chained_and_restored(repo):
     repo.git("add", "-A")
     message = commit(repo, "-m", "Chained")
     assert "Ticket: T-1" in message and "ML-Validated" in trailers_of(message)
-    before = take(repo.path)
+    before = take(repo.path, hooks=True)
     completed = mldiff("hook", "uninstall", cwd=repo.path)
     assert completed.returncode == 0 and "restored the previous" in completed.stdout
     assert (hooks / "prepare-commit-msg").read_text() == original
     assert not (hooks / "prepare-commit-msg.mldiff-chained").exists()
-    assert_unchanged(before, take(repo.path), allow={"hooks"})
+    assert_unchanged(before, take(repo.path, hooks=True))
     assert "no mldiff hook" in mldiff("hook", "uninstall", cwd=repo.path).stdout
 
 
@@ -137,10 +136,10 @@ def test_core_hooks_path_is_respected_and_install_changes_only_hooks(repo):
     assert (repo.path / "githooks" / "prepare-commit-msg").exists()
     assert not (repo.path / ".git" / "hooks" / "prepare-commit-msg").exists()
     after = take(repo.path)
-    changed = {k for k in before["worktree"].keys() | after["worktree"].keys()
-               if before["worktree"].get(k) != after["worktree"].get(k)}
-    assert changed == {"githooks/prepare-commit-msg"}
-    assert_unchanged(before, after, allow={"hooks", "worktree"})
+    old_tree, new_tree = before.pop("work tree"), after.pop("work tree")
+    assert {k for k in old_tree.keys() | new_tree.keys() if old_tree.get(k) != new_tree.get(k)} == {
+        "githooks/prepare-commit-msg"}
+    assert_unchanged(before, after)   # the git dir, index, refs and config: untouched
     repo.git("add", "train.py")
     assert "ML-Validated" not in commit(repo, "-m", "with githooks")  # githooks/ itself is new content
 

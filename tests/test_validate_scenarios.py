@@ -6,8 +6,8 @@ import json
 import pytest
 
 from conftest import mldiff
-from repo_snapshot import assert_unchanged, take
-from validation_support import RUN_ENV, STEPS, edit, leftover_worktrees, mldiff_dir, tiny_train_repo, validate_json
+from validation_support import (RUN_ENV, STEPS, assert_unchanged, edit, leftover_worktrees, mldiff_dir, take,
+                                tiny_train_repo, validate_json)
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow

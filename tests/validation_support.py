@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import FIXTURES, Repo, mldiff
+from repo_snapshot import assert_same, snapshot
 
 TINY_TRAIN = FIXTURES / "tiny-train"
 # `python` in the fixture's command must be this interpreter (it has torch).
@@ -63,3 +64,18 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+def take(path: Path, hooks: bool = False) -> dict:
+    """The shared repository snapshot, less validation's own store (``<git-dir>/mldiff/``: results,
+    confirmations) and, with ``hooks``, less the hook files that `mldiff hook` may change."""
+    state = snapshot(path)
+    skipped = ("mldiff/", "hooks/") if hooks else ("mldiff/",)
+    state["git dir"] = {name: value for name, value in state["git dir"].items() if not name.startswith(skipped)}
+    if hooks:
+        state["config"] = None   # the hooksPath test sets core.hooksPath itself, before the snapshot
+    return state
+
+
+def assert_unchanged(before: dict, after: dict) -> None:
+    assert_same(before, after)

@@ -37,7 +37,7 @@ class CheckResult:
     errors: list[FileError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files_changed: int = 0                  # paths git reports as changed (after PATH limits)
-    files_analysed: int = 0                 # of those, files mldiff reads (Python, configs, ...)
+    files_analysed: int = 0                 # of those, files mldiff read and analysed (Python, configs, ...)
 
     def to_json(self) -> dict[str, Any]:
         """The ``mldiff check --format json`` object of DESIGN.md."""
@@ -63,7 +63,18 @@ def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None
     ``Settings`` is used as given; a mapping overrides ``[tool.mldiff]`` (CLI flags win).
     ``jobs``: worker processes (default: every core; 1 runs serially).
     """
-    view = repo if isinstance(repo, RepoView) else RepoView.discover(repo)
+    if isinstance(repo, RepoView):
+        return _check(repo, base, head, merge_base, paths, settings, progress, jobs)
+    view = RepoView.discover(repo)
+    try:
+        return _check(view, base, head, merge_base, paths, settings, progress, jobs)
+    finally:
+        view.close()
+
+
+def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool, paths: Sequence[str],
+           settings: Settings | Mapping[str, Any] | None, progress: Progress | None,
+           jobs: int | None) -> CheckResult:
     head_kind = _head(view, head)
     settings = _settings(view, settings, head_kind)
     base_rev = base or settings.base
@@ -79,18 +90,24 @@ def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None
     changes = view.changed_files(base_sha, head_kind, pathspecs)
     result = CheckResult(base_sha, head_kind, files_changed=len(changes))
     work = _select(changes, settings, result.notes)
-    result.files_analysed = len(work)
-    for file_result in _analyse_all(view, work, settings, progress, jobs):
+    for file_result, read in _analyse_all(view, work, settings, progress, jobs):
+        result.files_analysed += read
         result.findings.extend(file_result.findings)
         result.errors.extend(file_result.errors)
         result.notes.extend(file_result.notes)
     result.findings.sort(key=lambda f: (f.path, f.span.line, f.span.column, SEVERITY_RANK[f.severity], f.code))
     result.errors.sort(key=lambda e: (e.path, e.line or 0))
+    result.notes.sort()
     return result
 
 
 def analyse_change(view: RepoView, change: FileChange, settings: Settings) -> FileResult:
     """Read both sides of one change and analyse them; every failure becomes data."""
+    return _analyse(view, change, settings)[0]
+
+
+def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[FileResult, bool]:
+    """The file's result, and whether both sides could be read (for the summary's count)."""
     from mldiff.analysis.engine import analyze
     texts = []
     for side, read in (("base", view.read_base), ("head", view.read_head)):
@@ -102,14 +119,14 @@ def analyse_change(view: RepoView, change: FileChange, settings: Settings) -> Fi
                 result.notes.append(str(exc))
             else:
                 result.errors.append(FileError(change.path, f"{side} side: {exc.reason}"))
-            return result
+            return result, False
         except GitError as exc:
-            return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}")])
+            return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}")]), False
     try:
-        return analyze(change.path, texts[0], texts[1], settings)
+        return analyze(change.path, texts[0], texts[1], settings), True
     except Exception as exc:  # a bug in mldiff must not hide the other files' findings
         return FileResult(change.path, errors=[FileError(
-            change.path, f"internal error: {exc.__class__.__name__}: {exc}")])
+            change.path, f"internal error: {exc.__class__.__name__}: {exc}")]), True
 
 
 def _head(view: RepoView, head: str | None) -> str:
@@ -153,24 +170,25 @@ def _select(changes: list[FileChange], settings: Settings, notes: list[str]) -> 
 
 
 def _analyse_all(view: RepoView, work: list[FileChange], settings: Settings, progress: Progress | None,
-                 jobs: int | None) -> Iterator[FileResult]:
+                 jobs: int | None) -> Iterator[tuple[FileResult, bool]]:
     total = len(work)
     if progress:
         progress(0, total, "")
     workers = min(jobs or _cpu_count(), total)
     if workers <= 1 or total <= PARALLEL_MIN_FILES:
-        results = (analyse_change(view, change, settings) for change in work)
+        results = (_analyse(view, change, settings) for change in work)
     else:
         # Largest first: one big model file started last would leave the other cores idle.
         work = sorted(work, key=view.size_hint, reverse=True)
         results = _in_pool(view, work, settings, workers)
-    for done, file_result in enumerate(results, start=1):
+    for done, (file_result, read) in enumerate(results, start=1):
         if progress:
             progress(done, total, file_result.path)
-        yield file_result
+        yield file_result, read
 
 
-def _in_pool(view: RepoView, work: list[FileChange], settings: Settings, workers: int) -> Iterator[FileResult]:
+def _in_pool(view: RepoView, work: list[FileChange], settings: Settings,
+             workers: int) -> Iterator[tuple[FileResult, bool]]:
     """Analyse in worker processes, results as they finish. ``spawn``: forking a process
     that holds git reader pipes (or an LSP server's threads) is not safe."""
     import multiprocessing
@@ -192,10 +210,10 @@ def _worker_start(git_dir: str, root: str | None, is_bare: bool, common_dir: str
                         common_dir=Path(common_dir)), settings)
 
 
-def _worker_analyse(change: FileChange) -> FileResult:
+def _worker_analyse(change: FileChange) -> tuple[FileResult, bool]:
     assert _worker is not None
     view, settings = _worker
-    return analyse_change(view, change, settings)
+    return _analyse(view, change, settings)
 
 
 def _cpu_count() -> int:

@@ -216,9 +216,10 @@ class RepoView:
             return GitError(f"HEAD has no commits yet (branch {name!r} is unborn): "
                             f"commit once or pass --base")
         ok, out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", rev)
-        if ok and out.strip():
-            _, kind = self._try("cat-file", "-t", out.strip())
-            return GitError(f"{rev!r} names a {kind.strip() or 'object'}, not a commit")
+        if ok and out.strip():  # a full sha "verifies" even when the object is absent
+            exists, kind = self._try("cat-file", "-t", out.strip())
+            if exists and kind.strip():
+                return GitError(f"{rev!r} names a {kind.strip()}, not a commit")
         if self.is_shallow:
             return GitError(f"{rev!r} is not in this shallow clone; {SHALLOW_HINT}")
         return GitError(f"unknown revision {rev!r}: not a branch, tag or commit in this repository")
@@ -272,7 +273,7 @@ class RepoView:
         if not deleted:
             return changes + untracked
         paired = self._pair_untracked(deleted, [u for u in untracked if u.head_mode == "100644"])
-        used_old = {c.old_path for c in paired.values()}
+        used_old = {c.base_path for c in paired.values()}
         kept = [c for c in changes if not (c.status == "deleted" and c.path in used_old)]
         return kept + [paired.get(u.path, u) for u in untracked]
 
@@ -536,7 +537,7 @@ class RepoView:
 
     def _call(self, args: Sequence[str]) -> tuple[bool, str, str]:
         try:
-            result = subprocess.run([self._git_exe, *args], cwd=self._cwd, env=self._env,
+            result = subprocess.run([self._git_exe, *_GIT_OPTIONS, *args], cwd=self._cwd, env=self._env,
                                     capture_output=True, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
@@ -569,6 +570,10 @@ _FIXED_ENV = {
     "GIT_PAGER": "cat",
     "LC_ALL": "C", "LANGUAGE": "C",
 }
+
+
+# No fsmonitor hook program: mldiff's own git calls run nothing from the repository.
+_GIT_OPTIONS = ("-c", "core.fsmonitor=false")
 
 
 def find_git() -> str:
@@ -607,7 +612,7 @@ def _discover_run(git_exe: str, start: Path, env: dict[str, str], *args: str) ->
         return os.fsdecode(result.stdout)
     err = result.stderr.decode("utf-8", "replace")
     if "not a git repository" in err:
-        raise GitError(f"not a git repository (or any parent up to the filesystem root): {start}")
+        raise GitError(f"not a git repository (nor inside one): {start}")
     if "dubious ownership" in err:
         raise GitError(f"git refuses to read {start}: it belongs to another user; if you trust it, "
                        f"run: git config --global --add safe.directory {start}")
