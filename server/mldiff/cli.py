@@ -18,6 +18,10 @@ COMMANDS = {
     "demo": "demo",
     "rules": "rules",
     "explain": "explain",
+    "validate": "validate",
+    "hook": "hook",
+    "attach": "attach",
+    "notes": "notes",
 }
 
 
