@@ -168,8 +168,8 @@ async def session(root: Path, profile: str = "visual-studio-code", mode: str = "
     box: list = [None]
     client = _recording_client(box)
     box[0] = current = Session(client, mode)
-    if configuration is not None:
-        client.set_configuration(configuration)
+    for scope, value in (configuration or {}).items():  # {scope URI ("" = global): {"mldiff": {...}}}
+        client.set_configuration(value, scope_uri=scope)
     options = dict(init_options or {})
     if mode == "pull":
         options.setdefault("diagnosticMode", "pull")
@@ -183,4 +183,17 @@ async def session(root: Path, profile: str = "visual-studio-code", mode: str = "
         yield current
         await asyncio.wait_for(client.shutdown_session(), WAIT_S)
     finally:
-        await client.stop()
+        await _stop(client)
+
+
+async def _stop(client: LanguageClient) -> None:
+    """Stop the client; a server that did not exit on its own is terminated, then killed."""
+    server = client._server
+    if server is not None and server.returncode is None:
+        server.terminate()
+        try:
+            await asyncio.wait_for(server.wait(), 5)
+        except asyncio.TimeoutError:
+            server.kill()
+            await server.wait()
+    await asyncio.wait_for(client.stop(), WAIT_S)

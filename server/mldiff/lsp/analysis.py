@@ -48,6 +48,7 @@ class Analyzer:
         self._say_once = say_once                # (key, message, show) -> None, thread-safe
         self._base_views: OrderedDict[str, object] = OrderedDict()
         self._good: dict[str, GoodState] = {}
+        self._relpaths: dict[tuple[str, str], str | None] = {}
 
     def warm_up(self) -> None:
         """Import what the first analysis needs while the user is still opening files."""
@@ -59,6 +60,15 @@ class Analyzer:
 
     def forget(self, uri: str) -> None:
         self._good.pop(uri, None)
+
+    def _relative_path(self, repo, path: str) -> str | None:
+        key = (str(repo.git_dir), path)
+        if key not in self._relpaths:
+            try:
+                self._relpaths[key] = repo.relative_path(path)
+            except MldiffError:
+                self._relpaths[key] = None
+        return self._relpaths[key]
 
     def analyse(self, snapshot: Snapshot, encoding: str, options: ServerOptions,
                 previous: DocumentResult | None = None, only_if_git_changed: bool = False) -> DocumentResult | None:
@@ -81,9 +91,8 @@ class Analyzer:
         repo = self.bases.repo_for(path)
         if repo is None:
             return empty
-        try:
-            relpath = repo.relative_path(path)
-        except MldiffError:
+        relpath = self._relative_path(repo, path)
+        if relpath is None:
             return empty
         token = repo.state_token()
         if only_if_git_changed and previous is not None and previous.git_token == token \

@@ -74,8 +74,8 @@ class SettingsState:
         base_settings = self._pyproject_settings(repo_root) if repo_root else Settings()
         overrides: dict[str, Any] = {}
         for key, value in self.editor_table(uri).items():
-            if key not in ENGINE_KEYS or value is None:
-                continue
+            if key not in ENGINE_KEYS or value is None or value == "" or value == [] or value == {}:
+                continue  # unset (a client's declared default of "" or [] included)
             try:
                 checked = from_table({key: value}, "mldiff settings")
             except ConfigError as exc:
