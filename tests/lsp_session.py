@@ -7,8 +7,11 @@ opens and edits documents and waits for their diagnostics, pushed or pulled.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import json
 import sys
 import time
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Union
@@ -52,6 +55,7 @@ class Session:
         self.published: dict[str, list[types.PublishDiagnosticsParams]] = {}
         self.registrations: list[types.Registration] = []
         self.refreshes: dict[str, int] = {}
+        self.initialize_result: types.InitializeResult | None = None
 
     # -- documents ---------------------------------------------------------------------------
     def open(self, path: Path, text: str | None = None, language: str = "python") -> str:
@@ -108,6 +112,39 @@ class Session:
                     return last
             await asyncio.sleep(0.02)
         raise AssertionError(f"no matching diagnostics for {uri} within {timeout} s; last: {last!r}")
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = WAIT_S) -> Any:
+        """Wait (letting the client read its messages) until ``predicate()`` is truthy."""
+        deadline = time.monotonic() + timeout
+        while not (value := predicate()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+            await asyncio.sleep(0.02)
+        return value
+
+    async def hover(self, uri: str, line: int, character: int = 0):
+        return await self.request(self.client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=character))))
+
+    async def code_lenses(self, uri: str) -> list[types.CodeLens]:
+        return list(await self.request(self.client.text_document_code_lens_async(types.CodeLensParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))) or [])
+
+    async def send_raw(self, body: bytes | dict) -> None:
+        """Write a message to the server as is (malformed ones included)."""
+        data = body if isinstance(body, bytes) else json.dumps({"jsonrpc": "2.0", **body}).encode()
+        stdin = self.client._server.stdin
+        stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        await stdin.drain()
+
+    async def raw_request(self, method: str, params: Any) -> Any:
+        """A request whose params the client would refuse to send; its answer or error."""
+        msg_id = f"raw-{uuid.uuid4()}"
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.client.protocol._request_futures[msg_id] = future
+        await self.send_raw({"id": msg_id, "method": method, "params": params})
+        return await self.request(asyncio.wrap_future(future))
 
     async def request(self, awaitable, timeout: float = WAIT_S):
         return await asyncio.wait_for(awaitable, timeout)
@@ -177,7 +214,7 @@ async def session(root: Path, profile: str = "visual-studio-code", mode: str = "
     await client.start_io(*SERVER_COMMAND)
     try:
         workspace = [types.WorkspaceFolder(uri=uri_of(f), name=f.name) for f in (folders or [root])]
-        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
+        current.initialize_result = await asyncio.wait_for(client.initialize_session(types.InitializeParams(
             capabilities=caps or capabilities(profile, refresh=refresh), root_uri=uri_of(root),
             workspace_folders=workspace, initialization_options=options)), WAIT_S)
         yield current

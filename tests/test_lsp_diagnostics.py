@@ -138,7 +138,7 @@ async def test_closing_clears_and_reopening_works(train_repo: Repo, profile: str
         await lsp.diagnostics(uri, lambda d: bool(ml201(d)))
         lsp.close(uri)
         if mode == "push":
-            await lsp.request(_until(lambda: not lsp.published[uri][-1].diagnostics))
+            await lsp.until(lambda: not lsp.published[uri][-1].diagnostics)
         uri = lsp.open(train_repo.path / "train.py", edited)
         assert ml201(await lsp.diagnostics(uri, lambda d: bool(ml201(d))))
 
@@ -153,9 +153,3 @@ async def test_other_file_kinds_do_not_break_anything(train_repo: Repo, profile:
         assert await lsp.diagnostics(uri) == []
         assert await lsp.diagnostics(other) == []
     assert lsp.client.messages == []
-
-
-async def _until(predicate, interval: float = 0.02) -> None:
-    import asyncio
-    while not predicate():
-        await asyncio.sleep(interval)
