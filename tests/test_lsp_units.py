@@ -84,11 +84,14 @@ def test_a_cr_typed_before_a_newline_merges_into_crlf() -> None:
     assert doc.lines == ["a\r\n", "b\n"]
 
 
-def test_revision_counts_every_change() -> None:
+def test_every_change_gets_a_new_revision() -> None:
     doc = document("a\n")
+    seen = {doc.revision, document("a\n").revision}
     doc.edit(pos(0, 0), pos(0, 0), "x", UTF16)
+    seen.add(doc.revision)
     doc.replace("y\n")
-    assert doc.revision == 2 and doc.text == "y\n"
+    seen.add(doc.revision)
+    assert len(seen) == 4 and doc.text == "y\n"
 
 
 @hypothesis_settings(max_examples=200, deadline=None)

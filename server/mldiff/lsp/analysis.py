@@ -112,6 +112,9 @@ class Analyzer:
         file_result, hunks, extent = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
         for note in file_result.notes:
             self._say_once(f"note:{snapshot.uri}:{note}", note, False)
+        for error in file_result.errors:  # parse errors are the user's typing; the rest is worth a log line
+            if "side does not parse" not in error.message:
+                self._say_once(f"error:{snapshot.uri}:{error.message}", f"mldiff: {error.path}: {error.message}", False)
         findings = self._stable(snapshot, base, settings, file_result, extent)
         diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                        for f in findings]

@@ -59,13 +59,16 @@ def register(server) -> None:
         ls.push = not uses_pull(params.capabilities, ls.options.diagnostic_mode)
         if not ls.push:
             diagnostics.register_pull(ls)
+        if get_capability(params.capabilities, "workspace.configuration", False):
+            # Documents opened before the settings arrive wait for them (not longer than this).
+            ls.hold_analysis()
+            asyncio.get_running_loop().call_later(CONFIGURATION_WAIT_S + 1, ls.release_analysis)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls, params: types.InitializedParams) -> None:
         ls.scheduler.submit(ls.analyzer.warm_up)
         if not get_capability(ls.client_capabilities, "workspace.configuration", False):
             return
-        ls.hold_analysis()
         try:
             if get_capability(ls.client_capabilities,
                               "workspace.did_change_configuration.dynamic_registration", False):

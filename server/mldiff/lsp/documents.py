@@ -9,6 +9,7 @@ document are clamped instead of raising: a confused client cannot take the serve
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -17,6 +18,9 @@ from lsprotocol import types
 
 from mldiff.lsp.positions import UTF16, line_content, to_code_points
 
+# Revisions are unique across documents and reopenings, so a result computed before a
+# document was closed can never be taken for one of the reopened document.
+_REVISIONS = itertools.count(1)
 _LSP_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+")
 _LONE_CR = re.compile(r"\r(?!\n)")
 
@@ -47,7 +51,7 @@ class Document:
     language_id: str
     version: int | None
     lines: list[str]
-    revision: int = 0           # counts every change; results name the revision they describe
+    revision: int = field(default_factory=lambda: next(_REVISIONS))  # new on every change
     _text: str | None = field(default=None, repr=False)
 
     @property
@@ -80,7 +84,7 @@ class Document:
 
     def _changed(self) -> None:
         self._text = None
-        self.revision += 1
+        self.revision = next(_REVISIONS)
 
 
 def _clamp(lines: list[str], position: types.Position, encoding: str) -> tuple[int, int]:
@@ -109,9 +113,6 @@ class DocumentStore:
     def open(self, item: types.TextDocumentItem) -> Document:
         document = Document(item.uri, uri_to_path(item.uri), item.language_id, item.version,
                             split_lsp_lines(item.text))
-        previous = self._documents.get(item.uri)
-        if previous is not None:  # opened twice: keep counting so older results stay stale
-            document.revision = previous.revision + 1
         self._documents[item.uri] = document
         return document
 
