@@ -61,21 +61,17 @@ async def test_removal_inside_a_multi_line_statement(train_repo: Repo, profile: 
         assert [(d.range.start.line, d.message) for d in found] == [(5, REMOVED_MESSAGE)]
 
 
-async def test_new_untracked_file_is_all_additions(train_repo: Repo, profile: str, mode: str) -> None:
-    new = train_repo.write("finetune.py", TRAIN)
-    async with session(train_repo.path, profile, mode) as lsp:
-        uri = lsp.open(new)
-        found = ml201(await lsp.diagnostics(uri, lambda d: len(ml201(d)) == 2))
-        assert all(d.message.endswith(" added") for d in found)
-        assert [d.range.start.line for d in found] == [TRAIN_LINE, 7]
-
-
-async def test_repository_without_commits(repo: Repo, profile: str, mode: str) -> None:
-    file = repo.write("train.py", TRAIN)
+@pytest.mark.parametrize("case", ["untracked file", "repository without commits"])
+async def test_new_files_are_all_additions(repo: Repo, profile: str, mode: str, case: str) -> None:
+    if case == "untracked file":
+        repo.write("train.py", TRAIN)
+        repo.commit("train")
+    file = repo.write("finetune.py", TRAIN)
     async with session(repo.path, profile, mode) as lsp:
         uri = lsp.open(file)
         found = ml201(await lsp.diagnostics(uri, lambda d: len(ml201(d)) == 2))
         assert all(d.message.endswith(" added") for d in found)
+        assert [d.range.start.line for d in found] == [TRAIN_LINE, 7]
         assert not [m for m in lsp.client.messages if m.type == types.MessageType.Error]
 
 

