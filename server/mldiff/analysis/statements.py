@@ -14,7 +14,7 @@ from typing import Iterator
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from mldiff.analysis.values import Value, dotted_name, evaluate, make_value, names_in, NOT_LITERAL
+from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, evaluate, make_value, names_in, subscript_name
 
 # How a logical line is made to parse alone: text before it, and after it.
 _WRAPPERS = {
@@ -88,30 +88,46 @@ class Facts:
 class Unit:
     """One logical line, parsed (or not: ``error`` says why)."""
 
-    __slots__ = ("text", "keyword", "tree", "statement", "offset", "error", "_facts", "_positions")
+    __slots__ = ("text", "keyword", "part", "tree", "statement", "offset", "error", "_facts", "_positions")
 
-    def __init__(self, text: str, keyword: str, is_header: bool) -> None:
+    def __init__(self, text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
+                 closer: str = "") -> None:
         self.text = text
         self.keyword = keyword
+        self.part = part
         self.tree: cst.Module | None = None
         self.statement: cst.CSTNode | None = None
         self.error: tuple[str, int] | None = None  # (message, 0-based line within the logical line)
         self._facts: Facts | None = None
         self._positions = None
+        self.offset = 0
         before, after = _WRAPPERS.get(keyword, ("", ""))
         if keyword == "@":
             after = _DECORATED
+        elif keyword == "try" and is_header:
+            after = _HEADER_BODY + "finally:\n pass\n"
+        elif keyword == "match" and is_header:
+            after = "\n case _:\n  pass\n"
         elif is_header:
             after = _HEADER_BODY
+        if part == "tail":
+            return  # only closing brackets: nothing to read
+        if part == "head":
+            after = closer
+        elif part == "element":
+            before = (PART_CALL + "(" if opener == "(" else opener) + "\n"
+            after = "\n" + {"(": ")", "[": "]", "{": "}"}[opener]
         if keyword == "case":
             self.error = ("match/case is not analysed", 0)
-            self.offset = 0
             return
         self.offset = before.count("\n")
         source = before + text
-        if not source.endswith("\n"):
-            source += "\n"
-        source += after.lstrip("\n") if source.endswith("\n") and after.startswith("\n") else after
+        if part:
+            source = source.rstrip("\r\n") + after + "\n"
+        else:
+            if not source.endswith("\n"):
+                source += "\n"
+            source += after.lstrip("\n") if after.startswith("\n") else after
         try:
             self.tree = cst.parse_module(source)
         except cst.ParserSyntaxError as exc:
@@ -122,7 +138,7 @@ class Unit:
             self.error = (f"does not parse: {exc.__class__.__name__}", 0)
             return
         body = self.tree.body
-        statement = body[-1] if before else body[0]
+        statement = body[-1] if before and not part else body[0]
         if isinstance(statement, cst.If) and keyword in ("elif", "else"):
             statement = statement.orelse
         elif isinstance(statement, cst.Try) and keyword in ("except", "finally"):
@@ -152,18 +168,21 @@ class Unit:
                 code_range.end.line - 1 - self.offset, code_range.end.column)
 
 
-_UNITS: OrderedDict[tuple[str, str, bool], Unit] = OrderedDict()
+_UNITS: OrderedDict[tuple, Unit] = OrderedDict()
 _UNIT_LIMIT = 50_000
+PART = "<part>"          # binding prefix for entries of a split container, see ModuleView.facts
+PART_CALL = "_mldiff_part"  # the call that wraps a split call's arguments so they parse alone
 
 
-def parse_unit(text: str, keyword: str, is_header: bool) -> Unit:
+def parse_unit(text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
+               closer: str = "") -> Unit:
     """The parsed logical line, from the cache when this exact text was seen before."""
-    key = (text, keyword, is_header)
+    key = (text, keyword, is_header, part, opener, closer)
     unit = _UNITS.get(key)
     if unit is not None:
         _UNITS.move_to_end(key)
         return unit
-    unit = Unit(text, keyword, is_header)
+    unit = Unit(text, keyword, is_header, part, opener, closer)
     _UNITS[key] = unit
     if len(_UNITS) > _UNIT_LIMIT:
         _UNITS.popitem(last=False)
@@ -183,7 +202,16 @@ def _extract(unit: Unit) -> Facts:
     facts = Facts()
     collector = _Collector(facts)
     assert statement is not None
-    if isinstance(statement, cst.SimpleStatementLine):
+    if unit.part == "element" and isinstance(statement, cst.SimpleStatementLine):
+        container = statement.body[0].value if isinstance(statement.body[0], cst.Expr) else None
+        if container is not None:
+            _bind_dict_entries(PART, container, facts)
+            if isinstance(container, cst.Call):
+                for arg in container.args:
+                    if arg.keyword is not None and not arg.star:
+                        facts.bindings.append(Binding(f"{PART}.{arg.keyword.value}", make_value(arg.value),
+                                                      "dict_key", arg.value))
+    elif isinstance(statement, cst.SimpleStatementLine):
         for small in statement.body:
             _small_statement(small, facts)
         if len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and isinstance(
@@ -232,6 +260,8 @@ def _extract(unit: Unit) -> Facts:
         statement.visit(collector)
     if isinstance(statement, cst.SimpleStatementLine):
         statement.visit(collector)
+    if unit.part == "element":
+        facts.calls = [call for call in facts.calls if call.callee != PART_CALL]
     facts.reads = frozenset(collector.reads)
     facts.key = _line_key(unit)
     return facts
@@ -400,6 +430,12 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.reads.add(node.value)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        """``config['lr']`` reads ``config.lr``, as a dict entry binds it."""
+        name = subscript_name(node)
+        if name:
+            self.reads.add(name)
 
 
 def _argparse_binding(node: cst.Call, kwargs: list[tuple[str, Value]], args: list[Value], facts: Facts) -> None:
