@@ -13,7 +13,7 @@ from mldiff.lsp.code_actions import comment_line, suppress_edit
 from mldiff.lsp.documents import Document, has_lone_cr, split_lsp_lines
 from mldiff.lsp.positions import UTF8, UTF16, UTF32, span_to_range, to_code_points, to_units
 from mldiff.lsp.settings import SettingsState
-from mldiff.lsp.stability import GoodState, broken_regions, stable_findings
+from mldiff.lsp.stability import GoodState, stable_findings
 
 ENCODINGS = {UTF8: "utf-8", UTF16: "utf-16-le", UTF32: "utf-32-le"}
 UNIT_BYTES = {UTF8: 1, UTF16: 2, UTF32: 4}
@@ -194,10 +194,10 @@ def test_findings_in_a_broken_statement_come_from_the_last_good_analysis() -> No
     good_lines = ("a\n", "b\n", "c\n", "d\n")
     good = GoodState("base", good_lines, (finding(3, "kept", fix_line=3), finding(2, "edited")))
     now = ["new\n", "a\n", "B(\n", "c\n", "d\n"]   # a line inserted, line "b" being edited
-    regions = broken_regions([3], lambda line: (line, len(now)))  # an open bracket to the end
+    unreliable = frozenset(range(3, len(now) + 1))  # an open bracket to the end
     garbage = finding(3, "garbage removed")
     outside = finding(1, "outside")
-    shown = stable_findings([garbage, outside], regions, good, now)
+    shown = stable_findings([garbage, outside], unreliable, good, now)
     assert [f.message for f in shown] == ["outside", "kept"]
     kept = shown[1]
     assert kept.span.line == 4 and kept.fixes[0].edits[0].span.line == 4  # moved with its fix
@@ -205,7 +205,7 @@ def test_findings_in_a_broken_statement_come_from_the_last_good_analysis() -> No
 
 def test_without_parse_errors_the_findings_are_the_engines() -> None:
     current = [finding(2)]
-    assert stable_findings(current, [], GoodState("b", ("x\n",), (finding(1, "old"),)), ["x\n", "y\n"]) == current
+    assert stable_findings(current, frozenset(), GoodState("b", ("x\n",), (finding(1, "old"),)), ["x\n", "y\n"]) == current
 
 
 # -- suppress ------------------------------------------------------------------------------------

@@ -21,12 +21,9 @@ from mldiff.lsp.diagnostics import to_diagnostic
 from mldiff.lsp.documents import has_lone_cr
 from mldiff.lsp.results import DocumentResult
 from mldiff.lsp.settings import ServerOptions, SettingsState
-from mldiff.lsp.stability import GoodState, broken_regions, stable_findings
+from mldiff.lsp.stability import GoodState, stable_findings
 
 logger = logging.getLogger(__name__)
-
-HEAD_PARSE_ERROR = "head side does not parse"
-
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -109,13 +106,13 @@ class Analyzer:
         except MldiffError as exc:  # unknown revision, undecodable or binary base blob
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
-        file_result, hunks, extent = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
+        file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
         for note in file_result.notes:
             self._say_once(f"note:{snapshot.uri}:{note}", note, False)
         for error in file_result.errors:  # parse errors are the user's typing; the rest is worth a log line
             if "side does not parse" not in error.message:
                 self._say_once(f"error:{snapshot.uri}:{error.message}", f"mldiff: {error.path}: {error.message}", False)
-        findings = self._stable(snapshot, base, settings, file_result, extent)
+        findings = self._stable(snapshot, base, settings, file_result, unreliable)
         diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                        for f in findings]
         return DocumentResult(
@@ -126,20 +123,14 @@ class Analyzer:
 
     # -- the engine ---------------------------------------------------------------------------
     def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, lines: Sequence[str], settings):
+        """(FileResult, hunks if known, 1-based head lines where the engine could not compare)."""
         from mldiff.analysis.engine import analyze
         if kind != "python":
-            return analyze(relpath, base.text, text, settings), None, lambda line: (line, line + 1)
+            result = analyze(relpath, base.text, text, settings)
+            return result, None, frozenset(e.line for e in result.errors if e.line)
         change = self._python_change(relpath, base.text, text, lines)
         result = analyze(relpath, base.text, text, settings, change=change)
-
-        def extent(line: int) -> tuple[int, int]:
-            index = change.head.index_at(line)
-            if index < 0:
-                return line, line + 1
-            logical = change.head.logical[index]
-            return logical.start, logical.end
-
-        return result, change.hunks, extent
+        return result, change.hunks, change.unreliable_head_lines
 
     def _python_change(self, relpath: str, base_text: str | None, text: str, lines: Sequence[str]):
         """The engine's PythonChange, with the base side's view reused across edits."""
@@ -158,15 +149,14 @@ class Analyzer:
         head_view = ModuleView(text, list(lines)) if text else EMPTY
         return PythonChange(relpath, base_view, head_view)
 
-    def _stable(self, snapshot: Snapshot, base: BaseSide, settings, result: FileResult, extent) -> list:
-        """The findings to show, keeping the last good ones where the head does not parse."""
-        error_lines = [e.line for e in result.errors if e.line and e.message.startswith(HEAD_PARSE_ERROR)]
+    def _stable(self, snapshot: Snapshot, base: BaseSide, settings, result: FileResult,
+                unreliable: frozenset[int]) -> list:
+        """The findings to show, keeping the last good ones where the engine could not compare."""
         base_key = (base.revision, base.text, settings)
         good = self._good.get(snapshot.uri)
         if good is not None and good.base_key != base_key:
             good = None
-        if not error_lines:
+        if not unreliable:
             self._good[snapshot.uri] = GoodState(base_key, snapshot.lines, tuple(result.findings))
             return list(result.findings)
-        regions = broken_regions(error_lines, extent)
-        return stable_findings(result.findings, regions, good, snapshot.lines)
+        return stable_findings(result.findings, unreliable, good, snapshot.lines)

@@ -1,21 +1,19 @@
 """Findings that stay put while the user is half-way through typing a statement.
 
-When the head side has a statement that does not parse, the engine sees no facts in
-it: a ``Normalize(`` being typed looks exactly like a removed ``Normalize``. So for
-lines inside a statement that does not parse the server shows what the last analysis
-without parse errors found there, moved to where those lines are now, and only where
-those lines did not change since; everywhere else the current findings stand.
+Where a touched statement does not parse, the engine cannot compare base and head and
+reports nothing on those lines (``PythonChange.unreliable_head_lines``): an open
+bracket being typed near the top of a file would make every finding below it blink
+out until the bracket is closed. So on those lines the server shows what the last
+analysis without unreliable lines found there, moved to where those lines are now,
+and only where those lines did not change since; elsewhere the current findings stand.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Sequence
+from typing import AbstractSet, Sequence
 
 from mldiff.findings import Finding, Fix, Related, Span, TextEdit
 from mldiff.hunks import LineMap, diff_lines
-
-Region = tuple[int, int]  # 0-based physical lines, end exclusive
-
 
 @dataclass(frozen=True)
 class GoodState:
@@ -26,31 +24,24 @@ class GoodState:
     findings: tuple[Finding, ...]
 
 
-def broken_regions(error_lines: Iterable[int], extent: Callable[[int], Region]) -> list[Region]:
-    """Head lines covered by statements that do not parse (``error_lines`` are 1-based;
-    ``extent`` maps a 0-based line to its statement's lines)."""
-    return sorted({extent(line - 1) for line in error_lines if line > 0})
+def touches(span: Span, unreliable: AbstractSet[int]) -> bool:
+    return any(line in unreliable for line in range(span.line, max(span.line, span.end_line) + 1))
 
 
-def touches(span: Span, regions: Sequence[Region]) -> bool:
-    first, last = span.line - 1, max(span.line, span.end_line) - 1
-    return any(start <= last and first < end for start, end in regions)
-
-
-def stable_findings(findings: Sequence[Finding], regions: Sequence[Region], good: GoodState | None,
+def stable_findings(findings: Sequence[Finding], unreliable: AbstractSet[int], good: GoodState | None,
                     lines: Sequence[str]) -> list[Finding]:
-    """``findings`` outside ``regions``, plus the last good findings inside them whose lines
-    are unchanged since."""
-    if not regions:
+    """``findings`` off the ``unreliable`` lines (1-based), plus the last good findings on
+    them whose lines are unchanged since."""
+    if not unreliable:
         return list(findings)
-    kept = [f for f in findings if not touches(f.span, regions)]
+    kept = [f for f in findings if not touches(f.span, unreliable)]
     if good is None or not good.findings:
         return kept
     mover = _LineMover(good.lines, lines)
     seen = {(f.code, f.span.line, f.message) for f in kept}
     for finding in good.findings:
         moved = mover.finding(finding)
-        if moved is None or not touches(moved.span, regions):
+        if moved is None or not touches(moved.span, unreliable):
             continue
         key = (moved.code, moved.span.line, moved.message)
         if key not in seen:
