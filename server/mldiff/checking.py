@@ -89,7 +89,7 @@ def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool,
     pathspecs = [view.relative_path(p) if os.path.isabs(p) else p for p in paths]
     changes = view.changed_files(base_sha, head_kind, pathspecs)
     result = CheckResult(base_sha, head_kind, files_changed=len(changes))
-    work = _select(changes, settings, result.notes)
+    work = _select(changes, settings, result.notes, explicit=set(pathspecs))
     for file_result, read in _analyse_all(view, work, settings, progress, jobs):
         result.files_analysed += read
         result.findings.extend(file_result.findings)
@@ -153,12 +153,14 @@ def _settings(view: RepoView, settings: Settings | Mapping[str, Any] | None, hea
     return from_file.merged(**dict(settings or {}))
 
 
-def _select(changes: list[FileChange], settings: Settings, notes: list[str]) -> list[FileChange]:
-    """The changes mldiff reads: a kind it understands, inside include/exclude, readable."""
+def _select(changes: list[FileChange], settings: Settings, notes: list[str],
+            explicit: set[str] = frozenset()) -> list[FileChange]:
+    """The changes mldiff reads: a kind it understands, inside include/exclude, readable.
+    A file named explicitly on the command line escapes the default excludes (tests)."""
     from mldiff.analysis.filekinds import file_kind
     work = []
     for change in changes:
-        if not settings.includes(change.path):
+        if not settings.includes(change.path, explicit=change.path in explicit):
             continue
         known = file_kind(change.path) is not None or (
             change.old_path is not None and file_kind(change.old_path) is not None)

@@ -71,9 +71,10 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     if head_text is None:
         findings = []  # a deleted file changes no training code that remains
     if base_text is None:
-        # A new file is all additions: "X added" notes would list the whole file. Keep what
-        # is risky in it (warnings and errors).
-        findings = [f for f in findings if f.severity in ("error", "warning")]
+        # A new file is all additions: "X added" notes would list the whole file. Keep the
+        # problems found in the code itself.
+        new_file_codes = {rule.code for rule in _rule_instances() if rule.reports_new_files}
+        findings = [f for f in findings if f.code in new_file_codes]
     head_lines = change.head_lines() if hasattr(change, "head_lines") else []
     result.findings = _finish(findings, settings, head_lines, broken)
     return result

@@ -8,7 +8,9 @@ by the logical line's text in ``statements``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import OrderedDict
+from itertools import accumulate
 from dataclasses import replace
 from functools import cached_property
 from typing import Iterable, Iterator
@@ -33,7 +35,7 @@ class ModuleView:
         self.lines = lines if lines is not None else split_lines(text)
         self.segments: Segments = segment(self.lines)
         # name look-ups scan the whole text: remember them for the life of this view
-        self._matching: dict[str, list[int]] = {}
+        self._matching: dict[tuple, list[int]] = {}
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
@@ -179,34 +181,46 @@ class ModuleView:
         return self.resolve(call.callee)
 
     # -- finding code by name ------------------------------------------------------------
-    def _lines_matching(self, pattern: re.Pattern[str]) -> list[int]:
-        """Logical lines whose text matches ``pattern`` (searched over the whole text at C speed)."""
-        cached = self._matching.get(pattern.pattern)
+    def lines_matching(self, pattern: re.Pattern[str], needles: tuple[str, ...] = ()) -> list[int]:
+        """Logical lines with a physical line that matches ``pattern`` (searched line by line;
+        ``needles``, substrings one of which a matching line must hold, make it cheap)."""
+        key = (pattern.pattern, needles)
+        cached = self._matching.get(key)
         if cached is None:
-            cached = self._matching[pattern.pattern] = self._scan(pattern)
+            cached = self._matching[key] = self._scan(pattern, needles)
         return cached
 
-    def _scan(self, pattern: re.Pattern[str]) -> list[int]:
+    _lines_matching = lines_matching
+
+    def _scan(self, pattern: re.Pattern[str], needles: tuple[str, ...]) -> list[int]:
+        owner = self.segments.line_owner
+        search = pattern.search
+        lines = self.lines
+        numbers = self._lines_holding(needles) if needles else range(len(lines))
         seen: list[int] = []
-        if not self.text:
-            return seen
-        line_starts = self._line_starts
-        from bisect import bisect_right
-        for match in pattern.finditer(self.text):
-            line = bisect_right(line_starts, match.start()) - 1
-            index = self.segments.at(line)
-            if index >= 0 and (not seen or seen[-1] != index):
-                seen.append(index)
+        for number in numbers:
+            if search(lines[number]) is not None:
+                index = owner[number]
+                if index >= 0 and (not seen or seen[-1] != index):
+                    seen.append(index)
         return seen
+
+    def _lines_holding(self, needles: tuple[str, ...]) -> list[int]:
+        """Physical lines containing any of ``needles``, found with str.find over the text."""
+        text = self.text
+        starts = self._line_starts
+        found: set[int] = set()
+        for needle in needles:
+            position = text.find(needle)
+            while position >= 0:
+                line = bisect_right(starts, position) - 1
+                found.add(line)
+                position = text.find(needle, starts[line + 1] if line + 1 < len(starts) else len(text))
+        return sorted(found)
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        starts = [0]
-        total = 0
-        for line in self.lines:
-            total += len(line)
-            starts.append(total)
-        return starts
+        return [0, *accumulate(len(line) for line in self.lines)]
 
     def uses(self, name: str) -> list[int]:
         """Logical lines that read ``name`` (a dotted name such as ``args.lr`` works too)."""
@@ -222,7 +236,7 @@ class ModuleView:
         else:
             pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"\b")
         out = []
-        for index in self._lines_matching(pattern):
+        for index in self.lines_matching(pattern, (name.rsplit(".", 1)[-1],)):
             facts = self.facts(index)
             if name in facts.reads or _reads_attribute(facts, name):
                 out.append(index)
@@ -239,7 +253,7 @@ class ModuleView:
         attr = name.rsplit(".", 1)[-1]
         pattern = re.compile(r"\b" + re.escape(attr) + r"\b")
         out = []
-        for index in self._lines_matching(pattern):
+        for index in self.lines_matching(pattern, (attr,)):
             for binding in self.facts(index).bindings:
                 if binding.target == name or (name.startswith("args.") and binding.target == name):
                     out.append((index, binding))

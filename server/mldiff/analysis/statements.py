@@ -14,6 +14,7 @@ from typing import Iterator
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from mldiff.analysis.walk import walk
 from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, evaluate, make_value, names_in, subscript_name
 
 # How a logical line is made to parse alone: text before it, and after it.
@@ -224,42 +225,42 @@ def _extract(unit: Unit) -> Facts:
             if param.default is not None:
                 facts.bindings.append(Binding(param.name.value, make_value(param.default), "param", param))
         for decorator in statement.decorators:
-            decorator.visit(collector)
-        statement.params.visit(collector)
+            collector.walk(decorator)
+        collector.walk(statement.params)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.ClassDef):
         facts.def_name = statement.name.value
         facts.bases = tuple(filter(None, (dotted_name(arg.value) for arg in statement.bases)))
         for arg in statement.bases:
-            arg.visit(collector)
+            collector.walk(arg)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, (cst.With,)):
         facts.with_items = tuple(make_value(item.item) for item in statement.items)
         for item in statement.items:
-            item.visit(collector)
+            collector.walk(item)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.For):
         facts.loop_target = dotted_name(statement.target) or _code(statement.target)
         facts.loop_iter = make_value(statement.iter)
-        statement.target.visit(collector)
-        statement.iter.visit(collector)
+        collector.walk(statement.target)
+        collector.walk(statement.iter)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, (cst.If, cst.While)):
         facts.condition = make_value(statement.test)
-        statement.test.visit(collector)
+        collector.walk(statement.test)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.ExceptHandler):
         if statement.type is not None:
-            statement.type.visit(collector)
+            collector.walk(statement.type)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.Decorator):
-        statement.visit(collector)
+        collector.walk(statement)
     elif isinstance(statement, (cst.Else, cst.Finally, cst.Try)):
         _visit_inline_body(statement, collector, facts)
     else:
-        statement.visit(collector)
+        collector.walk(statement)
     if isinstance(statement, cst.SimpleStatementLine):
-        statement.visit(collector)
+        collector.walk(statement)
     if unit.part == "element":
         facts.calls = [call for call in facts.calls if call.callee != PART_CALL]
     facts.reads = frozenset(collector.reads)
@@ -267,13 +268,13 @@ def _extract(unit: Unit) -> Facts:
     return facts
 
 
-def _visit_inline_body(statement: cst.CSTNode, collector: cst.CSTVisitor, facts: Facts) -> None:
+def _visit_inline_body(statement: cst.CSTNode, collector: _Collector, facts: Facts) -> None:
     """One-liners such as ``if x: y = 1`` carry their body on the same logical line."""
     body = getattr(statement, "body", None)
     if isinstance(body, cst.SimpleStatementSuite):
         for small in body.body:
             _small_statement(small, facts)
-        body.visit(collector)
+        collector.walk(body)
 
 
 def _params(params: cst.Parameters) -> Iterator[cst.Param]:
@@ -384,21 +385,42 @@ def _bind_dict_entries(prefix: str, value: cst.BaseExpression, facts: Facts) -> 
                 _bind_dict_entries(f"{prefix}.{arg.keyword.value}", arg.value, facts)
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector:
     """Calls (in source order, outer before inner) and the names a line reads."""
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.reads: set[str] = set()
-        self._deferred = 0  # inside lambda / def bodies
+        self._lambdas: list[cst.Lambda] = []  # calls inside a lambda are defined, not run
 
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred += 1
+    def walk(self, node: cst.CSTNode) -> None:
+        walk(node, self._enter)
 
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred -= 1
+    def _enter(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Call):
+            self._call(node)
+        elif isinstance(node, cst.Name):
+            self.reads.add(node.value)
+        elif isinstance(node, cst.Attribute):
+            name = dotted_name(node)
+            if name and "(" not in name and "[" not in name:
+                self.reads.add(name)
+                self.reads.add(name.split(".", 1)[0])
+                return False
+        elif isinstance(node, cst.Subscript):
+            name = subscript_name(node)
+            if name:
+                self.reads.add(name)
+        elif isinstance(node, cst.Lambda):
+            self._lambdas.append(node)
+            inner = _Collector(self.facts)
+            inner._lambdas = [node]
+            walk(node.body, inner._enter)
+            self.reads |= inner.reads
+            return False
+        return True
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def _call(self, node: cst.Call) -> None:
         callee = dotted_name(node.func)
         if callee is None:
             callee = "(...)"
@@ -416,26 +438,9 @@ class _Collector(cst.CSTVisitor):
             else:
                 args.append(value)
         self.facts.calls.append(CallFact(callee, method, receiver, tuple(args), tuple(kwargs),
-                                         tuple(star_args), tuple(star_kwargs), node, self._deferred > 0))
+                                         tuple(star_args), tuple(star_kwargs), node, bool(self._lambdas)))
         if method == "add_argument":
             _argparse_binding(node, kwargs, args, self.facts)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        name = dotted_name(node)
-        if name and "(" not in name and "[" not in name:
-            self.reads.add(name)
-            self.reads.add(name.split(".", 1)[0])
-            return False
-        return True
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.reads.add(node.value)
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        """``config['lr']`` reads ``config.lr``, as a dict entry binds it."""
-        name = subscript_name(node)
-        if name:
-            self.reads.add(name)
 
 
 def _argparse_binding(node: cst.Call, kwargs: list[tuple[str, Value]], args: list[Value], facts: Facts) -> None:

@@ -254,32 +254,27 @@ def subscript_name(node: cst.Subscript) -> str | None:
     return None
 
 
-class _NameCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
+def _collect_names(node: cst.CSTNode, names: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        names.add(node.value)
+    elif isinstance(node, cst.Attribute):
         name = dotted_name(node)
         if name and "(" not in name and "[" not in name:
-            self.names.add(name)
-            # also the root, so that a rename of `args` is seen
-            self.names.add(name.split(".", 1)[0])
+            names.add(name)
+            names.add(name.split(".", 1)[0])  # also the root, so that a rename of `args` is seen
             return False
-        return True
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
+    elif isinstance(node, cst.Subscript):
         name = subscript_name(node)
         if name:
-            self.names.add(name)
+            names.add(name)
+    return True
 
 
 def names_in(node: cst.CSTNode) -> frozenset[str]:
-    collector = _NameCollector()
-    node.visit(collector)
-    return frozenset(collector.names)
+    from mldiff.analysis.walk import walk
+    names: set[str] = set()
+    walk(node, lambda child: _collect_names(child, names))
+    return frozenset(names)
 
 
 def make_value(node: cst.CSTNode) -> Value:

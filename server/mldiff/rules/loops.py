@@ -84,7 +84,7 @@ def region(view: ModuleView, index: int) -> range:
 def events(view: ModuleView, where: range) -> list[Event]:
     """Training calls in ``where``, in source order (only lines that can hold one are parsed)."""
     out = []
-    for index in view._lines_matching(_EVENT_LINE):
+    for index in view.lines_matching(_EVENT_LINE, ("backward", ".step", "zero_grad", ".update", "unscale_")):
         if index not in where:
             continue
         for call in view.facts(index).calls:

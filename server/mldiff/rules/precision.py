@@ -4,9 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import libcst as cst
-
 from mldiff.analysis import apis
+from mldiff.analysis.walk import walk
 from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name
 from mldiff.findings import Fix, TextEdit
 from mldiff.rules.base import Example, Expect, Rule
@@ -164,22 +163,21 @@ def autocast_regions(change, side: str) -> list[AutocastRegion]:
 
 
 def _contains(outer, inner) -> bool:
-    if outer is inner:
-        return True
-    found = []
+    """Is node ``inner`` inside (or) ``outer``?"""
+    found = False
 
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, node):
-            if node is inner:
-                found.append(node)
-            return not found
+    def enter(node) -> bool:
+        nonlocal found
+        found = found or node is inner
+        return not found
 
-    outer.visit(_Find())
-    return bool(found)
+    walk(outer, enter)
+    return found
 
 
 def _used_in_with(view, name: str) -> bool:
-    return bool(view._lines_matching(re.compile(r"\bwith\s+(?:[^:\n]*,\s*)?" + re.escape(name) + r"\s*[:,]")))
+    return bool(view.lines_matching(re.compile(r"\bwith\s+(?:[^:\n]*,\s*)?" + re.escape(name) + r"\s*[:,]"),
+                                    ("with",)))
 
 
 def _autocast_bound_to(view, name: str) -> CallSite | None:
@@ -255,8 +253,16 @@ _CAST_METHODS = {"half": "float16", "bfloat16": "bfloat16"}
 _DTYPE_ATTR = re.compile(r"(?:torch\.)?(float16|half|bfloat16|float32|float|float64|double)$")
 
 
+_MODEL_LIKE = re.compile(r"(?:^|[._])(?:model|net|network|module|backbone|teacher|student|encoder|decoder|"
+                         r"policy|generator|discriminator|transformer|vae|unet|llm|critic|actor)s?$", re.I)
+
+
 def _dtype_of_cast(view, call) -> str | None:
-    """``model.half()`` -> float16; ``x.to(torch.bfloat16)`` / ``.to(dtype=...)`` -> bfloat16."""
+    """``model.half()`` -> float16; ``model.to(torch.bfloat16)`` / ``.to(dtype=...)`` -> bfloat16.
+    Only for the model (by name): tensors are cast all the time for unrelated reasons."""
+    receiver = (call.receiver or "").replace("(...)", "")
+    if not _MODEL_LIKE.search(receiver.split(".cuda")[0].split(".to")[0]):
+        return None
     if call.method in _CAST_METHODS and call.receiver and not call.args and not call.kwargs:
         return _CAST_METHODS[call.method]
     if call.method == "to" and call.receiver:
@@ -446,7 +452,7 @@ class FrameworkPrecisionChanged(Rule):
 def _creates_scaler(view) -> bool:
     """Does the file create a GradScaler anywhere (or hand scaling to a framework)?"""
     pattern = re.compile(r"GradScaler|ShardedGradScaler|accelerator|Accelerator|Fabric|lightning")
-    for index in view._lines_matching(pattern):
+    for index in view.lines_matching(pattern, ("Scaler", "ccelerat", "Fabric", "lightning")):
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
             if apis.is_grad_scaler(qualname) or qualname.startswith(("accelerate.", "lightning.")):
@@ -467,6 +473,7 @@ class Float16WithoutGradScaler(Rule):
     code = "ML106"
     family = "precision"
     name = "float16-without-grad-scaler"
+    reports_new_files = True
     summary = "float16 autocast added without a GradScaler"
     examples = (
         Example(

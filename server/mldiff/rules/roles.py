@@ -324,14 +324,17 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
         elif head_site is not None:
             if new is None or binding.kind == "param" or head_site.binding.kind == "augassign":
                 continue
-            if not new.is_literal:
+            if not new.is_literal or not _is_setting(change.head, head_site):
                 continue
+            if new.literal is None or (binding.kind == "argparse" and new.literal in (False, "")):
+                continue  # a new option that is off by default changes nothing yet
             # the same setting still bound elsewhere on the base side: a move, not an addition
             if any(b.value is not None and b.value.same_as(new, renames)
                    for _, b in change.base.definitions(binding.target)):
                 continue
         else:
-            if old is None or binding.kind in ("param", "augassign") or not old.is_literal:
+            if old is None or binding.kind in ("param", "augassign") or not old.is_literal \
+                    or not _is_setting(change.base, base_site):
                 continue
             if change.head.definitions(binding.target):
                 continue
@@ -355,6 +358,14 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding"))
     return out
+
+
+def _is_setting(view, site) -> bool:
+    """A setting (module constant, class field, argparse option, config entry), as opposed
+    to a function's local variable, whose appearance or disappearance is a refactor."""
+    if site.binding.kind in ("argparse", "dict_key"):
+        return True
+    return view.enclosing_def(site.index) < 0
 
 
 def _binding_subject(site) -> str:

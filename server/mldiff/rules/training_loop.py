@@ -276,6 +276,7 @@ class GradScalerBypassed(Rule):
 
     code = "ML803"
     family = "training_loop"
+    reports_new_files = True
     name = "grad-scaler-bypassed"
     severity = "error"
     summary = "scaled loss with optimizer.step() instead of scaler.step(optimizer), or no scaler.update()"
@@ -391,6 +392,7 @@ class ScalerNeverCreated(Rule):
 
     code = "ML804"
     family = "training_loop"
+    reports_new_files = True
     name = "scaler-never-created"
     severity = "error"
     summary = "GradScaler used but never created"
@@ -604,10 +606,8 @@ class TrainEvalModeChanged(Rule):
             if base is not None and head is not None:
                 continue
             if base is not None:
-                receiver = renames.get(base.call.receiver, base.call.receiver)
-                if any(h is not None and b is None and h.call.method == base.call.method
-                       and h.call.receiver == receiver for b, h in pairs):
-                    continue
+                if any(h is not None and b is None and h.call.method == base.call.method for b, h in pairs):
+                    continue  # the call moved to another receiver (model -> trainable_module)
                 where = self._function(change.base, base.index)
                 evaluating = is_evaluation(change.base, base.index)
                 severity = "warning" if (base.call.method == "eval") == evaluating or base.call.method == "train" \
@@ -685,10 +685,11 @@ class GradModeChanged(Rule):
                 where = TrainEvalModeChanged._function(view, site.index)
                 evaluating = is_evaluation(view, site.index)
             if head is not None:
-                severity = "information" if evaluating else "warning"
+                trains = _runs_backward_in(view, decorated + 1 if decorated is not None else site.index)
+                severity = "warning" if trains else "information"
                 text = f"{name} added" + (f" in {where}()" if where else "")
-                if not evaluating:
-                    text += ": no gradients are recorded inside it"
+                if trains:
+                    text += ": the backward pass inside it gets no gradients"
                 yield self.report(change, site_span(change, head), text, severity=severity)
             else:
                 text = f"{name} removed" + (f" from {where}()" if where else "")
@@ -706,6 +707,12 @@ def _decorated_def(view, index: int) -> int | None:
     if i != index and i < len(view.logical) and view.logical[i].keyword == "def":
         return i
     return None
+
+
+def _runs_backward_in(view, index: int) -> bool:
+    """Does the block of header ``index`` (a with/def) call backward()?"""
+    block = view.block(index)
+    return any(e.kind in _BACKWARDS for e in events(view, block))
 
 
 def _divides_by_accumulation(value) -> str | None:
