@@ -26,3 +26,26 @@ TRAIN_LINE = 4            # 0-based: the one-line train transform
 TRAIN_WITHOUT_NORMALIZE = "train_transform = transforms.Compose([transforms.ToTensor()])"
 TRAIN_LINE_TEXT = TRAIN.splitlines()[TRAIN_LINE]
 REMOVED_MESSAGE = "transforms.Normalize((0.1307,), (0.3081,)) removed"
+
+# A loop that scales the loss but steps the optimizer directly (ML803, reported even in a new file).
+SCALER_LOOP = '''\
+import torch
+model = torch.nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+scaler = torch.amp.GradScaler("cuda")
+for x, y in loader:
+    loss = model(x).sum()
+    scaler.scale(loss).backward()
+    optimizer.step()
+'''
+SCALER_STEP_LINE = 7
+
+# Mixed precision through the current API; the change goes back to the deprecated one (ML107).
+AUTOCAST = '''\
+import torch
+model = torch.nn.Linear(4, 1)
+for x in loader:
+    with torch.autocast("cuda"):
+        loss = model(x).sum()
+'''
+DEPRECATED_AUTOCAST = AUTOCAST.replace('torch.autocast("cuda")', "torch.cuda.amp.autocast()")

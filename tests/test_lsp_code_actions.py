@@ -6,7 +6,8 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import (AUTOCAST, DEPRECATED_AUTOCAST, REMOVED_MESSAGE, SCALER_LOOP, TRAIN, TRAIN_LINE,
+                          TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
 from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
 pytestmark = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
@@ -77,6 +78,24 @@ async def test_restore_the_removed_lines(train_repo: Repo, profile: str, mode: s
             assert restore.edit.document_changes[0].text_document.version == lsp.versions[uri]
         apply_to_buffer(lsp, uri, edits)
         assert await lsp.diagnostics(uri, lambda d: not d) == []
+
+
+async def test_the_findings_own_fixes(repo: Repo, profile: str, mode: str) -> None:
+    repo.write("loop.py", SCALER_LOOP.replace("    optimizer.step()\n", "    scaler.step(optimizer)\n    scaler.update()\n"))
+    repo.write("amp.py", AUTOCAST)
+    repo.commit("base")
+    async with session(repo.path, profile, mode) as lsp:
+        loop = lsp.open(repo.path / "loop.py", SCALER_LOOP)
+        amp = lsp.open(repo.path / "amp.py", DEPRECATED_AUTOCAST)
+        for uri, code, title in ((loop, "ML803", "Call scaler.step(optimizer) and scaler.update()"),
+                                 (amp, "ML107", "Use torch.amp.autocast('cuda')")):
+            found = [d for d in await lsp.diagnostics(uri, lambda d: any(x.code == code for x in d)) if d.code == code]
+            actions = {a.title: a for a in await lsp.code_actions(uri, found)}
+            assert title in actions and f"Suppress {code} on this line" in actions
+            apply_to_buffer(lsp, uri, text_edits(actions[title], uri))
+            await lsp.diagnostics(uri, lambda d: not any(x.code == code for x in d))
+        assert (await lsp.diagnostics(loop)) == []
+        assert "scaler.step(optimizer)\n    scaler.update()\n" in (repo.path / "loop.py").read_text()
 
 
 async def test_stale_fixes_are_not_offered(train_repo: Repo, profile: str, mode: str) -> None:

@@ -9,7 +9,8 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import (REMOVED_MESSAGE, SCALER_LOOP, SCALER_STEP_LINE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT,
+                          TRAIN_WITHOUT_NORMALIZE)
 from lsp_session import CLIENT_IDS, CLIENTS, session
 
 pytestmark = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
@@ -63,15 +64,17 @@ async def test_removal_inside_a_multi_line_statement(train_repo: Repo, profile: 
 
 @pytest.mark.parametrize("case", ["untracked file", "repository without commits"])
 async def test_new_files_are_all_additions(repo: Repo, profile: str, mode: str, case: str) -> None:
+    """Every line of a new file is added; as in `mldiff check`, only problems in the code
+    itself are reported there (no "Normalize added" for each line)."""
     if case == "untracked file":
         repo.write("train.py", TRAIN)
         repo.commit("train")
-    file = repo.write("finetune.py", TRAIN)
+    file = repo.write("finetune.py", SCALER_LOOP)
     async with session(repo.path, profile, mode) as lsp:
         uri = lsp.open(file)
-        found = ml201(await lsp.diagnostics(uri, lambda d: len(ml201(d)) == 2))
-        assert all(d.message.endswith(" added") for d in found)
-        assert [d.range.start.line for d in found] == [TRAIN_LINE, 7]
+        found = await lsp.diagnostics(uri, lambda d: bool(d))
+        assert [(d.code, d.range.start.line, d.severity) for d in found] == [
+            ("ML803", SCALER_STEP_LINE, types.DiagnosticSeverity.Error)]
         assert not [m for m in lsp.client.messages if m.type == types.MessageType.Error]
 
 
