@@ -2,13 +2,14 @@
 running the quick validation of the change (``mldiff.validate``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types
 
-from mldiff.families import FAMILIES
-from mldiff.lsp.results import DocumentResult
+if TYPE_CHECKING:
+    from mldiff.lsp.results import DocumentResult
 
 VALIDATE = "mldiff.validate"
-_FAMILY_ORDER = {name: i for i, name in enumerate(FAMILIES)}
 
 
 def lens_groups(result: DocumentResult) -> list[tuple[int, list]]:
@@ -23,9 +24,11 @@ def lens_groups(result: DocumentResult) -> list[tuple[int, list]]:
 
 
 def lenses(result: DocumentResult) -> list[types.CodeLens]:
+    from mldiff.families import FAMILIES
+    order = {name: i for i, name in enumerate(FAMILIES)}
     out = []
     for line, findings in lens_groups(result):
-        families = sorted({f.family for f in findings}, key=lambda name: _FAMILY_ORDER.get(name, 99))
+        families = sorted({f.family for f in findings}, key=lambda name: order.get(name, 99))
         codes = sorted({f.code for f in findings})
         start = types.Position(line=line, character=0)
         out.append(types.CodeLens(

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from lsprotocol import types
 
-from mldiff.findings import Finding
 from mldiff.lsp.positions import span_to_range
 
 if TYPE_CHECKING:
+    from mldiff.findings import Finding
     from mldiff.lsp.server import MldiffServer
 
 SOURCE = "mldiff"

@@ -2,12 +2,16 @@
 (the rule's documentation), and what the hunk was on the base side."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
-from mldiff.findings import Finding
 from mldiff.lsp.positions import span_to_range
-from mldiff.lsp.results import DocumentResult
+
+if TYPE_CHECKING:
+    from mldiff.findings import Finding
+    from mldiff.lsp.results import DocumentResult
 
 MAX_BASE_LINES = 30
 

@@ -6,11 +6,12 @@ later column, so every range the server sends or reads goes through here.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lsprotocol import types
 
-from mldiff.findings import Span
+if TYPE_CHECKING:
+    from mldiff.findings import Span
 
 UTF8 = types.PositionEncodingKind.Utf8.value
 UTF16 = types.PositionEncodingKind.Utf16.value

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lsprotocol import types
 
-from mldiff.findings import Finding
-from mldiff.hunks import Hunk
+if TYPE_CHECKING:  # the engine's modules load on the worker, after initialize
+    from mldiff.findings import Finding
+    from mldiff.hunks import Hunk
 
 
 @dataclass

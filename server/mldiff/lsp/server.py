@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from mldiff import __version__
 from mldiff.lsp import diagnostics
-from mldiff.lsp.analysis import Analyzer, Snapshot
 from mldiff.lsp.documents import DocumentStore
 from mldiff.lsp.positions import UTF16
 from mldiff.lsp.protocol import MldiffProtocol
 from mldiff.lsp.results import DocumentResult, ResultStore
 from mldiff.lsp.scheduler import FULL, GIT, Scheduler
 from mldiff.lsp.settings import ServerOptions, SettingsState
+
+if TYPE_CHECKING:
+    from mldiff.lsp.analysis import Analyzer, Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class MldiffServer(LanguageServer):
         self.documents = DocumentStore()
         self.results = ResultStore()
         self.settings = SettingsState(report=lambda message: self.say_once(message, message, True))
-        self.analyzer = Analyzer(self.settings, self.say_once)
+        self._analyzer: Analyzer | None = None
         self.options = ServerOptions()
         self.push = True                    # publishDiagnostics; False: the client pulls
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -80,6 +83,14 @@ class MldiffServer(LanguageServer):
 
     # -- analysis -----------------------------------------------------------------------------
     @property
+    def analyzer(self) -> Analyzer:
+        """The worker's state (its module imports the engine's plumbing: not before initialize)."""
+        if self._analyzer is None:
+            from mldiff.lsp.analysis import Analyzer
+            self._analyzer = Analyzer(self.settings, self.say_once)
+        return self._analyzer
+
+    @property
     def scheduler(self) -> Scheduler:
         if self._scheduler is None:
             self.loop = asyncio.get_running_loop()
@@ -114,6 +125,7 @@ class MldiffServer(LanguageServer):
 
     def _snapshot(self, uri: str) -> Snapshot | None:
         """On the event loop."""
+        from mldiff.lsp.analysis import Snapshot
         document = self.documents.get(uri)
         if document is None:
             return None

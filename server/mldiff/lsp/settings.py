@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from mldiff.config import Settings, from_table, load
-from mldiff.errors import ConfigError
+if TYPE_CHECKING:
+    from mldiff.config import Settings
 
 ENGINE_KEYS = ("base", "select", "ignore", "severity", "include", "exclude", "validate")
 DIAGNOSTIC_MODES = ("auto", "push", "pull")
@@ -71,6 +71,8 @@ class SettingsState:
     # -- one file ---------------------------------------------------------------------------
     def settings_for(self, repo_root: str | None, uri: str | None = None) -> Settings:
         """pyproject's ``[tool.mldiff]`` overlaid with the editor's settings and setBase."""
+        from mldiff.config import Settings, from_table
+        from mldiff.errors import ConfigError
         base_settings = self._pyproject_settings(repo_root) if repo_root else Settings()
         overrides: dict[str, Any] = {}
         for key, value in self.editor_table(uri).items():
@@ -87,6 +89,8 @@ class SettingsState:
         return base_settings.merged(**overrides) if overrides else base_settings
 
     def _pyproject_settings(self, root: str) -> Settings:
+        from mldiff.config import Settings, load
+        from mldiff.errors import ConfigError
         stamp = _stamp(os.path.join(root, "pyproject.toml"))
         cached = self._pyproject.get(root)
         if cached is not None and cached[0] == stamp:
