@@ -15,6 +15,11 @@ Medians and p95 in milliseconds, and the server's resident memory at the end.
 Targets (issue 7): p95 <= 15 ms on ~300 lines, <= 50 ms on ~5,000 lines; first
 diagnostics <= 300 ms on ~5,000 lines. Defaults are real files from installed
 packages (torch); pass nanoGPT's train.py (336 lines) with --train-script.
+
+``--memory`` instead opens 50 real files (torch's largest under nn/, optim/ and
+utils/data/) with a small change each, applies 1,000 one-line edits round-robin, and
+prints the server's RSS after opening and after every 250 edits (target: at most
+200 MB, and no growth between edit 500 and edit 1,000).
 """
 from __future__ import annotations
 
@@ -159,15 +164,70 @@ def run_file(label: str, source: Path, edits: int) -> list[tuple[str, str, list[
     return rows
 
 
+def memory_files(count: int) -> list[Path]:
+    found = []
+    for package in (("torch", "nn"), ("torch", "optim"), ("torch", "utils", "data")):
+        root = default_file(*package, "__init__.py")
+        if root is not None:
+            found.extend(p for p in root.parent.rglob("*.py") if "test" not in p.name)
+    found.sort(key=lambda p: p.stat().st_size, reverse=True)
+    return found[:count]
+
+
+def run_memory(count: int, edits: int) -> int:
+    files = memory_files(count)
+    if len(files) < count:
+        print(f"only {len(files)} input files found (torch not installed?)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="mldiff-bench-") as tmp:
+        repo = Path(tmp)
+        git(repo, "init", "-q", "-b", "main")
+        opened = []
+        for index, source in enumerate(files):
+            target = repo / f"f{index:02d}_{source.name}"
+            text = source.read_text(encoding="utf-8")
+            target.write_text(text, encoding="utf-8")
+            opened.append((target, text.splitlines(keepends=True)))
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "base")
+        server = Server(repo)
+        try:
+            editing = []
+            for target, lines in opened:
+                head, changed_at = small_change(lines)
+                server.open(target, "".join(head))
+                line = code_line(head, changed_at + 1)
+                editing.append([target, line, head[line].rstrip("\r\n"), head[line].rstrip("\r\n")])
+            total_lines = sum(len(lines) for _, lines in opened)
+            print(f"mldiff serve: {count} files ({total_lines:,} lines) open, {edits} one-line edits round-robin")
+            print(f"{'after':<22} {'RSS':>8}")
+            print(f"{'opening':<22} {server.rss_mb():>6.0f}MB")
+            for i in range(edits):
+                item = editing[i % len(editing)]
+                target, line, original, current = item
+                new = f"{original}  # edit {i}"
+                server.replace_line(target, line, current, new)
+                item[3] = new
+                if (i + 1) % 250 == 0:
+                    print(f"{f'{i + 1} edits':<22} {server.rss_mb():>6.0f}MB")
+        finally:
+            server.close()
+    print("target: at most 200 MB, no growth between edit 500 and edit 1,000")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=100)
+    parser.add_argument("--memory", action="store_true", help="the 50-file, 1,000-edit memory run instead")
     parser.add_argument("--train-script", type=Path,
                         default=default_file("torch", "testing", "_internal", "distributed", "rpc", "examples",
                                              "reinforcement_learning_rpc_test.py"))
     parser.add_argument("--large-file", type=Path,
                         default=default_file("torch", "testing", "_internal", "common_modules.py"))
     args = parser.parse_args()
+    if args.memory:
+        return run_memory(50, 1000 if args.edits == 100 else args.edits)
     files = [f for f in (args.train_script, args.large_file) if f is not None]
     if not files:
         print("no input files: pass --train-script and --large-file", file=sys.stderr)
