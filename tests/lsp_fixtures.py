@@ -49,3 +49,11 @@ for x in loader:
         loss = model(x).sum()
 '''
 DEPRECATED_AUTOCAST = AUTOCAST.replace('torch.autocast("cuda")', "torch.cuda.amp.autocast()")
+
+# A learning-rate constant that flows into the optimizer two lines down (ML301 with a related place).
+LR_SCRIPT = '''\
+import torch
+LR = 1e-3
+model = torch.nn.Linear(2, 2)
+tag = "优化器🙂"; opt = torch.optim.Adam(model.parameters(), lr=LR)
+'''

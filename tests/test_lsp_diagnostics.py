@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import (REMOVED_MESSAGE, SCALER_LOOP, SCALER_STEP_LINE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT,
+from lsp_fixtures import (LR_SCRIPT, REMOVED_MESSAGE, SCALER_LOOP, SCALER_STEP_LINE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT,
                           TRAIN_WITHOUT_NORMALIZE)
 from lsp_session import CLIENT_IDS, CLIENTS, session
 
@@ -52,6 +52,26 @@ async def test_unsaved_edit_reports_the_removed_normalize(train_repo: Repo, prof
 
         lsp.change(uri, ((TRAIN_LINE, 0, TRAIN_LINE, len(TRAIN_WITHOUT_NORMALIZE)), TRAIN_LINE_TEXT))
         assert await lsp.diagnostics(uri, lambda d: not d) == []
+
+
+async def test_related_information_points_where_the_value_flows(repo: Repo, profile: str, mode: str) -> None:
+    repo.write("lr.py", LR_SCRIPT)
+    repo.commit("lr")
+    async with session(repo.path, profile, mode) as lsp:
+        uri = lsp.open(repo.path / "lr.py", LR_SCRIPT.replace("1e-3", "1e-2"))
+        (found,) = await lsp.diagnostics(uri, lambda d: bool(d))
+        assert found.code == "ML301" and found.range.start.line == 1
+        assert found.data["before"] == "1e-3" and found.data["after"] == "1e-2"
+        (related,) = found.related_information
+        line = LR_SCRIPT.splitlines()[3]
+        column = line.index("lr=LR") + len("lr=")
+        if lsp.initialize_result.capabilities.position_encoding == "utf-8":
+            column = len(line[:column].encode("utf-8"))
+        else:
+            column = len(line[:column].encode("utf-16-le")) // 2
+        assert related.location.uri == uri and related.message == "used as Adam lr"
+        assert (related.location.range.start.line, related.location.range.start.character) == (3, column)
+        assert related.location.range.end.character == column + 2
 
 
 async def test_removal_inside_a_multi_line_statement(train_repo: Repo, profile: str, mode: str) -> None:
