@@ -18,6 +18,7 @@ COMMANDS = {
     "demo": "demo",
     "rules": "rules",
     "explain": "explain",
+    "serve": "serve",
     "validate": "validate",
     "hook": "hook",
     "attach": "attach",
