@@ -1,0 +1,165 @@
+/** The palette and context-menu commands; the work itself is the server's. */
+import * as vscode from "vscode";
+import { baseChoices, revisionProblem } from "./bases.ts";
+import { findingItems } from "./findings.ts";
+import { gitRepository } from "./gitApi.ts";
+import { isCommit, localBranches } from "./processes.ts";
+import type { MldiffServer } from "./server.ts";
+import { addTrailers } from "./trailers.ts";
+import type { BaseState } from "./baseState.ts";
+
+export function registerCommands(server: MldiffServer, bases: BaseState): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand("mldiff.validateChange", () => validateChange(server)),
+    vscode.commands.registerCommand("mldiff.attachValidation", () => attachValidation(server)),
+    vscode.commands.registerCommand("mldiff.chooseBase", () => chooseBase(server, bases)),
+    vscode.commands.registerCommand("mldiff.showFileChanges", (uri?: vscode.Uri) => showFileChanges(uri, bases)),
+    vscode.commands.registerCommand("mldiff.restartServer", () => server.restart()),
+    vscode.commands.registerCommand("mldiff.showOutput", () => server.output.show()),
+    vscode.commands.registerCommand("mldiff.installServer", () => server.install()),
+  ];
+}
+
+function failed(action: string, error: unknown, server: MldiffServer): void {
+  const reason = error instanceof Error ? error.message : String(error);
+  server.output.error(`${action}: ${reason}`);
+  void vscode.window.showErrorMessage(`mldiff: ${action}: ${reason}`, "Show output")
+    .then((choice) => choice && server.output.show());
+}
+
+async function validateChange(server: MldiffServer): Promise<void> {
+  if (!vscode.workspace.isTrusted) {
+    const manage = "Manage Workspace Trust";
+    const choice = await vscode.window.showWarningMessage(
+      "mldiff: Validate change runs this project's training command, so it is off in a workspace you have not trusted. Trust the workspace to validate.",
+      manage);
+    if (choice === manage) {
+      await vscode.commands.executeCommand("workbench.trust.manage");
+    }
+    return;
+  }
+  let summary: unknown;
+  try {
+    summary = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "mldiff: validating the change (base and change runs)", cancellable: true },
+      (_progress, token) => server.execute<unknown>("mldiff.validate", [], token),
+    );
+  } catch (error) {
+    if (error instanceof vscode.CancellationError || (error as { code?: number })?.code === -32800) {
+      void vscode.window.showInformationMessage("mldiff: validation cancelled.");
+      return;
+    }
+    failed("validation failed", error, server);
+    return;
+  }
+  if (summary === null || summary === undefined) {
+    return; // the server declined (e.g. the user did not confirm the command) and said why itself
+  }
+  const attach = "Attach to commit message";
+  const text = typeof summary === "string" ? summary : (summary as { summary?: string }).summary ?? "validation finished";
+  const choice = await vscode.window.showInformationMessage(`mldiff: ${firstLine(text)}`, attach);
+  if (choice === attach) {
+    await attachValidation(server);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split(/\r?\n/)[0] ?? text;
+}
+
+async function attachValidation(server: MldiffServer): Promise<void> {
+  let trailers: unknown;
+  try {
+    trailers = await server.execute<unknown>("mldiff.attachToCommit", []);
+  } catch (error) {
+    failed("no trailers to attach", error, server);
+    return;
+  }
+  const text = typeof trailers === "string" ? trailers : (trailers as { trailers?: string } | null)?.trailers;
+  if (!text || text.trim() === "") {
+    const validate = "Validate change";
+    const choice = await vscode.window.showInformationMessage(
+      "mldiff: no stored validation result matches what you are about to commit. Validate the change first.",
+      ...(vscode.workspace.isTrusted ? [validate] : []));
+    if (choice === validate) {
+      await validateChange(server);
+    }
+    return;
+  }
+  const repository = await gitRepository(server.folder()?.uri);
+  if (typeof repository === "string") {
+    failed("cannot reach the commit message", repository, server);
+    return;
+  }
+  repository.inputBox.value = addTrailers(repository.inputBox.value, text);
+  await vscode.commands.executeCommand("workbench.view.scm");
+}
+
+async function chooseBase(server: MldiffServer, bases: BaseState): Promise<void> {
+  const folder = server.folder();
+  if (folder === undefined) {
+    void vscode.window.showWarningMessage("mldiff: open a folder with a git repository first.");
+    return;
+  }
+  const branches = await localBranches(folder.uri.fsPath, server.environment());
+  const picked = await vscode.window.showQuickPick(baseChoices(branches, bases.current()), {
+    title: "mldiff: compare with",
+    placeHolder: `current base: ${bases.current()}`,
+  });
+  if (picked === undefined) {
+    return;
+  }
+  let base = picked.base;
+  if (base === undefined) {
+    base = (await vscode.window.showInputBox({
+      title: "mldiff: compare with revision",
+      prompt: "A commit, tag or branch name (anything `git rev-parse` knows)",
+      validateInput: revisionProblem,
+    }))?.trim();
+    if (!base) {
+      return;
+    }
+    if (!await isCommit(folder.uri.fsPath, server.environment(), base)) {
+      void vscode.window.showErrorMessage(`mldiff: ${base} does not name a commit in ${folder.name}.`);
+      return;
+    }
+  }
+  await bases.set(base);
+  try {
+    if (server.supports("mldiff.setBase")) {
+      await server.execute("mldiff.setBase", [base]);
+    } else {
+      await server.settingsChanged();
+    }
+  } catch (error) {
+    failed(`cannot compare with ${base}`, error, server);
+  }
+}
+
+async function showFileChanges(uri: vscode.Uri | undefined, bases: BaseState): Promise<void> {
+  const target = uri ?? vscode.window.activeTextEditor?.document.uri;
+  if (target === undefined) {
+    void vscode.window.showInformationMessage("mldiff: open a file to see its ML changes.");
+    return;
+  }
+  const items = findingItems(vscode.languages.getDiagnostics(target));
+  const name = vscode.workspace.asRelativePath(target);
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(`mldiff: no ML changes in ${name} against ${bases.current()}.`);
+    return;
+  }
+  const problems: vscode.QuickPickItem = { label: "$(list-flat) Show in the Problems view", alwaysShow: true };
+  const picked = await vscode.window.showQuickPick<vscode.QuickPickItem & { line?: number; character?: number }>(
+    [...items, { label: "", kind: vscode.QuickPickItemKind.Separator }, problems],
+    { title: `mldiff: ML changes in ${name} (against ${bases.current()})`, matchOnDetail: true },
+  );
+  if (picked === undefined) {
+    return;
+  }
+  if (picked === problems) {
+    await vscode.commands.executeCommand("workbench.actions.view.problems");
+    return;
+  }
+  const position = new vscode.Position(picked.line ?? 0, picked.character ?? 0);
+  await vscode.window.showTextDocument(target, { selection: new vscode.Range(position, position) });
+}
