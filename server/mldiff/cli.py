@@ -16,6 +16,7 @@ from mldiff.errors import MldiffError
 COMMANDS = {
     "rules": "rules",
     "explain": "explain",
+    "serve": "serve",
 }
 
 
