@@ -5,19 +5,31 @@ import { findingItems } from "./findings.ts";
 import { gitRepository } from "./gitApi.ts";
 import { isCommit, localBranches } from "./processes.ts";
 import type { MldiffServer } from "./server.ts";
-import { addTrailers } from "./trailers.ts";
+import { addTrailers, readAttachAnswer } from "./trailers.ts";
 import type { BaseState } from "./baseState.ts";
 
+const VALIDATE = "mldiff.validate";
+const ATTACH = "mldiff.attachToCommit";
+
 export function registerCommands(server: MldiffServer, bases: BaseState): vscode.Disposable[] {
+  // The server's own commands, as code lenses and source actions run them, get the same UI.
+  server.commandHandlers.set(VALIDATE, (args) => validateChange(server, args));
+  server.commandHandlers.set(ATTACH, (args) => attachValidation(server, args));
   return [
-    vscode.commands.registerCommand("mldiff.validateChange", () => validateChange(server)),
-    vscode.commands.registerCommand("mldiff.attachValidation", () => attachValidation(server)),
+    vscode.commands.registerCommand("mldiff.validateChange", () => validateChange(server, defaultArguments(server))),
+    vscode.commands.registerCommand("mldiff.attachValidation", () => attachValidation(server, defaultArguments(server))),
     vscode.commands.registerCommand("mldiff.chooseBase", () => chooseBase(server, bases)),
     vscode.commands.registerCommand("mldiff.showFileChanges", (uri?: vscode.Uri) => showFileChanges(uri, bases)),
     vscode.commands.registerCommand("mldiff.restartServer", () => server.restart()),
     vscode.commands.registerCommand("mldiff.showOutput", () => server.output.show()),
     vscode.commands.registerCommand("mldiff.installServer", () => server.install()),
   ];
+}
+
+/** What the server's commands get from the palette: the active file (else the folder), as code lenses pass it. */
+function defaultArguments(server: MldiffServer): unknown[] {
+  const uri = vscode.window.activeTextEditor?.document.uri ?? server.folder()?.uri;
+  return uri ? [uri.toString()] : [];
 }
 
 function failed(action: string, error: unknown, server: MldiffServer): void {
@@ -27,7 +39,11 @@ function failed(action: string, error: unknown, server: MldiffServer): void {
     .then((choice) => choice && server.output.show());
 }
 
-async function validateChange(server: MldiffServer): Promise<void> {
+function isCancellation(error: unknown): boolean {
+  return error instanceof vscode.CancellationError || (error as { code?: number } | undefined)?.code === -32800;
+}
+
+async function validateChange(server: MldiffServer, args: unknown[]): Promise<unknown> {
   if (!vscode.workspace.isTrusted) {
     const manage = "Manage Workspace Trust";
     const choice = await vscode.window.showWarningMessage(
@@ -36,63 +52,62 @@ async function validateChange(server: MldiffServer): Promise<void> {
     if (choice === manage) {
       await vscode.commands.executeCommand("workbench.trust.manage");
     }
-    return;
+    return undefined;
   }
-  let summary: unknown;
+  let answer: unknown;
   try {
-    summary = await vscode.window.withProgress(
+    answer = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "mldiff: validating the change (base and change runs)", cancellable: true },
-      (_progress, token) => server.execute<unknown>("mldiff.validate", [], token),
+      (_progress, token) => server.execute<unknown>(VALIDATE, args, token),
     );
   } catch (error) {
-    if (error instanceof vscode.CancellationError || (error as { code?: number })?.code === -32800) {
+    if (isCancellation(error)) {
       void vscode.window.showInformationMessage("mldiff: validation cancelled.");
-      return;
+    } else {
+      failed("validation failed", error, server);
     }
-    failed("validation failed", error, server);
-    return;
+    return undefined;
   }
-  if (summary === null || summary === undefined) {
-    return; // the server declined (e.g. the user did not confirm the command) and said why itself
+  const record = answer !== null && typeof answer === "object" ? answer as Record<string, unknown> : undefined;
+  if (answer === null || answer === undefined || record?.available === false || record?.cancelled === true) {
+    return answer; // declined, cancelled or unavailable: the server said why itself
   }
+  const summary = typeof answer === "string" ? answer : String(record?.summary ?? record?.message ?? "validation finished");
   const attach = "Attach to commit message";
-  const text = typeof summary === "string" ? summary : (summary as { summary?: string }).summary ?? "validation finished";
-  const choice = await vscode.window.showInformationMessage(`mldiff: ${firstLine(text)}`, attach);
-  if (choice === attach) {
-    await attachValidation(server);
-  }
+  void vscode.window.showInformationMessage(`mldiff: ${summary.split(/\r?\n/)[0]}`, attach).then(async (choice) => {
+    if (choice === attach) {
+      await attachValidation(server, args);
+    }
+  });
+  return answer;
 }
 
-function firstLine(text: string): string {
-  return text.split(/\r?\n/)[0] ?? text;
-}
-
-async function attachValidation(server: MldiffServer): Promise<void> {
-  let trailers: unknown;
+async function attachValidation(server: MldiffServer, args: unknown[]): Promise<unknown> {
+  let answer: unknown;
   try {
-    trailers = await server.execute<unknown>("mldiff.attachToCommit", []);
+    answer = await server.execute<unknown>(ATTACH, args);
   } catch (error) {
     failed("no trailers to attach", error, server);
-    return;
+    return undefined;
   }
-  const text = typeof trailers === "string" ? trailers : (trailers as { trailers?: string } | null)?.trailers;
-  if (!text || text.trim() === "") {
-    const validate = "Validate change";
-    const choice = await vscode.window.showInformationMessage(
-      "mldiff: no stored validation result matches what you are about to commit. Validate the change first.",
-      ...(vscode.workspace.isTrusted ? [validate] : []));
-    if (choice === validate) {
-      await validateChange(server);
+  const read = readAttachAnswer(answer);
+  if ("reason" in read) {
+    if (!read.shownByServer) {
+      const validate = "Validate change";
+      void vscode.window.showInformationMessage(`mldiff: nothing to attach: ${read.reason}`,
+        ...(vscode.workspace.isTrusted ? [validate] : []))
+        .then((choice) => choice === validate && validateChange(server, args));
     }
-    return;
+    return answer;
   }
   const repository = await gitRepository(server.folder()?.uri);
   if (typeof repository === "string") {
     failed("cannot reach the commit message", repository, server);
-    return;
+    return answer;
   }
-  repository.inputBox.value = addTrailers(repository.inputBox.value, text);
+  repository.inputBox.value = addTrailers(repository.inputBox.value, read.trailers);
   await vscode.commands.executeCommand("workbench.view.scm");
+  return answer;
 }
 
 async function chooseBase(server: MldiffServer, bases: BaseState): Promise<void> {

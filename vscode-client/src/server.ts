@@ -27,6 +27,9 @@ const DOCUMENTS: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", pattern: "**/*.{yaml,yml}" },
 ];
 
+/** Client-side handling of a server command, also when a code lens or code action runs it. */
+export type CommandHandler = (args: unknown[]) => Promise<unknown>;
+
 export type ServerState =
   | { kind: "stopped" }
   | { kind: "starting" }
@@ -38,6 +41,8 @@ export class MldiffServer implements vscode.Disposable {
   private readonly stateChanged = new vscode.EventEmitter<ServerState>();
   readonly onDidChangeState = this.stateChanged.event;
   state: ServerState = { kind: "stopped" };
+  /** Server commands the extension wraps (progress, cancellation, the commit message box). */
+  readonly commandHandlers = new Map<string, CommandHandler>();
 
   readonly output: vscode.LogOutputChannel;
   private readonly baseOverride: () => string | undefined;
@@ -101,8 +106,12 @@ export class MldiffServer implements vscode.Disposable {
       documentSelector: DOCUMENTS,
       outputChannel: this.output,
       diagnosticCollectionName: "mldiff",
-      initializationOptions: { client: "vscode", trusted: vscode.workspace.isTrusted },
+      initializationOptions: this.settingsFor(folder?.uri),
       middleware: {
+        executeCommand: (command, args, next) => {
+          const handler = this.commandHandlers.get(command);
+          return handler ? handler(args) : next(command, args);
+        },
         workspace: {
           configuration: async (params, token, next) => {
             const answers = await next(params, token);

@@ -14,6 +14,11 @@ export const SERVER_KEYS = [
   "select",
   "ignore",
   "severity",
+  "include",
+  "exclude",
+  "diagnosticMode",
+  "debounceMs",
+  "maxFileBytes",
   "validate.command",
   "validate.steps",
   "validate.runner",
@@ -42,6 +47,11 @@ export type ServerSettings = {
   select?: string[];
   ignore?: string[];
   severity?: Record<string, string>;
+  include?: string[];
+  exclude?: string[];
+  diagnosticMode?: string;
+  debounceMs?: number;
+  maxFileBytes?: number;
   validate?: { command?: string; steps?: number; runner?: string; timeout?: number };
 };
 

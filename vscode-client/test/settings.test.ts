@@ -55,7 +55,9 @@ test("a base chosen with Set diff base wins over the setting; a blank base is no
 
 test("client-only settings never reach the server", () => {
   const settings = serverSettings((key) => ({ globalValue: `value of ${key}` }), trusted);
-  assert.deepEqual(Object.keys(settings).sort(), ["base", "ignore", "select", "severity", "validate"]);
+  assert.deepEqual(Object.keys(settings).sort(), [
+    "base", "debounceMs", "diagnosticMode", "exclude", "ignore", "include", "maxFileBytes", "select", "severity", "validate",
+  ]);
   assert.deepEqual(Object.keys(settings.validate ?? {}).sort(), ["command", "runner", "steps", "timeout"]);
 });
 

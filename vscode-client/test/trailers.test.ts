@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addTrailers } from "../src/trailers.ts";
+import { addTrailers, readAttachAnswer } from "../src/trailers.ts";
 
 const TRAILERS = [
   "ML-Validated: 50 steps on NVIDIA H100 80GB HBM3, torch 2.7.0+cu126, base 1a2b3c4",
@@ -54,4 +54,16 @@ test("a subject that looks like a trailer is not taken for a trailer block", () 
 test("blank lines and CRLF in the trailer text are tidied; no trailers leaves the message as it was", () => {
   assert.equal(addTrailers("Subject", "\r\nML-Loss: 1 -> 2\r\n\r\n"), "Subject\n\nML-Loss: 1 -> 2");
   assert.equal(addTrailers("Subject\n", "   \n"), "Subject\n");
+});
+
+test("the server's answer: trailer text, or the reason there is none", () => {
+  assert.deepEqual(readAttachAnswer(`${TRAILERS}\n`), { trailers: TRAILERS });
+  assert.deepEqual(readAttachAnswer({ trailers: TRAILERS }), { trailers: TRAILERS });
+  const reason = "no stored validation matches the staged content (it changed since `mldiff validate`)";
+  assert.deepEqual(readAttachAnswer(reason), { reason, shownByServer: false });
+  assert.deepEqual(readAttachAnswer({ available: false, message: "not yet" }), { reason: "not yet", shownByServer: true });
+  assert.deepEqual(readAttachAnswer(null), { reason: "no validation results to attach", shownByServer: false });
+  // A reason that happens to contain a colon is still a sentence, not a trailer.
+  assert.ok("reason" in readAttachAnswer("no trailers: nothing is staged"));
+  assert.ok("reason" in readAttachAnswer("mldiff: no validation results stored yet"));
 });
