@@ -14,8 +14,14 @@ from mldiff.errors import MldiffError
 
 # Subcommand name -> module under mldiff.commands, in the order `mldiff --help` lists them.
 COMMANDS = {
+    "check": "check",
+    "demo": "demo",
     "rules": "rules",
     "explain": "explain",
+    "validate": "validate",
+    "hook": "hook",
+    "attach": "attach",
+    "notes": "notes",
     "serve": "serve",
 }
 

@@ -163,10 +163,20 @@ def load(root: Path | str | None) -> Settings:
     except OSError:
         return Settings()
     try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid UTF-8 ({exc.reason})") from None
+    return loads(text, path.name)
+
+
+def loads(text: str, name: str = "pyproject.toml") -> Settings:
+    """``[tool.mldiff]`` from the text of a pyproject.toml (a bare repository has no file
+    to open: its settings come from the head commit's blob)."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML ({exc})") from None
     table = document.get("tool", {}).get("mldiff", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{path.name}: [tool.mldiff] must be a table")
-    return from_table(table, f"{path.name} [tool.mldiff]")
+        raise ConfigError(f"{name}: [tool.mldiff] must be a table")
+    return from_table(table, f"{name} [tool.mldiff]")

@@ -37,6 +37,9 @@ EMPTY_REPOSITORY = ("repository has no commits yet: nothing to compare against; 
                     "commit once or pass --base")
 SHALLOW_HINT = "fetch more history: git fetch --deepen=N or --unshallow"
 NO_GIT = "git is not installed or not on PATH"
+SUBMODULE_SKIPPED = "submodule or nested repository, not analysed"
+SYMLINK_SKIPPED = "symbolic link, skipped"
+UNMERGED_SKIPPED = "unmerged (merge conflict) in the index, skipped"
 
 SUBMODULE_MODE = "160000"
 SYMLINK_MODE = "120000"
@@ -92,11 +95,11 @@ class FileChange:
     def skip_reason(self) -> str | None:
         """Why this change is not read at all (a note for the user), or None."""
         if self.submodule:
-            return f"{self.path}: submodule or nested repository, not analysed"
+            return SUBMODULE_SKIPPED
         if self.symlink:
-            return f"{self.path}: symbolic link, skipped"
+            return SYMLINK_SKIPPED
         if self.unmerged and self.head == INDEX:
-            return f"{self.path}: unmerged (merge conflict) in the index, skipped"
+            return UNMERGED_SKIPPED
         return None
 
 
@@ -113,7 +116,7 @@ class RepoView:
         self.is_bare = is_bare
         self.common_dir = Path(common_dir) if common_dir is not None else self.git_dir
         self.max_file_bytes = max_file_bytes
-        self._git_exe = git_executable or _find_git()
+        self._git_exe = git_executable or find_git()
         self._env = _repo_env(self.git_dir, self.root, self.common_dir)
         self._cwd = str(self.root or self.git_dir)
         self._lock = threading.Lock()           # cat-file is one process: one reader at a time
@@ -128,7 +131,7 @@ class RepoView:
     def discover(cls, path: str | os.PathLike | None = None) -> RepoView:
         """The innermost repository containing ``path`` (a work-tree path, a linked
         worktree, a submodule, or a bare git dir itself)."""
-        git_exe = _find_git()
+        git_exe = find_git()
         start = Path(path if path is not None else os.getcwd()).absolute()
         if not start.exists():
             raise GitError(f"{start}: no such file or directory")
@@ -355,7 +358,7 @@ class RepoView:
         if change.base_blob is None:
             return None
         if change.skip_reason:
-            raise SkippedEntry(change.skip_reason)
+            raise SkippedEntry(change.base_path, change.skip_reason)
         return self._blob_text_by_id(change.base_blob, change.base_path)
 
     def read_head(self, change: FileChange) -> str | None:
@@ -363,12 +366,29 @@ class RepoView:
         if change.status == "deleted":
             return None
         if change.skip_reason:
-            raise SkippedEntry(change.skip_reason)
+            raise SkippedEntry(change.path, change.skip_reason)
         if change.head == WORKTREE:
             return self.worktree_text(change.path)
         if change.head_blob is None:
             return None
         return self._blob_text_by_id(change.head_blob, change.path)
+
+    def size_hint(self, change: FileChange) -> int:
+        """Bytes of the larger side, without reading it (to hand out big files first)."""
+        sizes = [0]
+        with self._lock:
+            for blob_id in (change.base_blob, change.head_blob):
+                if blob_id:
+                    try:
+                        sizes.append(self._object_reader().get_object_header(blob_id)[2])
+                    except ValueError:
+                        pass
+        if change.head == WORKTREE and change.status != "deleted":
+            try:
+                sizes.append(os.lstat(self._worktree_file(change.path)).st_size)
+            except OSError:
+                pass
+        return max(sizes)
 
     def worktree_text(self, path: str) -> str | None:
         """The working-tree file's text (None when it does not exist)."""
@@ -378,17 +398,17 @@ class RepoView:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise SkippedEntry(f"{path}: cannot be read ({exc.strerror})") from None
+            raise SkippedEntry(path, f"cannot be read ({exc.strerror})") from None
         if stat.S_ISLNK(info.st_mode):
-            raise SkippedEntry(f"{path}: symbolic link, skipped")
+            raise SkippedEntry(path, SYMLINK_SKIPPED)
         if stat.S_ISDIR(info.st_mode):
-            raise SkippedEntry(f"{path}: a directory now, skipped")
+            raise SkippedEntry(path, "a directory now, skipped")
         if info.st_size > self.max_file_bytes:
             raise FileTooLarge(path, info.st_size, self.max_file_bytes)
         try:
             data = file.read_bytes()
         except OSError as exc:
-            raise SkippedEntry(f"{path}: cannot be read ({exc.strerror})") from None
+            raise SkippedEntry(path, f"cannot be read ({exc.strerror})") from None
         return decode_source(data, path)
 
     def blob_text(self, rev: str, path: str) -> str | None:
@@ -400,9 +420,9 @@ class RepoView:
             return None
         mode, blob_id = entry
         if mode == SUBMODULE_MODE:
-            raise SkippedEntry(f"{path}: submodule or nested repository, not analysed")
+            raise SkippedEntry(path, SUBMODULE_SKIPPED)
         if mode == SYMLINK_MODE:
-            raise SkippedEntry(f"{path}: symbolic link, skipped")
+            raise SkippedEntry(path, SYMLINK_SKIPPED)
         return self._blob_text_by_id(blob_id, path)
 
     def blob_id(self, rev: str, path: str) -> str | None:
@@ -420,7 +440,7 @@ class RepoView:
                 mode, blob_id, stage = meta.split()
                 if name == path:
                     if stage != "0":
-                        raise SkippedEntry(f"{path}: unmerged (merge conflict) in the index, skipped")
+                        raise SkippedEntry(path, UNMERGED_SKIPPED)
                     found = (mode, blob_id)
             return found
         sha = rev if _HEX_ID.match(rev) else self.resolve(rev)
@@ -551,7 +571,7 @@ _FIXED_ENV = {
 }
 
 
-def _find_git() -> str:
+def find_git() -> str:
     found = shutil.which("git")
     if found is None:
         raise GitError(NO_GIT)

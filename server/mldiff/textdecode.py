@@ -25,30 +25,35 @@ _BOMS = (
 class UnreadableFile(MldiffError):
     """One file cannot be read as text; the other files of the change still are.
 
-    ``note_only`` says whether this is expected (binary, too large: a note) or a
+    ``reason`` is a short phrase without the path ("binary file, skipped");
+    ``note_only`` says whether that is expected (binary, too large: a note) or a
     problem the user may want to fix (undecodable text: an error)."""
 
     note_only = False
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class BinaryFile(UnreadableFile):
     note_only = True
 
     def __init__(self, path: str) -> None:
-        super().__init__(f"{path}: binary file, skipped")
+        super().__init__(path, "binary file, skipped")
 
 
 class FileTooLarge(UnreadableFile):
     note_only = True
 
     def __init__(self, path: str, size: int, limit: int) -> None:
-        super().__init__(f"{path}: {size / 1_000_000:.1f} MB, larger than mldiff reads "
-                         f"({limit // 1_000_000} MB); skipped")
+        super().__init__(path, f"{size / 1_000_000:.1f} MB, larger than mldiff reads "
+                               f"({limit // 1_000_000} MB); skipped")
 
 
 class UndecodableFile(UnreadableFile):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}; not analysed")
+    """Text mldiff cannot decode: an ``errors`` entry naming the byte and line."""
 
 
 def decode_source(data: bytes, path: str) -> str:
@@ -58,9 +63,9 @@ def decode_source(data: bytes, path: str) -> str:
             try:
                 return data[len(bom):].decode(encoding)
             except UnicodeDecodeError as exc:
-                raise UndecodableFile(path, f"starts with a {encoding.upper()} byte order mark but "
-                                            f"is not valid {encoding.upper()} ({exc.reason} at byte "
-                                            f"{exc.start + len(bom)})") from None
+                name = encoding.upper()
+                raise UndecodableFile(path, f"starts with a {name} byte order mark but is not valid "
+                                            f"{name} ({exc.reason} at byte {exc.start + len(bom)})") from None
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         raise BinaryFile(path)
     try:
