@@ -8,6 +8,7 @@ Screenshots (on failure too) land under .artifacts/vscode-e2e/, printed in the l
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, GIT_ENV, Repo
+from conftest import FIXTURES, GIT_ENV, Repo, mldiff
 from vscode_tools import (ARTIFACTS, CODE_SERVER, NODE, PLAYWRIGHT_MODULES, build_vsix, chromium, node_env,
                           require)
 
@@ -112,14 +113,60 @@ def _fixture_repository(path: Path) -> Repo:
     return repo
 
 
-def _store_validation_result(repo: Repo) -> str | None:
-    """A stored validation result for the working tree's change, through the validation
-    branch's API; None while that API does not exist yet."""
+def _store_validation_result(root: Path) -> None:
+    """Store a validation result for the working tree as `mldiff validate` does: the real
+    content key, comparison and results store, with the two runs' measurements given here
+    (the probe itself, which needs the project's own dependencies, is tested in
+    tests/test_validate_*.py)."""
+    from mldiff.validate import compare, content, gitcmd, store
+    from mldiff.validate.validation import ValidationResult
+
+    def run(losses: list[float], samples_per_second: float, rss: int) -> dict:
+        return {"status": "ok", "loss": losses, "samples_per_second": samples_per_second,
+                "steps_per_second": samples_per_second / 64, "steady_seconds": 4.0,
+                "memory": {"peak_rss_bytes": rss},
+                "environment": {"torch": "2.13.0+cpu", "device": "cpu", "device_name": "cpu"}}
+
+    base_commit = gitcmd.resolve_commit(root, "HEAD")
+    key = content.worktree_key(root)
+    base, change = run([2.31, 2.18, 2.02], 812.0, 900 << 20), run([2.31, 2.25, 2.16], 830.0, 890 << 20)
+    comparison = compare.compare(base, change)
+    result = ValidationResult(
+        base_rev="HEAD", base_commit=base_commit, content_key=key, runner="local",
+        command=["python", "train.py", "--epochs", "1"], steps=3, seed=0, base=base, change=change,
+        comparison=comparison, verdict=compare.verdict(comparison), finished=time.time(), stored=True)
+    store.save_result(gitcmd.common_dir(root), base_commit, key, result.to_json())
+
+
+def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
+    """Run the browser driver, doing the test's part at each of its pauses.
+    Returns (its result, its log, the trailers `mldiff attach` printed)."""
+    driver = subprocess.Popen([str(NODE), str(DRIVER), str(config_path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                              env=node_env(NODE_PATH=str(PLAYWRIGHT_MODULES)))
+    log: list[str] = []
+    trailers = None
     try:
-        from mldiff.validate import store  # noqa: F401  (lands with the validation branch)
-    except ImportError:
-        return None
-    raise NotImplementedError("wire the validation store here once the validation branch lands")
+        assert driver.stdin is not None and driver.stdout is not None
+        for line in driver.stdout:
+            log.append(line.rstrip("\n"))
+            if line.startswith("pause saved"):
+                _store_validation_result(repo.path)
+            elif line.startswith("pause staged"):
+                attach = mldiff("attach", "--repo", str(repo.path))
+                assert attach.returncode == 0, f"mldiff attach: {attach.stderr}"
+                trailers = attach.stdout
+            if line.startswith("pause "):
+                driver.stdin.write("go\n")
+                driver.stdin.flush()
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    last = log[-1] if log else ""
+    result = json.loads(last) if last.startswith("{") else {"ok": False, "error": "\n".join(log[-30:])}
+    return result, "\n".join(log), trailers
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +182,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
     artifacts.mkdir(parents=True)
     print(f"\nvscode e2e artifacts (screenshots, logs): {artifacts}")
 
-    # The working tree holds the change that the stored result is for (the Normalize removal);
-    # the editor makes the same change again in its buffer.
-    trailers = None
+    attach = importlib.util.find_spec("mldiff.validate") is not None  # the validation branch has landed
     env = {**os.environ, **GIT_ENV}
     server = CodeServer(home, repo.path, env)
     server.install(vsix)
@@ -154,8 +199,6 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "files.hotExit": "off",
         "git.autofetch": False,
         "git.openRepositoryInParentFolders": "never",
-        "git.enableSmartCommit": True,
-        "git.suggestSmartCommit": False,
     })
     config = {
         "browser": browser,
@@ -165,7 +208,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "code": "ML201",
         "fixTitle": "Suppress ML201 on this line",
         "expectAfterFix": "# mldiff: ignore[ML201]",
-        "attach": trailers is not None,
+        "attach": attach,
+        "deadlineSeconds": 240,
         "attachCommand": ATTACH_COMMAND,
         "commitMessage": COMMIT_MESSAGE,
         "expectTrailer": "ML-Validated:",
@@ -174,19 +218,16 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
         config["url"] = server.start()
         config_path = home / "driver-config.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
-        driver = subprocess.run([str(NODE), str(DRIVER), str(config_path)], capture_output=True, text=True,
-                                env=node_env(NODE_PATH=str(PLAYWRIGHT_MODULES)), timeout=300)
+        result, log, trailers = _drive(config_path, repo)
     finally:
         server.stop()
         shutil.copy2(server.log, artifacts / "code-server.log")
         (artifacts / "mldiff-extension.log").write_text(server.extension_log(), encoding="utf-8")
-    print(driver.stdout.rstrip())
-    lines = driver.stdout.strip().splitlines()
-    result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {"ok": False, "error": driver.stderr}
+    print("\n".join(line for line in log.splitlines() if not line.startswith("{")))
     result["seconds"] = round(time.monotonic() - started, 1)
     result["trailers"] = trailers
     result["file_on_disk"] = (repo.path / "train.py").read_text(encoding="utf-8")
-    result["committed_message"] = repo.git("log", "-1", "--format=%B") if trailers is not None else None
+    result["committed_message"] = repo.git("log", "-1", "--format=%B")
     print(f"vscode e2e took {result['seconds']} s (vsix build, code-server, browser); screenshots: {result['screenshots']}")
     assert result["ok"], (f"the VS Code run failed at step {result.get('step')}: {result.get('error')}\n"
                           f"screenshots: {result.get('screenshots')}\nextension log:\n{server.extension_log()}")
@@ -213,11 +254,14 @@ def test_suppress_quick_fix_edits_the_line(e2e: dict) -> None:
 def test_attach_puts_trailers_after_the_typed_message(e2e: dict) -> None:
     if e2e["trailers"] is None:
         pytest.skip("no validation store yet (the validation branch has not landed)")
+    if e2e.get("attachUnavailable"):
+        pytest.xfail(f"the language server's mldiff.attachToCommit is still a placeholder: {e2e['attachUnavailable']}")
     assert "ML-Validated:" in e2e["commitBoxText"]
-    # What VS Code committed from the box: the typed subject, a blank line, then the trailers,
-    # which git itself parses as the message's trailers.
-    message = e2e["committed_message"]
-    assert message.startswith(f"{COMMIT_MESSAGE}\n\n"), message
-    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=message, capture_output=True,
-                            text=True, check=True).stdout
-    assert parsed.strip() == e2e["trailers"].strip()
+    # What VS Code committed from the box: the typed subject, a blank line, then exactly the
+    # trailers that `mldiff attach` prints for the staged change.
+    committed = e2e["committed_message"].rstrip("\n")
+    assert committed == f"{COMMIT_MESSAGE}\n\n{e2e['trailers'].rstrip()}", committed
+    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=e2e["committed_message"],
+                            capture_output=True, text=True, check=True).stdout
+    assert [line.split(":", 1)[0] for line in parsed.splitlines()][:4] == [
+        "ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory"]

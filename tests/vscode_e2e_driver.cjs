@@ -6,6 +6,7 @@
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
+const readline = require("node:readline");
 const { chromium } = require("playwright-core");
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
@@ -17,6 +18,17 @@ function step(name) {
   result.steps[current] = Date.now() - started;
   console.log(`step ${current} ${Date.now() - started}`);
   current = name;
+}
+
+// The test does some steps itself (store a validation result, ask the CLI for the trailers):
+// at "pause NAME" the driver waits for one line on stdin.
+const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+async function pause(name) {
+  console.log(`pause ${name}`);
+  const answer = await stdinLines.next();
+  if (answer.done || answer.value.trim() !== "go") {
+    throw new Error(`the test did not say go after ${name}: ${answer.value}`);
+  }
 }
 
 /** Editor text as shown: Monaco renders spaces as U+00A0. */
@@ -88,29 +100,47 @@ async function main(page) {
   await screenshot(page, "2-quick-fix");
 
   if (config.attach) {
-    step("attach");
+    step("stage");
+    await pause("saved"); // the test stores a validation result for the saved working tree
     await page.keyboard.press("Control+Shift+G");
+    await runCommand(page, "Git: Stage All Changes");
+    await page.locator(".scm-view .monaco-list-row", { hasText: "Staged Changes" }).first().waitFor({ timeout: 30_000 });
+    await pause("staged"); // the test asks `mldiff attach` what the trailers are
+
+    step("attach");
     const input = page.locator(".scm-editor .monaco-editor").first();
-    await input.waitFor({ timeout: 30_000 });
     await input.click();
     await page.keyboard.type(config.commitMessage);
     await runCommand(page, config.attachCommand);
-    await input.locator(".view-line", { hasText: config.expectTrailer }).first().waitFor({ timeout: 30_000 });
-    await page.waitForTimeout(500); // the box grows with its content: let it lay out every line
-    result.commitBoxText = plain(await input.locator(".view-lines").innerText());
-    await screenshot(page, "3-commit-message");
-    // The box wraps long lines, so the DOM cannot say where lines break: commit (git.enableSmartCommit
-    // stages the change) and let the test read the message back from git.
-    step("commit");
-    await input.click();
-    await page.keyboard.press("Control+Enter");
-    await input.locator(".view-line", { hasText: config.expectTrailer }).first().waitFor({ state: "detached", timeout: 30_000 });
+    const attached = input.locator(".view-line", { hasText: config.expectTrailer }).first();
+    const unavailable = page.locator(".notifications-toasts .notification-list-item", { hasText: "not available" }).first();
+    await Promise.race([attached.waitFor({ timeout: 30_000 }), unavailable.waitFor({ timeout: 30_000 })]);
+    if (await unavailable.isVisible()) {
+      result.attachUnavailable = plain(await unavailable.innerText());
+      await screenshot(page, "3-attach-unavailable");
+    } else {
+      await input.click();
+      await page.keyboard.press("Control+Home"); // the subject in view for the screenshot
+      await page.waitForTimeout(500); // the box grows with its content: let it lay out every line
+      result.commitBoxText = plain(await input.locator(".view-lines").innerText());
+      await screenshot(page, "3-commit-message");
+      // The box wraps long lines, so the DOM cannot say where lines break: commit, and let
+      // the test read the message back from git.
+      step("commit");
+      await input.click();
+      await page.keyboard.press("Control+Enter");
+      await attached.waitFor({ state: "detached", timeout: 30_000 });
+    }
   }
   step("done");
   result.ok = true;
 }
 
 (async () => {
+  const guard = setTimeout(() => {
+    console.log(JSON.stringify({ ...result, error: `the driver ran over ${config.deadlineSeconds} s`, step: current }));
+    process.exit(1);
+  }, config.deadlineSeconds * 1000);
   const browser = await chromium.launch({
     executablePath: config.browser,
     headless: true,
@@ -127,6 +157,7 @@ async function main(page) {
   } finally {
     await browser.close().catch(() => {});
   }
+  clearTimeout(guard);
   console.log(JSON.stringify(result));
   process.exit(result.ok ? 0 : 1);
 })();
