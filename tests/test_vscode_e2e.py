@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, GIT_ENV, Repo, mldiff
+from conftest import FIXTURES, GIT_ENV, ROOT, Repo, mldiff
 from vscode_tools import (ARTIFACTS, CODE_SERVER, NODE, PLAYWRIGHT_MODULES, build_vsix, chromium, node_env,
                           require)
 
@@ -169,50 +169,42 @@ def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
     return result, "\n".join(log), trailers
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
+EDITOR_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "chat.disableAIFeatures": True,
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "extensions.ignoreRecommendations": True,
+    "telemetry.telemetryLevel": "off",
+    "files.hotExit": "off",
+    "git.autofetch": False,
+    "git.openRepositoryInParentFolders": "never",
+}
+
+
+def _session(home: Path, name: str, settings: dict, env: dict[str, str], **config: object) -> dict:
+    """One fresh VS Code: install the .vsix, start code-server on the fixture repository,
+    drive it; screenshots and logs go to .artifacts/NAME/."""
     browser = chromium()
     require(NODE, CODE_SERVER, PLAYWRIGHT_MODULES, browser)
     started = time.monotonic()
     vsix = build_vsix()
-    home = tmp_path_factory.mktemp("vscode-e2e")
     repo = _fixture_repository(home / "ml-project")
-    artifacts = ARTIFACTS / "vscode-e2e"
+    artifacts = ARTIFACTS / name
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
-    print(f"\nvscode e2e artifacts (screenshots, logs): {artifacts}")
-
-    attach = importlib.util.find_spec("mldiff.validate") is not None  # the validation branch has landed
-    env = {**os.environ, **GIT_ENV}
-    server = CodeServer(home, repo.path, env)
+    print(f"\n{name} artifacts (screenshots, logs): {artifacts}")
+    server = CodeServer(home, repo.path, {**env, **GIT_ENV})
     server.install(vsix)
-    server.write_settings({
-        "mldiff.interpreter": sys.executable,
-        "workbench.startupEditor": "none",
-        "workbench.tips.enabled": False,
-        "chat.disableAIFeatures": True,
-        "update.mode": "none",
-        "extensions.autoCheckUpdates": False,
-        "extensions.autoUpdate": False,
-        "extensions.ignoreRecommendations": True,
-        "telemetry.telemetryLevel": "off",
-        "files.hotExit": "off",
-        "git.autofetch": False,
-        "git.openRepositoryInParentFolders": "never",
-    })
+    server.write_settings({**EDITOR_SETTINGS, **settings})
     config = {
-        "browser": browser,
-        "artifacts": str(artifacts),
-        "file": "train.py",
-        "deleteLineContaining": "transforms.Normalize(",
-        "code": "ML201",
-        "fixTitle": "Suppress ML201 on this line",
-        "expectAfterFix": "# mldiff: ignore[ML201]",
-        "attach": attach,
-        "deadlineSeconds": 240,
-        "attachCommand": ATTACH_COMMAND,
-        "commitMessage": COMMIT_MESSAGE,
-        "expectTrailer": "ML-Validated:",
+        "browser": browser, "artifacts": str(artifacts), "deadlineSeconds": 300,
+        "file": "train.py", "deleteLineContaining": "transforms.Normalize(", "code": "ML201",
+        "fixTitle": "Suppress ML201 on this line", "expectAfterFix": "# mldiff: ignore[ML201]",
+        "attachCommand": ATTACH_COMMAND, "commitMessage": COMMIT_MESSAGE, "expectTrailer": "ML-Validated:",
+        "quickFix": True, "attach": False, **config,
     }
     try:
         config["url"] = server.start()
@@ -228,10 +220,18 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
     result["trailers"] = trailers
     result["file_on_disk"] = (repo.path / "train.py").read_text(encoding="utf-8")
     result["committed_message"] = repo.git("log", "-1", "--format=%B")
-    print(f"vscode e2e took {result['seconds']} s (vsix build, code-server, browser); screenshots: {result['screenshots']}")
+    print(f"{name} took {result['seconds']} s (vsix build, code-server, browser); screenshots: {result['screenshots']}")
     assert result["ok"], (f"the VS Code run failed at step {result.get('step')}: {result.get('error')}\n"
                           f"screenshots: {result.get('screenshots')}\nextension log:\n{server.extension_log()}")
     return result
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The main path, with mldiff importable by the configured interpreter."""
+    return _session(tmp_path_factory.mktemp("vscode-e2e"), "vscode-e2e", {"mldiff.interpreter": sys.executable},
+                    dict(os.environ),
+                    attach=importlib.util.find_spec("mldiff.validate") is not None)  # the validation branch landed
 
 
 def test_normalize_removal_shows_ml201_in_problems(e2e: dict) -> None:
@@ -265,3 +265,28 @@ def test_attach_puts_trailers_after_the_typed_message(e2e: dict) -> None:
                             capture_output=True, text=True, check=True).stdout
     assert [line.split(":", 1)[0] for line in parsed.splitlines()][:4] == [
         "ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory"]
+
+
+def test_missing_mldiff_is_explained_and_installed_from_the_prompt(tmp_path: Path) -> None:
+    """A fresh venv without mldiff: the extension names the interpreter and the pip command,
+    its "Install mldiff" button installs mldiff (from a copy of this checkout), and the
+    diagnostics come."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    package = tmp_path / "package"  # the vendoring script copies just the installable package
+    package.mkdir()
+    subprocess.run([str(ROOT / "scripts" / "vendor-devcontainer-feature.sh"), str(package)], check=True,
+                   capture_output=True, timeout=60)
+    source = package / ".devcontainer" / "mldiff" / "mldiff-src"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    result = _session(tmp_path / "home", "vscode-e2e-install",
+                      {"mldiff.interpreter": str(python), "mldiff.install.source": str(source)}, env,
+                      install={"message": "mldiff cannot run with", "button": "Install mldiff"}, quickFix=False)
+    message = result["missingMessage"]
+    assert str(python) in message and "No module named 'mldiff'" in message
+    assert f"{python} -m pip install --upgrade {source}" in message
+    assert any("ML201" in row for row in result["problems"]), result["problems"]
+    installed = subprocess.run([str(python), "-c", "import mldiff; print(mldiff.__file__)"], env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert str(venv) in installed.stdout, installed.stderr
