@@ -58,7 +58,15 @@ async function validateChange(server: MldiffServer, args: unknown[]): Promise<un
   try {
     answer = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "mldiff: validating the change (base and change runs)", cancellable: true },
-      (_progress, token) => server.execute<unknown>(VALIDATE, args, token),
+      (progress, token) => {
+        let reported = 0; // vscode's progress takes increments, LSP's gives percentages
+        return server.execute<unknown>(VALIDATE, args, token, (value) => {
+          const percentage = value.kind === "end" ? 100 : value.percentage;
+          const increment = percentage !== undefined ? Math.max(0, percentage - reported) : undefined;
+          reported = percentage ?? reported;
+          progress.report({ message: value.kind === "begin" ? value.message ?? value.title : value.message, increment });
+        });
+      },
     );
   } catch (error) {
     if (isCancellation(error)) {

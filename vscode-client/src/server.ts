@@ -2,6 +2,7 @@
  * The language server's lifecycle: pick the interpreter, check that it can import
  * mldiff (and offer to install it), start `python -m mldiff serve`, restart on demand.
  */
+import { randomUUID } from "node:crypto";
 import * as os from "node:os";
 import * as vscode from "vscode";
 import {
@@ -11,6 +12,10 @@ import {
   type ServerOptions,
   State,
   TransportKind,
+  WorkDoneProgress,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import { commandLine, type Interpreter, resolveInterpreter, serverEnvironment } from "./interpreter.ts";
 import { checkMldiff, pipInstall } from "./processes.ts";
@@ -185,13 +190,24 @@ export class MldiffServer implements vscode.Disposable {
     return commands.includes(command);
   }
 
-  /** A server command through workspace/executeCommand; cancelling the token cancels the request. */
-  async execute<T>(command: string, args: unknown[], token?: vscode.CancellationToken): Promise<T> {
+  /**
+   * A server command through workspace/executeCommand. Cancelling the token sends
+   * $/cancelRequest; the server's progress for the request ($/progress on the request's
+   * workDoneToken) goes to ``onProgress``, so it shows in the caller's own notification.
+   */
+  async execute<T>(command: string, args: unknown[], token?: vscode.CancellationToken,
+    onProgress?: (progress: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => void): Promise<T> {
     const client = await this.runningClient();
     if (!this.supports(command)) {
       throw new Error(`this mldiff server (${this.state.kind === "running" ? this.state.version : "?"}) has no ${command} command; upgrade mldiff`);
     }
-    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token) as Promise<T>;
+    const workDoneToken = onProgress ? randomUUID() : undefined;
+    const listening = workDoneToken && onProgress ? client.onProgress(WorkDoneProgress.type, workDoneToken, onProgress) : undefined;
+    try {
+      return await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args, workDoneToken }, token) as T;
+    } finally {
+      listening?.dispose();
+    }
   }
 
   private async runningClient(): Promise<LanguageClient> {
