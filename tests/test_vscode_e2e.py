@@ -184,7 +184,19 @@ EDITOR_SETTINGS = {
 }
 
 
-def _session(home: Path, name: str, settings: dict, env: dict[str, str], **config: object) -> dict:
+def _announce(request: pytest.FixtureRequest, line: str) -> None:
+    """A line in the test log even when pytest captures output (CI looks for the artifacts there)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
+def _session(request: pytest.FixtureRequest, home: Path, name: str, settings: dict, env: dict[str, str],
+             **config: object) -> dict:
     """One fresh VS Code: install the .vsix, start code-server on the fixture repository,
     drive it; screenshots and logs go to .artifacts/NAME/."""
     browser = chromium()
@@ -195,7 +207,7 @@ def _session(home: Path, name: str, settings: dict, env: dict[str, str], **confi
     artifacts = ARTIFACTS / name
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
-    print(f"\n{name} artifacts (screenshots, logs): {artifacts}")
+    _announce(request, f"\n{name}: screenshots and logs in {artifacts}")
     server = CodeServer(home, repo.path, {**env, **GIT_ENV})
     server.install(vsix)
     server.write_settings({**EDITOR_SETTINGS, **settings})
@@ -220,16 +232,18 @@ def _session(home: Path, name: str, settings: dict, env: dict[str, str], **confi
     result["trailers"] = trailers
     result["file_on_disk"] = (repo.path / "train.py").read_text(encoding="utf-8")
     result["committed_message"] = repo.git("log", "-1", "--format=%B")
-    print(f"{name} took {result['seconds']} s (vsix build, code-server, browser); screenshots: {result['screenshots']}")
+    _announce(request, f"{name}: {'passed' if result['ok'] else 'FAILED'} in {result['seconds']} s "
+                       f"(vsix build, code-server, browser); steps (ms): {result.get('steps')}; "
+                       f"screenshots: {', '.join(result.get('screenshots', []))}")
     assert result["ok"], (f"the VS Code run failed at step {result.get('step')}: {result.get('error')}\n"
                           f"screenshots: {result.get('screenshots')}\nextension log:\n{server.extension_log()}")
     return result
 
 
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The main path, with mldiff importable by the configured interpreter."""
-    return _session(tmp_path_factory.mktemp("vscode-e2e"), "vscode-e2e", {"mldiff.interpreter": sys.executable},
+    return _session(request, tmp_path_factory.mktemp("vscode-e2e"), "vscode-e2e", {"mldiff.interpreter": sys.executable},
                     dict(os.environ),
                     attach=importlib.util.find_spec("mldiff.validate") is not None)  # the validation branch landed
 
@@ -267,7 +281,8 @@ def test_attach_puts_trailers_after_the_typed_message(e2e: dict) -> None:
         "ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory"]
 
 
-def test_missing_mldiff_is_explained_and_installed_from_the_prompt(tmp_path: Path) -> None:
+def test_missing_mldiff_is_explained_and_installed_from_the_prompt(request: pytest.FixtureRequest,
+                                                                    tmp_path: Path) -> None:
     """A fresh venv without mldiff: the extension names the interpreter and the pip command,
     its "Install mldiff" button installs mldiff (from a copy of this checkout), and the
     diagnostics come."""
@@ -280,7 +295,7 @@ def test_missing_mldiff_is_explained_and_installed_from_the_prompt(tmp_path: Pat
                    capture_output=True, timeout=60)
     source = package / ".devcontainer" / "mldiff" / "mldiff-src"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    result = _session(tmp_path / "home", "vscode-e2e-install",
+    result = _session(request, tmp_path / "home", "vscode-e2e-install",
                       {"mldiff.interpreter": str(python), "mldiff.install.source": str(source)}, env,
                       install={"message": "mldiff cannot run with", "button": "Install mldiff"}, quickFix=False)
     message = result["missingMessage"]
