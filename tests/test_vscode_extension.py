@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from functools import lru_cache
-from pathlib import Path
 
 from vscode_tools import CLIENT, ROOT, build_vsix, npm
 
 CLIENT_ONLY_SETTINGS = {"mldiff.interpreter", "mldiff.install.source", "mldiff.trace.server"}
 
 
-@lru_cache(maxsize=1)
-def _vsix() -> Path:
-    return build_vsix()
-
-
 def _manifest() -> dict:
-    with zipfile.ZipFile(_vsix()) as archive:
+    with zipfile.ZipFile(build_vsix()) as archive:
         return json.loads(archive.read("extension/package.json"))
 
 
@@ -33,7 +26,7 @@ def test_extension_unit_tests_pass() -> None:
 
 
 def test_vsix_holds_the_bundle_and_nothing_else() -> None:
-    with zipfile.ZipFile(_vsix()) as archive:
+    with zipfile.ZipFile(build_vsix()) as archive:
         names = set(archive.namelist())
         bundle = archive.read("extension/out/extension.cjs").decode()
     assert "extension/out/extension.cjs" in names

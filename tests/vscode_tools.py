@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,9 @@ def npm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
+@lru_cache(maxsize=1)
 def build_vsix() -> Path:
-    """`npm run package`: the .vsix that users install, built from this checkout."""
+    """`npm run package`: the .vsix that users install, built from this checkout (once per run)."""
     result = npm("run", "package")
     assert result.returncode == 0, f"npm run package failed:\n{result.stdout}\n{result.stderr}"
     vsix = CLIENT / "mldiff.vsix"
