@@ -110,3 +110,21 @@ def test_docs_cover_every_setting_and_command() -> None:
         assert f"`{name}`" in text, f"{name} is not documented in {doc}"
     for command in manifest["contributes"]["commands"]:
         assert command["title"] in text, f"command {command['title']!r} is not documented in {doc}"
+
+
+def test_validation_settings_match_the_validation_engine() -> None:
+    from mldiff.errors import ConfigError
+    from mldiff.validate.command import check_runner, from_table
+
+    settings = _manifest()["contributes"]["configuration"]["properties"]
+    engine = from_table({"command": "python train.py"})
+    assert settings["mldiff.validate.steps"]["default"] == engine.steps
+    assert settings["mldiff.validate.timeout"]["default"] == engine.timeout
+    assert settings["mldiff.validate.runner"]["default"] == engine.runner
+    pattern = re.compile(settings["mldiff.validate.runner"]["pattern"])
+    for runner in ("auto", "local", "devcontainer", "docker:train-1", "docker", "ssh", "docker:-x"):
+        try:
+            accepted = check_runner(runner) == runner
+        except ConfigError:
+            accepted = False
+        assert bool(pattern.match(runner)) == accepted, runner
