@@ -54,17 +54,17 @@ def run(args: argparse.Namespace) -> int:
 
     view = RepoView.discover(args.repo)
     overrides = {name: ",".join(getattr(args, name)) for name in ("select", "ignore") if getattr(args, name)}
-    progress = _Progress(sys.stderr) if _is_tty(sys.stderr) else None
+    progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
     try:
         result = run_check(view, base=args.base, head=INDEX if args.staged else args.head,
-                           merge_base=args.merge_base, paths=_repo_paths(view, args.paths),
+                           merge_base=args.merge_base, paths=repo_paths(view, args.paths),
                            settings=overrides, progress=progress)
     finally:
         if progress:
             progress.clear()
         view.close()
-    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=_color(sys.stdout),
-                                   err_color=_color(sys.stderr))
+    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
+                                   err_color=use_color(sys.stderr))
     return exit_status(result.findings, args.fail_on)
 
 
@@ -75,7 +75,7 @@ def exit_status(findings, fail_on: str) -> int:
     return 1 if any(SEVERITY_RANK[f.severity] <= threshold for f in findings) else 0
 
 
-def _repo_paths(view, paths: list[str]) -> list[str]:
+def repo_paths(view, paths: list[str]) -> list[str]:
     """PATHs as the user meant them: relative to the current directory when it lies in the
     repository (as git does), else relative to the repository root (``--repo`` elsewhere)."""
     if view.root is None:
@@ -91,15 +91,15 @@ def _repo_paths(view, paths: list[str]) -> list[str]:
     return out
 
 
-def _is_tty(stream) -> bool:
+def is_tty(stream) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-def _color(stream) -> bool:
-    return _is_tty(stream) and not os.environ.get("NO_COLOR")
+def use_color(stream) -> bool:
+    return is_tty(stream) and not os.environ.get("NO_COLOR")
 
 
 class _Progress:
