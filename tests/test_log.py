@@ -330,3 +330,32 @@ def test_an_empty_repository(repo):
     with unchanged(repo.path):
         result = mldiff("log", cwd=repo.path)
     assert result.returncode == 2 and "no commits yet" in result.stderr
+
+
+def test_a_long_walk_analysed_in_parallel_matches_a_serial_one(repo):
+    """More changed files than checking.PARALLEL_MIN_FILES: worker processes, results still in order."""
+    from mldiff import history
+    from mldiff.checking import PARALLEL_MIN_FILES
+    from mldiff.commit_cache import CommitCache
+    from mldiff.config import Settings
+    from mldiff.gitview import RepoView
+
+    for i in range(PARALLEL_MIN_FILES + 4):
+        repo.write(f"exp{i % 3}.py", TRAIN.replace("0.001", f"0.{i + 1:03d}"))
+        repo.commit(f"experiment {i}")
+    view = RepoView.discover(repo.path)
+    try:
+        def run(jobs: int) -> list[tuple[str, list[str]]]:
+            cache = CommitCache.open(view.common_dir, Settings(), enabled=False)
+            commits = history.walk(view, history.revision_arguments(view, None))
+            items = history.commit_findings(view, commits, Settings(), history.Filter(Settings()), cache,
+                                            history.Stats(), jobs=jobs)
+            return [(item.commit.subject, [f"{f.path}:{f.line}:{f.code}:{f.message}" for f in item.findings])
+                    for item in items]
+        parallel, serial = run(2), run(1)
+    finally:
+        view.close()
+    assert parallel == serial
+    assert [subject for subject, _ in serial][:2] == [f"experiment {PARALLEL_MIN_FILES + 3}",
+                                                       f"experiment {PARALLEL_MIN_FILES + 2}"]
+    assert all(findings for _, findings in serial)

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from mldiff.commands.options import add_selection_arguments, selection_overrides
+from mldiff.commands.terminal import StatusLine, is_tty, use_color
 from mldiff.findings import SEVERITIES, SEVERITY_RANK
 
 FAIL_ON = (*SEVERITIES, "never")
@@ -39,10 +41,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--format", choices=formats.names(), default="text", help="output format (default: text)")
     parser.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                         help="exit 1 when a finding is at or above this severity (default: warning)")
-    parser.add_argument("--select", action="append", metavar="CODES_OR_FAMILIES",
-                        help="only these rule codes, code prefixes or families (comma-separated)")
-    parser.add_argument("--ignore", action="append", metavar="CODES_OR_FAMILIES",
-                        help="skip these rule codes, code prefixes or families (comma-separated)")
+    add_selection_arguments(parser)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="limit the check to these files or directories")
     parser.set_defaults(run=run)
 
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from mldiff.gitview import INDEX, RepoView
 
     view = RepoView.discover(args.repo)
-    overrides = {name: ",".join(getattr(args, name)) for name in ("select", "ignore") if getattr(args, name)}
+    overrides = selection_overrides(args)
     progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
     try:
         result = run_check(view, base=args.base, head=INDEX if args.staged else args.head,
@@ -91,32 +90,9 @@ def repo_paths(view, paths: list[str]) -> list[str]:
     return out
 
 
-def is_tty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def use_color(stream) -> bool:
-    return is_tty(stream) and not os.environ.get("NO_COLOR")
-
-
-class _Progress:
+class _Progress(StatusLine):
     """``analysing 12/216 files`` on one terminal line, for changes big enough to wait for."""
 
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.shown = False
-
     def __call__(self, done: int, total: int, path: str) -> None:
-        if total < PROGRESS_MIN_FILES:
-            return
-        self.stream.write(f"\r\033[Kmldiff: analysing {done}/{total} files")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        if total >= PROGRESS_MIN_FILES:
+            self.show(f"mldiff: analysing {done}/{total} files")

@@ -12,6 +12,9 @@ import json
 import sys
 import time
 
+from mldiff.commands.options import add_selection_arguments, selection_overrides, split_paths_at_dashes
+from mldiff.commands.terminal import StatusLine, is_tty, use_color
+
 LONG_WALK_SECONDS = 0.5  # show progress on a terminal once a walk has taken this long
 
 
@@ -26,12 +29,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
     parser.add_argument("-n", "--max-count", type=_count, metavar="N", dest="max_count",
                         help="walk at most N commits (before PATH and family filters, like the last N commits)")
-    parser.add_argument("--family", action="append", default=[], metavar="F",
-                        help="only findings of these families (repeat or comma-separate)")
-    parser.add_argument("--select", action="append", metavar="CODES_OR_FAMILIES",
-                        help="only these rule codes, code prefixes or families (comma-separated)")
-    parser.add_argument("--ignore", action="append", metavar="CODES_OR_FAMILIES",
-                        help="skip these rule codes, code prefixes or families (comma-separated)")
+    add_selection_arguments(parser, families=True)
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text (default) or json: JSON Lines, one object per commit")
     parser.add_argument("--all", action="store_true", dest="show_all", help="also list commits without findings")
@@ -48,24 +46,6 @@ def add_parser(sub) -> None:
     split_paths_at_dashes(parser)
 
 
-def split_paths_at_dashes(parser: argparse.ArgumentParser) -> None:
-    """Everything after ``--`` is a PATH, never a revision (argparse alone would hand the
-    first one to an optional REV positional). The sub-parser still sees the ``--``."""
-    parse_known_args = parser.parse_known_args
-
-    def parse(args=None, namespace=None):
-        args = list(sys.argv[1:] if args is None else args)
-        after: list[str] = []
-        if "--" in args:
-            cut = args.index("--")
-            args, after = args[:cut], args[cut + 1:]
-        namespace, extras = parse_known_args(args, namespace)
-        namespace.paths = [*(getattr(namespace, "paths", None) or []), *after]
-        return namespace, extras
-
-    parser.parse_known_args = parse  # type: ignore[method-assign]
-
-
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -77,27 +57,29 @@ def _count(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mldiff.commands.check import is_tty, repo_paths, use_color
+    from mldiff.commands.check import repo_paths
     from mldiff.gitview import RepoView
+    from mldiff.history import check_families
 
-    families = _families(args.family)
+    families = check_families(args.family)
     view = RepoView.discover(args.repo)
     try:
         from mldiff import history
         from mldiff.checking import settings_for
         from mldiff.commit_cache import CommitCache
         revisions = history.revision_arguments(view, args.revision)
-        overrides = {name: ",".join(getattr(args, name)) for name in ("select", "ignore") if getattr(args, name)}
+        overrides = selection_overrides(args)
         settings = settings_for(view, overrides, revisions[0].split("...")[-1])
         wanted = history.Filter(settings, families, tuple(repo_paths(view, args.paths)))
         cache = CommitCache.open(view.common_dir, settings, enabled=not args.no_cache)
         stats = history.Stats()
         progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
         commits = history.walk(view, revisions, max_count=args.max_count, first_parent=not args.all_parents)
-        shown = findings = 0
+        shown = findings = unreadable = 0
         color = use_color(sys.stdout)
         try:
             for item in history.commit_findings(view, commits, settings, wanted, cache, stats, progress=progress):
+                unreadable += len(item.errors)
                 if not (item.findings or args.show_all):
                     continue
                 if progress:
@@ -115,16 +97,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         view.close()
     if args.format == "text":
-        print(f"mldiff: {findings} {'finding' if findings == 1 else 'findings'} in {shown} of {stats.walked} "
-              f"{'commit' if stats.walked == 1 else 'commits'}", file=sys.stderr)
+        summary = (f"mldiff: {findings} {'finding' if findings == 1 else 'findings'} in {shown} of {stats.walked} "
+                   f"{'commit' if stats.walked == 1 else 'commits'}")
+        if unreadable:
+            summary += (f"; {unreadable} {'file' if unreadable == 1 else 'files'} could not be analysed "
+                        f"(--format json --all lists them)")
+        print(summary, file=sys.stderr)
     if args.stats:
         print(stats.line(), file=sys.stderr)
     return 0
-
-
-def _families(values: list[str]) -> frozenset[str]:
-    from mldiff.history import check_families
-    return check_families(values)
 
 
 _YELLOW = "\033[33m"
@@ -145,23 +126,13 @@ def _write_text(item, out, color: bool) -> None:
                   f"[{finding.family}] {message}\n")
 
 
-class _Progress:
+class _Progress(StatusLine):
     """``mldiff: 37/159 commits (12 analysed)`` on one terminal line, once a walk takes a while."""
 
     def __init__(self, stream) -> None:
-        self.stream = stream
+        super().__init__(stream)
         self.started = time.monotonic()
-        self.shown = False
 
     def __call__(self, done: int, walked: int, analysed: int) -> None:
-        if not self.shown and time.monotonic() - self.started < LONG_WALK_SECONDS:
-            return
-        self.stream.write(f"\r\033[Kmldiff: {done}/{walked} commits ({analysed} analysed)")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-            self.shown = False
+        if self.shown or time.monotonic() - self.started >= LONG_WALK_SECONDS:
+            self.show(f"mldiff: {done}/{walked} commits ({analysed} analysed)")

@@ -12,11 +12,12 @@ import argparse
 import sys
 
 from mldiff.commands.check import FAIL_ON
+from mldiff.commands.options import add_selection_arguments, selection_overrides, split_paths_at_dashes
+from mldiff.commands.terminal import use_color
 
 
 def add_parser(sub) -> None:
     from mldiff import formats
-    from mldiff.commands.log import split_paths_at_dashes
     parser = sub.add_parser(
         "show", help="the ML-semantic findings of one commit",
         description="Report the ML-semantic changes one commit made against its first parent.",
@@ -25,12 +26,7 @@ def add_parser(sub) -> None:
               "                   [-- PATH ...]" % "|".join(formats.names()))
     parser.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
     parser.add_argument("--format", choices=formats.names(), default="text", help="output format (default: text)")
-    parser.add_argument("--family", action="append", default=[], metavar="F",
-                        help="only findings of these families (repeat or comma-separate)")
-    parser.add_argument("--select", action="append", metavar="CODES_OR_FAMILIES",
-                        help="only these rule codes, code prefixes or families (comma-separated)")
-    parser.add_argument("--ignore", action="append", metavar="CODES_OR_FAMILIES",
-                        help="skip these rule codes, code prefixes or families (comma-separated)")
+    add_selection_arguments(parser, families=True)
     parser.add_argument("--fail-on", choices=FAIL_ON, default="never",
                         help="exit 1 when a finding is at or above this severity (default: never)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the per-commit cache")
@@ -43,7 +39,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from mldiff import formats, history
     from mldiff.checking import settings_for
-    from mldiff.commands.check import exit_status, repo_paths, use_color
+    from mldiff.commands.check import exit_status, repo_paths
     from mldiff.commit_cache import CommitCache
     from mldiff.gitview import RepoView
 
@@ -51,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     view = RepoView.discover(args.repo)
     try:
         sha = view.resolve(args.revision)
-        overrides = {name: ",".join(getattr(args, name)) for name in ("select", "ignore") if getattr(args, name)}
+        overrides = selection_overrides(args)
         settings = settings_for(view, overrides, sha)
         wanted = history.Filter(settings, families, tuple(repo_paths(view, args.paths)))
         cache = CommitCache.open(view.common_dir, settings, enabled=not args.no_cache)
