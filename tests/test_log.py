@@ -5,7 +5,11 @@ by the mldiff version and by settings), and a repository left as it was."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -332,18 +336,25 @@ def test_an_empty_repository(repo):
     assert result.returncode == 2 and "no commits yet" in result.stderr
 
 
-def test_a_long_walk_analysed_in_parallel_matches_a_serial_one(repo):
-    """More changed files than checking.PARALLEL_MIN_FILES: worker processes, results still in order."""
+@pytest.fixture
+def long_history(repo: Repo) -> Repo:
+    """More changed files than checking.PARALLEL_MIN_FILES, one per commit."""
+    from mldiff.checking import PARALLEL_MIN_FILES
+    for i in range(PARALLEL_MIN_FILES + 4):
+        repo.write(f"exp{i % 3}.py", TRAIN.replace("0.001", f"0.{i + 1:03d}"))
+        repo.commit(f"experiment {i}")
+    return repo
+
+
+def test_a_long_walk_analysed_in_parallel_matches_a_serial_one(long_history):
+    """Worker processes for a long walk, and the results still come in commit order."""
     from mldiff import history
     from mldiff.checking import PARALLEL_MIN_FILES
     from mldiff.commit_cache import CommitCache
     from mldiff.config import Settings
     from mldiff.gitview import RepoView
 
-    for i in range(PARALLEL_MIN_FILES + 4):
-        repo.write(f"exp{i % 3}.py", TRAIN.replace("0.001", f"0.{i + 1:03d}"))
-        repo.commit(f"experiment {i}")
-    view = RepoView.discover(repo.path)
+    view = RepoView.discover(long_history.path)
     try:
         def run(jobs: int) -> list[tuple[str, list[str]]]:
             cache = CommitCache.open(view.common_dir, Settings(), enabled=False)
@@ -359,3 +370,27 @@ def test_a_long_walk_analysed_in_parallel_matches_a_serial_one(repo):
     assert [subject for subject, _ in serial][:2] == [f"experiment {PARALLEL_MIN_FILES + 3}",
                                                        f"experiment {PARALLEL_MIN_FILES + 2}"]
     assert all(findings for _, findings in serial)
+
+
+def test_progress_on_a_terminal_only_and_never_in_the_output(long_history):
+    primary, secondary = pty.openpty()
+    with unchanged(long_history.path, CACHE):
+        result = subprocess.run([sys.executable, "-m", "mldiff", "log"], cwd=long_history.path,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, timeout=300)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    terminal = b"".join(chunks).decode()
+    assert result.returncode == 0
+    assert re.search(r"\r\x1b\[Kmldiff: \d+/\d+ commits \(\d+ analysed\)", terminal), terminal
+    assert terminal.rstrip().endswith("commits")  # the summary line, after the progress was wiped
+    assert b"\x1b" not in result.stdout and b"commits (" not in result.stdout
+    assert len(commits_in(result.stdout.decode())) == 24
