@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import mldiff as mldiff_package
-from conftest import Repo, git, mldiff
+from conftest import Repo, git, mldiff, read_terminal
 from mldiff import cli
 from repo_snapshot import unchanged
 
@@ -378,17 +378,7 @@ def test_progress_on_a_terminal_only_and_never_in_the_output(long_history):
         result = subprocess.run([sys.executable, "-m", "mldiff", "log"], cwd=long_history.path,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, timeout=300)
     os.close(secondary)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(primary, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
-    terminal = b"".join(chunks).decode()
+    terminal = read_terminal(primary)
     assert result.returncode == 0
     assert re.search(r"\r\x1b\[Kmldiff: \d+/\d+ commits \(\d+ analysed\)", terminal), terminal
     assert terminal.rstrip().endswith("commits")  # the summary line, after the progress was wiped
