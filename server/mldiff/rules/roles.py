@@ -16,7 +16,7 @@ from typing import Any
 
 from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
-from mldiff.analysis.values import NOT_LITERAL, Value, shorten
+from mldiff.analysis.values import NOT_LITERAL, Value, rename_key, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, flows,
                                  pair, pair_bindings, call_sites, short_name, site_span)
@@ -41,7 +41,8 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
      "augmentation"),
     (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index|loss_?(?:fn|type|name)?|"
      r"criterion)", "loss", "loss_arg"),
-    (r"(?:seed|\w+_seed|seed_\w+|random_?state)", "determinism", "seed"),
+    (r"(?:pythonhashseed|cublas_workspace_config)", "determinism", "deterministic_flag"),
+    (r"(?:\w*seed|seed_\w+|seeds|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
      "determinism", "deterministic_flag"),
     (r"(?:dtype|\w+_dtype|dtype_\w+|precision|\w+_precision|amp|use_amp|amp_\w+|fp16|bf16|fp32|half|"
@@ -51,8 +52,14 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
      r"distributed|dist_backend|tensor_?parallel\w*|tp_size|dp_size|pp_size|zero_?stage)",
      "compile_distributed", "distributed"),
-    (r"(?:shuffle\w*|num_?workers|workers|pin_?memory|drop_?last|persistent_?workers|prefetch_?factor|"
-     r"sampler)", "data_pipeline", "loader"),
+    (r"(?:gpus?|gpu_?ids?|device_?ids|cuda_visible_devices|n_?gpus?|num_?gpus)",
+     "compile_distributed", "devices"),
+    (r"(?:device|device_?name)", "compile_distributed", "device_choice"),
+    (r"(?:\w*shuffle\w*)", "data_pipeline", "shuffle"),
+    (r"(?:\w*sampler|sampler_\w+)", "data_pipeline", "sampler"),
+    (r"(?:drop_?last)", "data_pipeline", "drop_last"),
+    (r"(?:num_?workers|workers|\w+_workers|pin_?memory|persistent_?workers|prefetch_?factor)",
+     "data_pipeline", "loader"),
     (r"(?:train_?split|val_?split|valid\w*_split|test_?split|split_?ratio|val_?ratio|val_?frac\w*|"
      r"train_?frac\w*|train_?ratio|holdout\w*|subset\w*|data_?fraction|max_?samples|num_?samples|"
      r"train_?size|val_?size|test_?size)", "data_pipeline", "split"),
@@ -70,7 +77,7 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern + r"$"), family, topic) for pattern, family, topic in _NAME_TOPICS]
 # Names that only mean something when their value is a string choice ("adamw", "resnet50")
-_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture"}
+_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "device_choice"}
 
 
 def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None:
@@ -103,11 +110,30 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
     if apis.is_dataloader(q) or last == "DistributedSampler":
         if param == "batch_size":
             return "batch_size", "batch"
-        if param in ("worker_init_fn", "generator", "seed"):
+        if param in ("worker_init_fn", "generator"):
+            return "determinism", "worker_seed"
+        if param == "seed":
             return "determinism", "seed"
-        if param in ("shuffle", "num_workers", "pin_memory", "drop_last", "persistent_workers",
-                     "prefetch_factor", "sampler", "batch_sampler"):
+        if param == "shuffle":
+            return "data_pipeline", "shuffle"
+        if param in ("sampler", "batch_sampler"):
+            return "data_pipeline", "sampler"
+        if param == "drop_last":
+            return "data_pipeline", "drop_last"
+        if param in ("num_workers", "pin_memory", "persistent_workers", "prefetch_factor"):
             return "data_pipeline", "loader"
+        return None
+    if q in ("torch.utils.data.random_split", "torch.utils.data.Subset"):
+        if param == "generator":
+            return "determinism", "seed"
+        return ("data_pipeline", "split") if param in ("lengths", "indices") else None
+    if q in apis.SAMPLERS:
+        if param in ("generator", "seed"):
+            return "determinism", "seed"
+        if param == "drop_last":
+            return "data_pipeline", "drop_last"
+        if param in ("replacement", "num_samples", "weights", "shuffle"):
+            return "data_pipeline", "shuffle" if param == "shuffle" else "sampler"
         return None
     if apis.is_dropout(q) or param in ("dropout_p",) or (param == "dropout" and q.startswith("torch.nn.")):
         return ("regularization", "dropout") if param in ("p", "dropout_p", "dropout", "drop_prob") else None
@@ -124,9 +150,15 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
         return ("training_loop", "clipping") if param in ("max_norm", "clip_value", "norm_type", "#1") else None
     if q in apis.COMPILE:
         return "compile_distributed", "compile"
+    if q in ("torch.distributed.tensor.parallel.parallelize_module", "torch.distributed.device_mesh.init_device_mesh"):
+        return "compile_distributed", "tensor_parallel"
     if q in apis.DISTRIBUTED_WRAPPERS or last in ("DistributedDataParallel", "DataParallel",
                                                   "FullyShardedDataParallel"):
+        if param in ("device_ids", "output_device"):
+            return "compile_distributed", "devices"
         return "compile_distributed", "distributed"
+    if q == "torch.distributed.init_process_group":
+        return ("compile_distributed", "distributed") if param in ("backend", "world_size") else None
     if q.startswith("torch.nn.") and last in ("Linear", "Conv1d", "Conv2d", "Conv3d", "Embedding", "LSTM", "GRU",
                                               "RNN", "MultiheadAttention", "Transformer", "TransformerEncoder",
                                               "TransformerEncoderLayer", "TransformerDecoderLayer"):
@@ -155,6 +187,8 @@ class ValueChange:
     related: tuple[Related, ...] = ()
     flow: str = ""               # ", used as Adam lr at line 88"
     kind: str = "argument"       # argument | binding
+    name: str = ""               # the parameter ("lr") or the bound name ("args.lr", "cudnn.benchmark")
+    origin: str = ""             # the callee's qualified name, or the binding kind (assign, argparse, ...)
 
     def describe(self) -> str:
         if self.old is not None and self.new is not None:
@@ -224,7 +258,8 @@ def _argument_value_changes(change: PythonChange) -> list[ValueChange]:
                 continue
             subject = f"{short_name(head_site.qualname)} {param}"
             out.append(ValueChange(role[0], role[1], subject, old, new, _value_span(change, head_site, new),
-                                   base_line(change, base_site), kind="argument"))
+                                   base_line(change, base_site), kind="argument", name=param,
+                                   origin=head_site.qualname))
     return out
 
 
@@ -266,7 +301,40 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
     both_references = _is_reference(old) and _is_reference(new)
-    return both_references and (old_literal is NOT_LITERAL or new_literal is NOT_LITERAL)
+    if both_references and (old_literal is NOT_LITERAL or new_literal is NOT_LITERAL):
+        return True
+    return _inlined_key(change.head, change.base, new) == rename_key(old.key, change.renames) \
+        or _inlined_key(change.base, change.head, old) == new.key
+
+
+def _inlined_key(view, other_view, value: Value) -> str | None:
+    """``value``'s key with each name that this side introduces (binds exactly once, the other side
+    never) replaced by its definition: ``get_rank(dp_pg)`` with ``dp_pg = mesh.get_group(0)`` reads
+    as ``get_rank(mesh.get_group(0))``, so extracting a variable is no change."""
+    import ast
+    if value.is_literal or not value.names:
+        return None
+    try:
+        tree = ast.parse(value.code, mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+    inlined = False
+
+    class Inline(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name):
+            nonlocal inlined
+            definitions = view.definitions(node.id)
+            if len(definitions) != 1 or definitions[0][1].value is None or other_view.definitions(node.id):
+                return node
+            try:
+                replacement = ast.parse(definitions[0][1].value.code, mode="eval").body
+            except (SyntaxError, ValueError):
+                return node
+            inlined = True
+            return replacement
+
+    body = Inline().visit(tree.body)
+    return ast.dump(body, annotate_fields=False) if inlined else None
 
 
 def _is_reference(value: Value) -> bool:
@@ -315,6 +383,8 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                     break
         if role is None:
             continue
+        if base_site is None and _extracted_constant(change, uses, new):
+            continue
         subject = _binding_subject(site)
         flow = ""
         if uses:
@@ -323,8 +393,21 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
         span = binding_span(change, head_site) if head_site else binding_span(change, base_site)
         out.append(ValueChange(role[0], role[1], subject, old, new, span,
                                binding_base_line(change, base_site),
-                               tuple(u[0] for u in uses), flow, kind="binding"))
+                               tuple(u[0] for u in uses), flow, kind="binding", name=binding.target,
+                               origin=binding.kind))
     return out
+
+
+def _extracted_constant(change: PythonChange, uses, new: Value) -> bool:
+    """``seed = 1337`` added where ``manual_seed(1337)`` became ``manual_seed(seed)``: the literal
+    moved into a name, and the call it feeds had that very value on the base side."""
+    from mldiff.analysis.values import _literal_equal
+    for _, call_site, param in uses:
+        for base_site in call_sites(change, "base", lambda q, c, v: q == call_site.qualname):
+            old = apis.arguments(base_site.call, base_site.qualname).get(param)
+            if old is not None and old.is_literal and _literal_equal(old.literal, new.literal):
+                return True
+    return False
 
 
 def _binding_subject(site) -> str:
@@ -351,8 +434,10 @@ class ValueRule:
         for value_change in value_changes(change):
             if value_change.family != self.family or value_change.topic not in self.topics:
                 continue
+            if not self.accepts(change, value_change):
+                continue
             yield self.report(
-                change, value_change.span, self.message(value_change),
+                change, value_change.span, self.message_for(change, value_change),
                 base_line=value_change.base_line,
                 before=value_change.old.code if value_change.old is not None else None,
                 after=value_change.new.code if value_change.new is not None else None,
@@ -360,5 +445,36 @@ class ValueRule:
                 severity=self.severity_by_topic.get(value_change.topic),
             )
 
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        """A further filter for subclasses that share a topic with a structural check."""
+        return True
+
+    def message_for(self, change, value_change: ValueChange) -> str:
+        """The message; subclasses that need the change itself (e.g. to say where a setting
+        is read) override this, the rest override ``message``."""
+        return self.message(value_change)
+
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe()
+
+
+def is_inert_option(value_change: ValueChange) -> bool:
+    """A command-line option added with no default (or a ``store_true`` flag): nothing changes
+    until someone passes it, so the option alone is no change of training."""
+    return (value_change.origin == "argparse" and value_change.old is None and value_change.new is not None
+            and (value_change.new.literal is None or value_change.new.literal is False))
+
+
+class SettingRule(ValueRule):
+    """A ValueRule that skips options added without a default and says which ``if`` a changed
+    setting decides when it feeds no call (``compile = True`` ... ``if compile:``)."""
+
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        return not is_inert_option(value_change)
+
+    def message_for(self, change, value_change: ValueChange) -> str:
+        text = self.message(value_change)
+        if value_change.kind == "binding" and not value_change.flow and value_change.new is not None:
+            from mldiff.rules.common import condition_use
+            text += condition_use(change.head, value_change.name)
+        return text
