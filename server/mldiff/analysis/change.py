@@ -145,11 +145,26 @@ class PythonChange:
         base_names = self._identifiers(self.base)
         head_names = self._identifiers(self.head)
         return {old: new for old, new in pairs.items()
-                if new and old not in head_names and new not in base_names}
+                if new and old not in head_names and new not in base_names
+                and not _only_called(self.base.text, old)}
 
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:
         return set(_IDENTIFIER.findall(_strip_comments(view.text)))
+
+
+def _only_called(text: str, name: str) -> bool:
+    """Every use of ``name`` in ``text`` calls it and none defines it (``ResNet18()`` from a star
+    import): replacing it with another callable is a swap of what is called, not a rename."""
+    uses = list(re.finditer(r"(?<![\w.])" + re.escape(name) + r"\b", _strip_comments(text)))
+    if not uses:
+        return False
+    stripped = _strip_comments(text)
+    for use in uses:
+        before = stripped[max(0, use.start() - 6):use.start()]
+        if before.endswith(("def ", "class ")) or not stripped[use.end():use.end() + 1] == "(":
+            return False
+    return True
 
 
 def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
