@@ -26,3 +26,23 @@ def test_swapping_a_called_class_is_not_a_rename():
     rename = PythonChange.from_texts("t.py", "def train_epoch(n):\n    pass\ntrain_epoch(1)\n",
                                      "def run_epoch(n):\n    pass\nrun_epoch(1)\n")
     assert rename.renames == {"train_epoch": "run_epoch"}
+
+
+def test_a_rename_reaches_into_f_string_fields():
+    from mldiff.analysis.change import PythonChange
+    base = "LOCAL_RANK = int(env['RANK'])\ndevice = f'cuda:{LOCAL_RANK}'\nddp(model, [LOCAL_RANK])\n"
+    change = PythonChange.from_texts("t.py", base, base.replace("LOCAL_RANK =", "local_rank =")
+                                     .replace("{LOCAL_RANK}", "{local_rank}").replace("[LOCAL_RANK]", "[local_rank]"))
+    assert change.renames == {"LOCAL_RANK": "local_rank"}
+    other_text = PythonChange.from_texts("t.py", "x = 1\nd = f'cuda:{x}'\n", "y = 1\nd = f'cpu:{y}'\n")
+    assert other_text.renames == {}
+
+
+def test_importing_another_object_under_another_alias_is_not_a_rename():
+    from mldiff.analysis.change import PythonChange
+    swap = PythonChange.from_texts(
+        "t.py", "from torch.nn.parallel import DistributedDataParallel as DDP\nmodel = DDP(model)\n",
+        "from torch.distributed.fsdp import FullyShardedDataParallel as FSDP\nmodel = FSDP(model)\n")
+    assert swap.renames == {}
+    alias = PythonChange.from_texts("t.py", "import numpy as np\nx = np.ones(3)\n", "import numpy as npy\nx = npy.ones(3)\n")
+    assert alias.renames == {"np": "npy"}
