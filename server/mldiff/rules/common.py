@@ -515,7 +515,7 @@ def report_call_changes(rule, change: PythonChange, changes: list[CallChange], n
             else:
                 parts = [f"{param if not param.startswith('#') else 'argument'} {value_text(old)} -> "
                          f"{value_text(new)}" for param, old, new in item.arguments]
-                text = f"{head.short} " + ", ".join(parts)
+                text = f"{call_label(change, head)} " + ", ".join(parts)
             yield rule.report(change, site_span(change, head), text + note, base_line=base_line(change, base),
                               before=call_code(base), after=call_code(head), severity=severity)
         else:
@@ -615,3 +615,11 @@ def condition_use(view: ModuleView, name: str) -> str:
             text = " ".join(view.source(index).split())
             return f", used in `{shorten(text, 48)}` at line {line.start + 1}"
     return ""
+
+
+def call_label(change: PythonChange, site: CallSite) -> str:
+    """``Adam`` for an API call, ``model.cuda`` for a method of a local object."""
+    call = site.call
+    if call.receiver is not None and call.callee.split(".", 1)[0] not in change.view(site.side).aliases:
+        return call.callee
+    return site.short

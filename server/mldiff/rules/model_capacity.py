@@ -1,0 +1,291 @@
+"""model_capacity: layers, width, heads, context length, architecture."""
+from __future__ import annotations
+
+import re
+
+from mldiff.analysis import apis
+from mldiff.analysis.values import Value
+from mldiff.rules.base import Example, Expect, Rule
+from mldiff.rules.common import (CallChange, CallSite, assigned_key, base_line, call_changes, call_code, call_sites,
+                                 pair, report_call_changes, site_span, value_text)
+from mldiff.rules.roles import SettingRule, _same_after_resolving, classify_argument, classify_name
+
+# Names that hold a model (or a part of one) when assigned a constructor call.
+MODEL_NAME = re.compile(r"(?:model|net|network|backbone|encoder|decoder|generator|discriminator|classifier|"
+                        r"teacher|student|\w+_model|model_\w+|\w+_net|\w*net|net_\w+|net[gd])$")
+_NOT_CONSTRUCTORS = frozenset({"torch.load", "copy.deepcopy", "deepcopy", "torch.jit.load", "torch.nn.DataParallel"})
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "Parameter", "ParameterList", "ParameterDict",
+                         "Module", "Buffer", "Identity"})
+_LAYER_ARGUMENTS_IGNORED = frozenset({"inplace", "device", "dtype", "#0"})
+_FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_config", "build_model"})
+_CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+", re.M)
+
+
+def is_model_name(target: str) -> bool:
+    """``model``, ``self.net``, ``netG``, ``backbone``, ``ema_model``: a name that holds a model."""
+    return bool(MODEL_NAME.match(target.rsplit(".", 1)[-1].lower()))
+
+
+def _assigned_target(view, site: CallSite) -> str | None:
+    for binding in view.facts(site.index).bindings:
+        if binding.value is not None and binding.value.node is site.call.node:
+            return binding.target
+    return None
+
+
+class ModelSizeChanged(SettingRule, Rule):
+    """The model's size changed: number of layers, heads, width / embedding size, context length
+    (block size), vocabulary size, MLP ratio, a layer's in/out features or channels, or a model
+    config's size argument (``GPTConfig(n_layer=12)``).
+
+    Size changes the parameter count, memory, speed and what a checkpoint fits: a checkpoint saved
+    before no longer loads, learning rate and warmup tuned for one width may not suit another, and
+    a longer context costs quadratic attention memory. Check that checkpoints, positional
+    embeddings and the batch size still fit.
+    """
+
+    code = "ML1101"
+    family = "model_capacity"
+    name = "model-size"
+    summary = "Layers, heads, width, context length, vocab size or a layer's size changed"
+    topics = ("size",)
+    examples = (
+        Example(
+            before="n_layer = 4\nn_head = 4\nn_embd = 128\n",
+            after="n_layer = 6\nn_head = 4\nn_embd = 384\n",
+            expect=(Expect(1, "n_layer 4 -> 6"), Expect(3, "n_embd 128 -> 384")),
+        ),
+        Example(
+            before="batch_size = 32\nblock_size = 512 # context\n",
+            after="batch_size = 32\nblock_size = 1024 # context\n",
+            expect=(Expect(2, "block_size 512 -> 1024"),),
+        ),
+        Example(
+            before="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                   "        super().__init__()\n        self.fc = nn.Linear(512, 10)\n",
+            after="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                  "        super().__init__()\n        self.fc = nn.Linear(512, 100)\n",
+            expect=(Expect(5, "Linear out_features 10 -> 100"),),
+        ),
+        Example(
+            before="config = GPTConfig(n_layer=12, n_head=12, n_embd=768)\n",
+            after="config = GPTConfig(n_layer=24, n_head=12, n_embd=768)\n",
+            expect=(Expect(1, "GPTConfig n_layer 12 -> 24"),),
+        ),
+        Example(  # a comment on the line corrected, the value unchanged
+            before="block_size = 256 # context of up to 128 previous characters\n",
+            after="block_size = 256 # context of up to 256 previous characters\n",
+        ),
+        Example(  # per-shard bookkeeping derived from the real head count is not a size setting
+            before="attn.n_heads = attn.n_heads // tp_mesh.size()\nparallelize(attn)\n",
+            after="parallelize(attn)\n",
+        ),
+        Example(  # the same size read from a constant instead of a literal
+            before="import torch.nn as nn\nfc = nn.Linear(512, 10)\n",
+            after="import torch.nn as nn\nNUM_CLASSES = 10\nfc = nn.Linear(512, NUM_CLASSES)\n",
+        ),
+    )
+
+    def check(self, change):
+        yield from super().check(change)
+        yield from self._config_arguments(change)
+
+    def _config_arguments(self, change):
+        """Size keywords of calls the API table does not know: ``GPTConfig(n_layer=...)``,
+        ``VisionTransformer(depth=..., embed_dim=...)``."""
+        def unknown(qualname, call, view) -> bool:
+            return not apis.parameters(qualname) and any(classify_name(k) == ("model_capacity", "size")
+                                                         for k, _ in call.kwargs)
+
+        base = call_sites(change, "base", unknown)
+        head = call_sites(change, "head", unknown)
+        key = lambda site: (site.qualname, change.view(site.side).scope_names(site.index))  # noqa: E731
+        for b, h in pair(base, head, key, lambda b, h: not _size_kwargs_changed(change, b, h)):
+            if b is None or h is None:
+                continue
+            for name, old, new in _size_kwargs_changed(change, b, h):
+                yield self.report(change, change.head.span(h.index, new.node if new is not None else h.call.node),
+                                  f"{h.short} {name} {value_text(old)} -> {value_text(new)}",
+                                  base_line=base_line(change, b), before=old.code if old else None,
+                                  after=new.code if new else None)
+
+
+def _size_kwargs_changed(change, base: CallSite, head: CallSite) -> list[tuple[str, Value | None, Value | None]]:
+    before = {k: v for k, v in base.call.kwargs if classify_name(k) == ("model_capacity", "size")}
+    after = {k: v for k, v in head.call.kwargs if classify_name(k) == ("model_capacity", "size")}
+    out = []
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if old is None or new is None:
+            continue  # a keyword added or dropped falls back to a default we do not know
+        if old.same_as(new, change.renames) or _same_after_resolving(change, old, new):
+            continue
+        out.append((name, old, new))
+    return out
+
+
+def _is_model_constructor(qualname: str, call, view) -> bool:
+    """A call that builds a model (not ``model.to(device)``, ``DDP(model)``, ``torch.compile(model)``
+    or ``torch.load``): a class or factory, by plain name or through an imported module."""
+    if qualname in _NOT_CONSTRUCTORS or qualname in apis.COMPILE or qualname in apis.DISTRIBUTED_WRAPPERS:
+        return False
+    if qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[-1] in _CONTAINERS:
+        return False  # nn.Sequential(...): its layers are compared one by one
+    if "[" in call.callee:
+        return call.callee.startswith(("models.__dict__[", "models["))
+    if "(" in call.callee:
+        return False
+    root = call.callee.split(".", 1)[0]
+    return call.receiver is None or root in view.aliases  # not a method of an object: model.half()
+
+
+def _layer_classes(view) -> frozenset[str]:
+    """Classes of this file that are modules (``class Block(nn.Module)``)."""
+    out = set()
+    for index in view._lines_matching(_CLASS_LINE):
+        facts = view.facts(index)
+        if facts.def_name and any(apis.canonical(view.resolve(b)).startswith("torch.nn.") or b.endswith("Module")
+                                  for b in facts.bases):
+            out.add(facts.def_name)
+    return frozenset(out)
+
+
+class ArchitectureChanged(SettingRule, Rule):
+    """The architecture changed: another model class or factory (``ResNet18()`` -> ``SimpleDLA()``,
+    ``create_model('resnet50')`` -> ``create_model('vit_base_patch16_224')``), another ``arch`` /
+    ``model_name`` choice, or layers added, removed or swapped in an existing model definition
+    (``nn.ReLU`` -> ``nn.GELU``, a new ``nn.Conv2d`` in ``__init__``, a kernel size or stride).
+
+    A different architecture changes everything downstream: parameter count, what a checkpoint
+    loads into, the learning rate and regularization that suit it, and the meaning of any
+    comparison with earlier runs. Check that checkpoints, pretrained weights and input sizes
+    still match, and compare against a baseline of the same architecture.
+    """
+
+    code = "ML1102"
+    family = "model_capacity"
+    name = "architecture"
+    summary = "Model class or factory swapped, arch choice changed, or layers added / removed / swapped"
+    topics = ("architecture",)
+    examples = (
+        Example(
+            before="from models import *\n# net = SimpleDLA()\nnet = ResNet18()\nnet = net.to(device)\n",
+            after="from models import *\n# net = ResNet18()\nnet = SimpleDLA()\nnet = net.to(device)\n",
+            expect=(Expect(3, "model changed: ResNet18() -> SimpleDLA()"),),
+        ),
+        Example(
+            before="import timm\nmodel = timm.create_model('resnet50', pretrained=True)\n",
+            after="import timm\nmodel = timm.create_model('vit_base_patch16_224', pretrained=True)\n",
+            expect=(Expect(2, "model changed: timm.create_model('resnet50', pretrained=True) -> "),),
+        ),
+        Example(
+            before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--arch', default='resnet18')\n",
+            after="import argparse\np = argparse.ArgumentParser()\np.add_argument('--arch', default='resnet50')\n",
+            expect=(Expect(3, "--arch default 'resnet18' -> 'resnet50'"),),
+        ),
+        Example(
+            before="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                   "        super().__init__()\n        self.conv = nn.Conv2d(1, 32, 3)\n        self.act = nn.ReLU()\n",
+            after="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                  "        super().__init__()\n        self.conv = nn.Conv2d(1, 32, 5)\n        self.act = nn.GELU()\n",
+            expect=(Expect(5, "Conv2d kernel_size 3 -> 5"), Expect(6, "layer changed: nn.ReLU() -> nn.GELU()")),
+        ),
+        Example(
+            before="import torch.nn as nn\nmodel = nn.Sequential(\n    nn.Linear(784, 128),\n    nn.ReLU(),\n"
+                   "    nn.Linear(128, 10),\n)\n",
+            after="import torch.nn as nn\nmodel = nn.Sequential(\n    nn.Linear(784, 128),\n    nn.ReLU(),\n"
+                  "    nn.Linear(128, 128),\n    nn.ReLU(),\n    nn.Linear(128, 10),\n)\n",
+            expect=(Expect(5, "layer added: nn.Linear(128, 128), nn.ReLU()"),),
+        ),
+        Example(  # the model moved to the device another way: no architecture change
+            before="model = Net()\nmodel = model.cuda()\n",
+            after="model = Net()\nmodel = model.to(device)\n",
+        ),
+        Example(  # a new model class added to a library is no change of an existing model
+            before="import torch.nn as nn\n",
+            after="import torch.nn as nn\nclass Tiny(nn.Module):\n    def __init__(self):\n"
+                  "        super().__init__()\n        self.fc = nn.Linear(4, 2)\n",
+        ),
+        Example(  # inplace=True changes memory, not the architecture
+            before="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                   "        super().__init__()\n        self.act = nn.ReLU()\n",
+            after="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                  "        super().__init__()\n        self.act = nn.ReLU(inplace=True)\n",
+        ),
+        Example(  # the same model built by the same call, renamed variable
+            before="net = ResNet18()\nnet.train()\n",
+            after="model = ResNet18()\nmodel.train()\n",
+        ),
+    )
+
+    def check(self, change):
+        yield from super().check(change)
+        yield from self._models(change)
+        yield from self._layers(change)
+
+    def _models(self, change):
+        for item in call_changes(change, _is_model_constructor, None, key=assigned_key):
+            if item.kind != "arguments":
+                continue  # a model built where none was (or moved into a function) is not a swap
+            base, head = item.base, item.head
+            target = _assigned_target(change.head, head) or ""
+            if not (is_model_name(target) or head.call.method in _FACTORIES):
+                continue
+            if base.qualname == head.qualname and not _names_another_model(item):
+                continue
+            yield self.report(change, site_span(change, head),
+                              f"model changed: {call_code(base, 48)} -> {call_code(head, 48)}",
+                              base_line=base_line(change, base), before=call_code(base), after=call_code(head))
+
+    def _layers(self, change):
+        base_classes, head_classes = _class_names(change.base), _class_names(change.head)
+        local = _layer_classes(change.head) | _layer_classes(change.base)
+
+        def layer(qualname, call, view) -> bool:
+            last = qualname.rsplit(".", 1)[-1]
+            if qualname.startswith("torch.nn.") and qualname.count(".") == 2 and last[:1].isupper():
+                if last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname) \
+                        or apis.is_loss(qualname):
+                    return False
+            elif qualname not in local:
+                return False
+            return True
+
+        items = []
+        for item in call_changes(change, layer, None, key=assigned_key):
+            site = item.site
+            view = change.view(site.side)
+            if not _in_existing_model(view, site.index, base_classes & head_classes):
+                continue
+            if item.kind == "arguments" and item.base.qualname == item.head.qualname:
+                arguments = tuple((p, o, n) for p, o, n in item.arguments
+                                  if p not in _LAYER_ARGUMENTS_IGNORED
+                                  and classify_argument(item.head.qualname, p) is None)
+                if not arguments:
+                    continue
+                item = CallChange("arguments", item.base, item.head, arguments)
+            items.append(item)
+        yield from report_call_changes(self, change, items, "layer")
+
+
+def _names_another_model(item: CallChange) -> bool:
+    """Same factory, another model: a string argument (``'resnet50'``) or a ``model_name`` changed."""
+    for param, old, new in item.arguments:
+        if param in ("model_name", "arch", "pretrained_model_name_or_path", "model_type"):
+            return True
+        if any(v is not None and isinstance(v.literal, str) for v in (old, new)):
+            return True
+    return False
+
+
+def _class_names(view) -> frozenset[str]:
+    return frozenset(view.facts(i).def_name or "" for i in view._lines_matching(_CLASS_LINE))
+
+
+def _in_existing_model(view, index: int, existing: frozenset[str]) -> bool:
+    """Inside a class that both sides define, or in an ``nn.Sequential(...)`` outside any class."""
+    lines = view.logical
+    classes = [view.facts(a).def_name for a in view.ancestors(index) if lines[a].keyword == "class"]
+    if classes:
+        return classes[0] in existing
+    return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
