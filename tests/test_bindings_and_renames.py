@@ -46,3 +46,14 @@ def test_importing_another_object_under_another_alias_is_not_a_rename():
     assert swap.renames == {}
     alias = PythonChange.from_texts("t.py", "import numpy as np\nx = np.ones(3)\n", "import numpy as npy\nx = npy.ones(3)\n")
     assert alias.renames == {"np": "npy"}
+
+
+def test_reading_an_attribute_of_a_config_does_not_pass_the_config():
+    from mldiff.analysis.change import PythonChange
+    from mldiff.rules.roles import value_changes
+    before = "import torch.nn as nn\nconfig = Config(bias=False)\nfc = nn.Linear(config.n_embd, 3)\n"
+    change = PythonChange.from_texts("t.py", before, before.replace("bias=False", "bias=True"))
+    assert value_changes(change) == []
+    before = "import torch.nn as nn\nwidth = 64\nfc = nn.Linear(width, 3)\n"
+    change = PythonChange.from_texts("t.py", before, before.replace("64", "128"))
+    assert [(v.family, v.topic) for v in value_changes(change)] == [("model_capacity", "size")]

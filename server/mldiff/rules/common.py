@@ -209,8 +209,7 @@ def flows(change: PythonChange, site: BindingSite, limit: int = 3) -> list[tuple
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
             for param, value in apis.arguments(call, qualname).items():
-                if name in value.names or any(n.endswith("." + name.rsplit(".", 1)[-1]) and name.startswith("args.")
-                                              for n in value.names):
+                if _passes(name, value):
                     call_site = CallSite("head", index, call, qualname)
                     label = f"{short_name(qualname)} {param}" if not param.startswith(("#", "**")) \
                         else short_name(qualname)
@@ -221,6 +220,17 @@ def flows(change: PythonChange, site: BindingSite, limit: int = 3) -> list[tuple
             if len(out) >= limit:
                 return out
     return out
+
+
+def _passes(name: str, value: Value) -> bool:
+    """Does ``value`` pass the setting ``name`` itself? ``Linear(config.n_embd)`` reads an attribute
+    of ``config``, it does not pass ``config``."""
+    if name in value.names:
+        return not any(n.startswith(name + ".") for n in value.names)
+    if name.startswith("args."):
+        attr = "." + name.rsplit(".", 1)[-1]
+        return any(n.endswith(attr) for n in value.names)
+    return False
 
 
 def flow_phrase(change: PythonChange, uses: list[tuple[Related, CallSite, str]]) -> str:
