@@ -428,6 +428,9 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
     pair_key = (lambda site: key(change, site, name(site))) if key is not None else name
     out = []
     for base, head in pair(sites("base"), sites("head"), pair_key, same):
+        one = head if base is None else base if head is None else None
+        if one is not None and counterpart_broken(change, one.side, change.view(one.side).logical[one.index].start):
+            continue
         if base is None:
             out.append(CallChange("added", None, head, condition=condition_phrase(conditions(change.head, head.index))))
         elif head is None:
@@ -477,18 +480,30 @@ def group_span(change: PythonChange, sites: Sequence[CallSite]) -> Span:
 
 
 def grouped(changes: Iterable[CallChange], change: PythonChange) -> list[list[CallChange]]:
-    """Added (or removed) calls in the same block under the same conditions, together: three seed
-    calls added in one ``if`` become one finding. Other changes stay alone."""
+    """Changes that say the same thing, together: calls added (or removed) in one block under the
+    same conditions, the same argument change made to several calls (``bias=False`` on four
+    ``Linear`` layers), several calls moved under the same new condition."""
     groups: dict[tuple, list[CallChange]] = {}
     for item in changes:
         if item.kind in ("added", "removed"):
             site = item.site
             parent = change.view(site.side).logical[site.index].parent
             group_key: tuple = (item.kind, parent, item.condition)
+        elif item.kind == "arguments" and item.base.qualname == item.head.qualname:
+            group_key = (item.kind, item.head.qualname, tuple(
+                (name, old.key if old else None, new.key if new else None) for name, old, new in item.arguments))
+        elif item.kind == "condition":
+            group_key = (item.kind, item.condition)
         else:
             group_key = (item.kind, id(item))
         groups.setdefault(group_key, []).append(item)
     return list(groups.values())
+
+
+def _elsewhere(change: PythonChange, group: list[CallChange]) -> str:
+    """`` (also at lines 42, 77)`` for the other members of a group of like changes."""
+    lines = [site_span(change, item.head).line for item in group[1:] if item.head is not None]
+    return f" (also at line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})" if lines else ""
 
 
 # -- reporting call and binding changes ---------------------------------------------------------
@@ -526,12 +541,15 @@ def report_call_changes(rule, change: PythonChange, changes: list[CallChange], n
                 parts = [f"{param if not param.startswith('#') else 'argument'} {value_text(old)} -> "
                          f"{value_text(new)}" for param, old, new in item.arguments]
                 text = f"{call_label(change, head)} " + ", ".join(parts)
-            yield rule.report(change, site_span(change, head), text + note, base_line=base_line(change, base),
-                              before=call_code(base), after=call_code(head), severity=severity)
+            yield rule.report(change, site_span(change, head), text + _elsewhere(change, group) + note,
+                              base_line=base_line(change, base), before=call_code(base), after=call_code(head),
+                              severity=severity)
         else:
-            yield rule.report(change, site_span(change, item.head), f"{call_code(item.head)} {item.condition}" + note,
-                              base_line=base_line(change, item.base), before=call_code(item.base),
-                              after=call_code(item.head), severity=severity)
+            calls = ", ".join(call_code(g.head, 48) for g in group[:3]) + (
+                f" and {len(group) - 3} more" if len(group) > 3 else "")
+            yield rule.report(change, group_span(change, [g.head for g in group]),
+                              f"{calls} {item.condition}" + note, base_line=base_line(change, item.base),
+                              before=call_code(item.base), after=call_code(item.head), severity=severity)
 
 
 def display_target(target: str) -> str:
@@ -579,7 +597,9 @@ def binding_changes(change: PythonChange, accept: Callable[[str], bool], pattern
                 continue
             out.append((base, head, moved or ""))
         else:
-            out.append((base, head, ""))
+            one = head or base
+            if not counterpart_broken(change, one[0].side, change.view(one[0].side).logical[one[0].index].start):
+                out.append((base, head, ""))
     return out
 
 
@@ -633,3 +653,28 @@ def call_label(change: PythonChange, site: CallSite) -> str:
     if call.receiver is not None and call.callee.split(".", 1)[0] not in change.view(site.side).aliases:
         return call.callee
     return site.short
+
+
+def counterpart_broken(change: PythonChange, side: str, line: int) -> bool:
+    """Does 0-based physical ``line`` of ``side`` stand, on the other side, inside a statement that
+    does not parse, and does that broken text hold the same statement? An unterminated string
+    can swallow the rest of a file into one broken statement; what it swallowed is not new."""
+    if side == "head":
+        mapped, view, other = change.map.head_to_base(line), change.head, change.base
+    else:
+        mapped, view, other = change.map.base_to_head(line), change.base, change.head
+    if mapped is None:
+        for hunk in change.hunks:
+            start, end = (hunk.head_start, hunk.head_end) if side == "head" else (hunk.base_start, hunk.base_end)
+            if start <= line < max(end, start + 1):
+                mapped = hunk.base_start if side == "head" else hunk.head_start
+                break
+    if mapped is None:
+        return False
+    own = view.index_at(line)
+    statement = " ".join(view.source(own).split()) if own >= 0 else ""
+    for probe in (mapped, mapped - 1):
+        index = other.index_at(probe)
+        if index >= 0 and other.logical[index].keyword != "case" and other.unit(index).error is not None:
+            return not statement or statement in " ".join(other.source(index).split())
+    return False

@@ -18,6 +18,7 @@ _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "Parameter", 
                          "Module", "Buffer", "Identity"})
 _LAYER_ARGUMENTS_IGNORED = frozenset({"inplace", "device", "dtype", "#0"})
 _FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_config", "build_model"})
+_OTHER_FAMILIES = re.compile(r"Norm|Drop|Loss")
 _CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+", re.M)
 
 
@@ -249,7 +250,7 @@ class ArchitectureChanged(SettingRule, Rule):
                     return False
             elif qualname not in local:
                 return False
-            return True
+            return not _OTHER_FAMILIES.search(last)  # a home-made LayerNorm or DropPath is theirs
 
         items = []
         for item in call_changes(change, layer, None, key=assigned_key):

@@ -470,7 +470,15 @@ class SettingRule(ValueRule):
     setting decides when it feeds no call (``compile = True`` ... ``if compile:``)."""
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        return not is_inert_option(value_change)
+        if is_inert_option(value_change):
+            return False
+        if value_change.old is None or value_change.new is None:  # added or removed: unless a parse error hid it
+            from mldiff.rules.common import counterpart_broken
+            if value_change.new is not None:
+                return not counterpart_broken(change, "head", value_change.span.line - 1)
+            if value_change.base_line is not None:
+                return not counterpart_broken(change, "base", value_change.base_line - 1)
+        return True
 
     def message_for(self, change, value_change: ValueChange) -> str:
         text = self.message(value_change)
