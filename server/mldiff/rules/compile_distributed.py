@@ -24,6 +24,7 @@ _WRAPPER_PATTERN = re.compile(r"DistributedDataParallel|DataParallel|DDP|FSDP|fu
 _TP_STYLES = frozenset({"ColwiseParallel", "RowwiseParallel", "SequenceParallel", "PrepareModuleInput",
                         "PrepareModuleOutput", "PrepareModuleInputOutput"})
 _TP_MODULE = "torch.distributed.tensor.parallel."
+_ALL_DEVICES = re.compile(r"None|(?:list\()?range\((?:torch\.)?cuda\.device_count\(\)\)\)?")
 _PLACEMENT_PATTERN = re.compile(r"\.cuda\(|\.to\(|set_device|CUDA_VISIBLE_DEVICES")
 
 
@@ -99,8 +100,7 @@ class CompileChanged(SettingRule, Rule):
         return super().accepts(change, value_change) and value_change.kind == "binding" \
             and not _compiler_config(value_change.name)
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from report_call_changes(self, change, call_changes(change, _is_compile, _COMPILE_PATTERN), "compile")
         yield from report_binding_changes(self, change, binding_changes(change, _compiler_config, _COMPILE_PATTERN),
                                           lambda *a: "")
@@ -191,8 +191,7 @@ class DistributedWrappingChanged(SettingRule, Rule):
     def accepts(self, change, value_change: ValueChange) -> bool:
         return super().accepts(change, value_change) and value_change.kind == "binding"
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         wrapping = call_changes(change, _is_wrapper, _WRAPPER_PATTERN, key=assigned_key)
         yield from report_call_changes(self, change, _distributed_arguments(wrapping), "wrapping")
         groups = call_changes(change, _is_process_group, _WRAPPER_PATTERN)
@@ -261,8 +260,7 @@ class TensorParallelPlanChanged(SettingRule, Rule):
         # a plan written inline as a dict is compared entry by entry below
         return not any(v is not None and isinstance(v.node, cst.Dict) for v in (value_change.old, value_change.new))
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         calls = [item for item in call_changes(change, _is_parallelize, re.compile("parallelize_module"))
                  if item.kind != "arguments"]
         yield from report_call_changes(self, change, calls, "parallelize_module")
@@ -426,10 +424,13 @@ class DevicePlacementChanged(SettingRule, Rule):
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:
+        if value_change.name in ("device_ids", "output_device") and (value_change.old is None or value_change.new is None):
+            present = value_change.new if value_change.new is not None else value_change.old
+            if _ALL_DEVICES.fullmatch(present.code.replace(" ", "")):
+                return False  # the default: every visible device
         return super().accepts(change, value_change) and not value_change.name.startswith(("os.environ.", "environ."))
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from report_call_changes(self, change, call_changes(change, _is_set_device, _PLACEMENT_PATTERN),
                                        "device selection")
         placements = [item for item in call_changes(change, _is_model_placement, _PLACEMENT_PATTERN,

@@ -106,8 +106,7 @@ class ShuffleChanged(DataValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from report_call_changes(self, change, call_changes(change, _is_shuffle_call, _SHUFFLE_PATTERN),
                                        "shuffle")
 
@@ -229,8 +228,7 @@ class SamplerChanged(DataValueRule, Rule):
         return super().accepts(change, value_change) and \
             not any(_constructs_sampler(change, v) for v in (value_change.old, value_change.new))
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         # a sampler's own arguments are value changes (above); here: added, removed, swapped, re-conditioned
         samplers = [item for item in call_changes(change, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)
                     if item.kind != "arguments" or item.base.qualname != item.head.qualname]
@@ -340,8 +338,7 @@ class DatasetSplitChanged(DataValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from self._compare(change, _reads_dataset, ("dataset",))
         yield from self._compare(change, _selects_split, ("split", "train"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from mldiff.analysis import apis
+from mldiff.analysis.change import PythonChange
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallChange, CallSite, binding_changes, call_changes, report_binding_changes, report_call_changes,
                                  resolved_target)
@@ -121,8 +122,7 @@ class SeedChanged(SettingRule, Rule):
             return value_change.origin.replace("(...)", "") not in apis.SEEDS  # seed calls: structural
         return not value_change.name.startswith(("os.environ.", "environ."))
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         changes = [item for item in call_changes(change, is_seed_call, _SEED_PATTERN)
                    if not _seed_moved_to_keyword(change, item)]
         yield from report_call_changes(self, change, changes, "seeding", lambda group: _cuda_seed_note(change, group))
@@ -251,18 +251,20 @@ class CudnnFlagsChanged(SettingRule, Rule):
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
-        if _is_cudnn_target(change.head, value_change.name) or _is_cudnn_target(change.base, value_change.name):
+        if _is_cudnn_target(change, value_change.name):
             return False  # reported structurally below
         return "benchmark" in name or "cudnn" in name
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         pairs = binding_changes(change, lambda target: target in _CUDNN_FLAGS, _CUDNN_PATTERN)
         yield from report_binding_changes(self, change, pairs, _cudnn_meaning)
 
 
-def _is_cudnn_target(view, name: str) -> bool:
-    return resolved_target(view, name).startswith("torch.backends.")
+def _is_cudnn_target(change, name: str) -> bool:
+    """``cudnn.benchmark`` resolved through the file's imports (in config files: by its spelling)."""
+    views = (change.head, change.base) if isinstance(change, PythonChange) else ()
+    return name.startswith(("torch.backends.", "cudnn.")) or \
+        any(resolved_target(view, name).startswith("torch.backends.") for view in views)
 
 
 def _is_deterministic_call(qualname: str, call, view) -> bool:
@@ -336,14 +338,13 @@ class DeterministicAlgorithmsChanged(SettingRule, Rule):
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
-        if _is_cudnn_target(change.head, value_change.name) or _is_cudnn_target(change.base, value_change.name):
+        if _is_cudnn_target(change, value_change.name):
             return False
         if value_change.name.startswith(("os.environ.", "environ.")):
             return False
         return "benchmark" not in name and "cudnn" not in name
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         changes = call_changes(change, _is_deterministic_call, _DETERMINISTIC_PATTERN)
         changes += call_changes(change, _is_environ_setdefault, _DETERMINISTIC_PATTERN)
         yield from report_call_changes(self, change, changes, "deterministic algorithms")

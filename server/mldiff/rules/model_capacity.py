@@ -17,6 +17,7 @@ _NOT_CONSTRUCTORS = frozenset({"torch.load", "copy.deepcopy", "deepcopy", "torch
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "Parameter", "ParameterList", "ParameterDict",
                          "Module", "Buffer", "Identity"})
 _LAYER_ARGUMENTS_IGNORED = frozenset({"inplace", "device", "dtype", "#0"})
+_WRAPPERS = apis.DISTRIBUTED_WRAPPERS | {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel"}
 _FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_config", "build_model"})
 _OTHER_FAMILIES = re.compile(r"Norm|Drop|Loss")
 _CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+", re.M)
@@ -87,8 +88,7 @@ class ModelSizeChanged(SettingRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from self._config_arguments(change)
 
     def _config_arguments(self, change):
@@ -130,8 +130,8 @@ def _is_model_constructor(qualname: str, call, view) -> bool:
     or ``torch.load``): a class or factory, by plain name or through an imported module."""
     if qualname in _NOT_CONSTRUCTORS or qualname in apis.COMPILE or qualname in apis.DISTRIBUTED_WRAPPERS:
         return False
-    if qualname.startswith("torch.nn.") and qualname.rsplit(".", 1)[-1] in _CONTAINERS:
-        return False  # nn.Sequential(...): its layers are compared one by one
+    if qualname.startswith("torch.nn."):
+        return False  # layers and nn.Sequential(...): compared layer by layer
     if "[" in call.callee:
         return call.callee.startswith(("models.__dict__[", "models["))
     if "(" in call.callee:
@@ -219,8 +219,7 @@ class ArchitectureChanged(SettingRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
+    def structural(self, change):
         yield from self._models(change)
         yield from self._layers(change)
 
@@ -246,7 +245,7 @@ class ArchitectureChanged(SettingRule, Rule):
             last = qualname.rsplit(".", 1)[-1]
             if qualname.startswith("torch.nn.") and qualname.count(".") == 2 and last[:1].isupper():
                 if last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname) \
-                        or apis.is_loss(qualname):
+                        or apis.is_loss(qualname) or qualname in _WRAPPERS:
                     return False
             elif qualname not in local:
                 return False
@@ -256,17 +255,39 @@ class ArchitectureChanged(SettingRule, Rule):
         for item in call_changes(change, layer, None, key=assigned_key):
             site = item.site
             view = change.view(site.side)
-            if not _in_existing_model(view, site.index, base_classes & head_classes):
+            if not _in_existing_model(view, site.index, base_classes & head_classes) \
+                    or not _builds_a_layer(view, site):
                 continue
             if item.kind == "arguments" and item.base.qualname == item.head.qualname:
+                # sizes are ML1101's, dropout and norm arguments their families'
                 arguments = tuple((p, o, n) for p, o, n in item.arguments
-                                  if p not in _LAYER_ARGUMENTS_IGNORED
+                                  if p not in _LAYER_ARGUMENTS_IGNORED and classify_name(p) is None
                                   and classify_argument(item.head.qualname, p) is None)
                 if not arguments:
                     continue
                 item = CallChange("arguments", item.base, item.head, arguments)
             items.append(item)
         yield from report_call_changes(self, change, items, "layer")
+
+
+def _builds_a_layer(view, site: CallSite) -> bool:
+    """The call becomes part of a model: assigned to ``self.x``, inside ``nn.Sequential(...)`` /
+    ``nn.ModuleList(...)``, or appended to a list of layers, outside ``forward``."""
+    if view.enclosing_def(site.index) >= 0 and view.facts(view.enclosing_def(site.index)).def_name == "forward":
+        return False
+    facts = view.facts(site.index)
+    for binding in facts.bindings:
+        if binding.target.startswith("self.") and binding.value is not None and binding.value.node is site.call.node:
+            return True
+        if binding.kind == "augassign":
+            return True
+    for call in facts.calls:
+        if call.method in ("append", "extend", "add_module", "insert"):
+            return True
+        name = apis.canonical(view.qualname(call))
+        if name.startswith("torch.nn.") and name.rsplit(".", 1)[-1] in ("Sequential", "ModuleList", "ModuleDict"):
+            return True
+    return False
 
 
 def _names_another_model(item: CallChange) -> bool:

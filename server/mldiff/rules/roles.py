@@ -430,12 +430,14 @@ class ValueRule:
     file_kinds = VALUE_FILE_KINDS
     severity_by_topic: dict[str, str] = {}
 
+    def selected(self, change) -> list[ValueChange]:
+        """The value changes this rule reports."""
+        return [value_change for value_change in value_changes(change)
+                if value_change.family == self.family and value_change.topic in self.topics
+                and self.accepts(change, value_change)]
+
     def check(self, change):
-        for value_change in value_changes(change):
-            if value_change.family != self.family or value_change.topic not in self.topics:
-                continue
-            if not self.accepts(change, value_change):
-                continue
+        for value_change in self.selected(change):
             yield self.report(
                 change, value_change.span, self.message_for(change, value_change),
                 base_line=value_change.base_line,
@@ -466,23 +468,78 @@ def is_inert_option(value_change: ValueChange) -> bool:
 
 
 class SettingRule(ValueRule):
-    """A ValueRule that skips options added without a default and says which ``if`` a changed
-    setting decides when it feeds no call (``compile = True`` ... ``if compile:``)."""
+    """A ValueRule with a structural part (``structural``, Python files only) that skips options
+    added without a default and settings only renamed, shows long values around where they
+    differ, and says which ``if`` a changed setting decides when it feeds no call (``compile =
+    True`` ... ``if compile:``)."""
+
+    def structural(self, change: PythonChange):
+        return ()
+
+    def check(self, change):
+        yield from super().check(change)
+        if isinstance(change, PythonChange):
+            yield from self.structural(change)
+
+    def selected(self, change) -> list[ValueChange]:
+        chosen = super().selected(change)
+        return _without_renamed_settings(change, chosen) if isinstance(change, PythonChange) else chosen
 
     def accepts(self, change, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
-        if value_change.old is None or value_change.new is None:  # added or removed: unless a parse error hid it
-            from mldiff.rules.common import counterpart_broken
+        if isinstance(change, PythonChange) and (value_change.old is None or value_change.new is None):
+            from mldiff.rules.common import counterpart_broken  # added or removed, unless a parse error hid it
             if value_change.new is not None:
                 return not counterpart_broken(change, "head", value_change.span.line - 1)
             if value_change.base_line is not None:
                 return not counterpart_broken(change, "base", value_change.base_line - 1)
         return True
 
+    def message(self, value_change: ValueChange) -> str:
+        old, new = value_change.old, value_change.new
+        if old is None or new is None:
+            return value_change.describe()
+        before, after = contrast(old.code, new.code)
+        return f"{value_change.subject} {before} -> {after}{value_change.flow}"
+
     def message_for(self, change, value_change: ValueChange) -> str:
         text = self.message(value_change)
-        if value_change.kind == "binding" and not value_change.flow and value_change.new is not None:
+        if isinstance(change, PythonChange) and value_change.kind == "binding" and not value_change.flow \
+                and value_change.new is not None:
             from mldiff.rules.common import condition_use
             text += condition_use(change.head, value_change.name)
         return text
+
+
+def _without_renamed_settings(change: PythonChange, chosen: list[ValueChange]) -> list[ValueChange]:
+    """``compile_model = True`` removed and ``compile = True`` added in the same hunk: a setting
+    renamed, not one dropped and another introduced."""
+    from mldiff.analysis.values import _literal_equal
+    removed = [v for v in chosen if v.new is None and v.old is not None and v.old.is_literal and v.base_line]
+    added = [v for v in chosen if v.old is None and v.new is not None and v.new.is_literal]
+    dropped: set[int] = set()
+    for gone in removed:
+        for new in added:
+            if id(new) in dropped or gone.topic != new.topic or not _literal_equal(gone.old.literal, new.new.literal):
+                continue
+            if any(h.base_start < gone.base_line <= max(h.base_end, h.base_start + 1)
+                   and h.head_start < new.span.line <= max(h.head_end, h.head_start + 1) for h in change.hunks):
+                dropped.update((id(gone), id(new)))
+                break
+    return [v for v in chosen if id(v) not in dropped]
+
+
+def contrast(old: str, new: str, width: int = 48) -> tuple[str, str]:
+    """Two long values shortened around where they first differ: ``{'blocks': [1, 2], 'out': [16, …``
+    -> ``{'blocks': [1, 2], 'out_planes': …`` shows as ``…'out': [16, …`` -> ``…'out_planes': …``."""
+    if len(old) <= width and len(new) <= width:
+        return old, new
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    if prefix < width // 2:
+        return shorten(old, width), shorten(new, width)
+    start = max(0, prefix - 16)
+    start = next((i + 1 for i in range(start, prefix) if old[i] in " ,([{"), start)
+    return "…" + shorten(old[start:], width), "…" + shorten(new[start:], width)
