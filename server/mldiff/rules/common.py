@@ -303,7 +303,7 @@ def _add_condition(view: ModuleView, header: int, negate: bool, out: dict[str, s
         tree = ast.parse(condition.code, mode="eval").body
     except (SyntaxError, ValueError):
         return
-    parts = [_negated(tree)] if negate else _conjuncts(tree)
+    parts = _conjuncts(_negated(tree) if negate else tree)
     for part in parts:
         if isinstance(part, ast.Constant) or _is_main_guard(part):
             continue
@@ -311,7 +311,8 @@ def _add_condition(view: ModuleView, header: int, negate: bool, out: dict[str, s
         if renames:
             from mldiff.analysis.values import rename_key
             key = rename_key(key, renames)
-        out.setdefault(key, ast.unparse(part))
+        text = ast.unparse(part)
+        out.setdefault(key, f"({text})" if isinstance(part, ast.BoolOp) else text)
 
 
 def _conjuncts(node):
@@ -325,8 +326,8 @@ def _conjuncts(node):
         inner = node.operand
         if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.Not):
             return _conjuncts(inner.operand)
-        if isinstance(inner, ast.Compare):
-            return [_negated(inner)]
+        if isinstance(inner, (ast.Compare, ast.BoolOp)):
+            return _conjuncts(_negated(inner))
     return [node]
 
 
@@ -338,6 +339,8 @@ def _negated(node):
     import ast
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         return node.operand
+    if isinstance(node, ast.BoolOp):  # De Morgan: not (a and not b) -> not a or b
+        return ast.BoolOp(ast.Or() if isinstance(node.op, ast.And) else ast.And(), [_negated(v) for v in node.values])
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
         inverse = _INVERSE_COMPARISONS[type(node.ops[0]).__name__]
         return ast.Compare(node.left, [getattr(ast, inverse)()], node.comparators)
@@ -353,7 +356,7 @@ def condition_phrase(conditions_: dict[str, str]) -> str:
     """`` (when a and b)`` for messages, or an empty string."""
     if not conditions_:
         return ""
-    return " (when " + " and ".join(conditions_.values()) + ")"
+    return " (when " + shorten(" and ".join(conditions_.values()), 80) + ")"
 
 
 def condition_change(change: PythonChange, base_index: int, head_index: int) -> str | None:
@@ -461,7 +464,7 @@ def assigned_key(change: PythonChange, site: CallSite, name: str) -> object:
     for binding in view.facts(site.index).bindings:
         if binding.value is not None and binding.value.node is site.call.node:
             target = renamed(binding.target, change.renames) if site.side == "base" else binding.target
-            return ("target", view.scope_names(site.index), target)
+            return ("target", target)  # not the scope: code moved into a function still pairs
     return ("callee", name)
 
 

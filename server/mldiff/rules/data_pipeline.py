@@ -234,8 +234,11 @@ class SamplerChanged(DataValueRule, Rule):
                     if item.kind != "arguments" or item.base.qualname != item.head.qualname]
         yield from report_call_changes(self, change, samplers, "sampler",
                                        lambda group: _missing_set_epoch(change, group))
-        yield from report_call_changes(self, change, call_changes(change, _is_set_epoch, _SAMPLER_PATTERN),
-                                       "set_epoch", _set_epoch_note)
+        # the same call on another spelling of the loader (self.loader -> loader) is no change
+        set_epoch = [item for item in call_changes(change, _is_set_epoch, _SAMPLER_PATTERN,
+                                                   key=lambda change, site, name: "set_epoch")
+                     if item.kind != "arguments" or item.arguments]
+        yield from report_call_changes(self, change, set_epoch, "set_epoch", _set_epoch_note)
 
 
 def _missing_set_epoch(change, group: list[CallChange]) -> tuple[str, str | None]:

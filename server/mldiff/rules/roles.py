@@ -254,6 +254,8 @@ def _argument_value_changes(change: PythonChange) -> list[ValueChange]:
             role = classify_argument(head_site.qualname, param) or classify_argument(base_site.qualname, param)
             if role is None:
                 continue
+            if (old is None and base_site.call.star_kwargs) or (new is None and head_site.call.star_kwargs):
+                continue  # the keyword may come through **kwargs on the side that seems to lack it
             if _same_after_resolving(change, old, new):
                 continue
             subject = f"{short_name(head_site.qualname)} {param}"
@@ -321,16 +323,22 @@ def _inlined_key(view, other_view, value: Value) -> str | None:
     inlined = False
 
     class Inline(ast.NodeTransformer):
+        depth = 0
+
         def visit_Name(self, node: ast.Name):
             nonlocal inlined
             definitions = view.definitions(node.id)
-            if len(definitions) != 1 or definitions[0][1].value is None or other_view.definitions(node.id):
+            if len(definitions) != 1 or definitions[0][1].value is None or other_view.definitions(node.id) \
+                    or self.depth >= 3:
                 return node
             try:
                 replacement = ast.parse(definitions[0][1].value.code, mode="eval").body
             except (SyntaxError, ValueError):
                 return node
             inlined = True
+            self.depth += 1
+            replacement = self.visit(replacement)  # `dataset1 = MNIST(..., transform=transform)`, and transform's
+            self.depth -= 1
             return replacement
 
     body = Inline().visit(tree.body)
@@ -488,8 +496,13 @@ class SettingRule(ValueRule):
     def accepts(self, change, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
+        if value_change.old is None and value_change.new is not None and value_change.new.literal is None \
+                and value_change.kind == "binding":
+            return False  # `sampler = None`: a placeholder, not a setting
         if isinstance(change, PythonChange) and (value_change.old is None or value_change.new is None):
             from mldiff.rules.common import counterpart_broken  # added or removed, unless a parse error hid it
+            if _moved_setting(change, value_change):
+                return False
             if value_change.new is not None:
                 return not counterpart_broken(change, "head", value_change.span.line - 1)
             if value_change.base_line is not None:
@@ -510,6 +523,30 @@ class SettingRule(ValueRule):
             from mldiff.rules.common import condition_use
             text += condition_use(change.head, value_change.name)
         return text
+
+
+def _moved_setting(change: PythonChange, value_change: ValueChange) -> bool:
+    """The same key with the same value still written on the other side of the change, in another
+    form: ``kwargs.update({'num_workers': 1})`` became ``cuda_kwargs = {'num_workers': 1}``."""
+    present = value_change.new if value_change.new is not None else value_change.old
+    if present is None or not present.is_literal or value_change.kind != "binding":
+        return False
+    key = value_change.name.rsplit(".", 1)[-1]
+    if not key.isidentifier():
+        return False
+    pattern = re.compile(r"(?:['\"]" + re.escape(key) + r"['\"]\s*:|\b" + re.escape(key) + r"\s*=(?!=))\s*(.+?)\s*[,)}\n]")
+    other = change.base if value_change.new is not None else change.head
+    from mldiff.analysis.values import _literal_equal, canonical
+    import ast
+    for index in change.touched("base" if value_change.new is not None else "head"):
+        for match in pattern.finditer(other.source(index)):
+            try:
+                literal = ast.literal_eval(match.group(1))
+            except (ValueError, SyntaxError):
+                continue
+            if _literal_equal(literal, present.literal):
+                return True
+    return False
 
 
 def _without_renamed_settings(change: PythonChange, chosen: list[ValueChange]) -> list[ValueChange]:
