@@ -57,3 +57,12 @@ def test_reading_an_attribute_of_a_config_does_not_pass_the_config():
     before = "import torch.nn as nn\nwidth = 64\nfc = nn.Linear(width, 3)\n"
     change = PythonChange.from_texts("t.py", before, before.replace("64", "128"))
     assert [(v.family, v.topic) for v in value_changes(change)] == [("model_capacity", "size")]
+
+
+def test_conditions_around_a_statement():
+    from mldiff.analysis.module import ModuleView
+    from mldiff.rules.common import conditions
+    view = ModuleView("if a and not (b or c):\n    x = 1\nelif not (0 < d < 5):\n    y = 2\nelse:\n    z = 3\n")
+    assert list(conditions(view, 1).values()) == ["a", "not b", "not c"]
+    assert list(conditions(view, 3).values()) == ["not 0 < d < 5", "(not a or (b or c))"]
+    assert list(conditions(view, 5).values()) == ["0 < d < 5", "(not a or (b or c))"]

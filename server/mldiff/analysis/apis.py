@@ -123,6 +123,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "torch.nn.Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     "torch.nn.Conv3d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     "torch.nn.Embedding": ("num_embeddings", "embedding_dim", "padding_idx"),
+    "torch.nn.LSTMCell": ("input_size", "hidden_size", "bias"),
+    "torch.nn.GRUCell": ("input_size", "hidden_size", "bias"),
+    "torch.nn.RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
+    "torch.nn.ConvTranspose1d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "torch.nn.ConvTranspose2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "torch.nn.ConvTranspose3d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     # losses
     "torch.nn.CrossEntropyLoss": _LOSS,
     "torch.nn.NLLLoss": _LOSS[:-1],

@@ -326,7 +326,7 @@ def _conjuncts(node):
         inner = node.operand
         if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.Not):
             return _conjuncts(inner.operand)
-        if isinstance(inner, (ast.Compare, ast.BoolOp)):
+        if isinstance(inner, ast.BoolOp) or (isinstance(inner, ast.Compare) and len(inner.ops) == 1):
             return _conjuncts(_negated(inner))
     return [node]
 

@@ -8,7 +8,10 @@ from mldiff.analysis.values import Value
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallChange, CallSite, assigned_key, base_line, call_changes, call_code, call_sites,
                                  pair, report_call_changes, site_span, value_text)
-from mldiff.rules.roles import SettingRule, _same_after_resolving, classify_argument, classify_name
+from mldiff.analysis.change import PythonChange
+from mldiff.analysis.values import NOT_LITERAL
+from mldiff.rules.roles import (SettingRule, _same_after_resolving, classify_argument, classify_name,
+                                resolve_literal)
 
 # Names that hold a model (or a part of one) when assigned a constructor call.
 MODEL_NAME = re.compile(r"(?:model|net|network|backbone|encoder|decoder|generator|discriminator|classifier|"
@@ -87,6 +90,15 @@ class ModelSizeChanged(SettingRule, Rule):
             after="import torch.nn as nn\nNUM_CLASSES = 10\nfc = nn.Linear(512, NUM_CLASSES)\n",
         ),
     )
+
+    def severity_for(self, change, value_change):
+        """A size computed from other values on both sides (``dicts['words'].size()`` ->
+        ``dicts.size()``) may well be the same number: information, not a warning."""
+        if isinstance(change, PythonChange) and value_change.old is not None and value_change.new is not None \
+                and resolve_literal(change.base, value_change.old) is NOT_LITERAL \
+                and resolve_literal(change.head, value_change.new) is NOT_LITERAL:
+            return "information"
+        return super().severity_for(change, value_change)
 
     def structural(self, change):
         yield from self._config_arguments(change)
@@ -219,6 +231,10 @@ class ArchitectureChanged(SettingRule, Rule):
         ),
     )
 
+    def accepts(self, change, value_change) -> bool:
+        # `self.model_type = 'Transformer'` records what a model is; settings live outside it
+        return super().accepts(change, value_change) and not value_change.name.startswith("self.")
+
     def structural(self, change):
         yield from self._models(change)
         yield from self._layers(change)
@@ -231,8 +247,9 @@ class ArchitectureChanged(SettingRule, Rule):
             target = _assigned_target(change.head, head) or ""
             if not (is_model_name(target) or head.call.method in _FACTORIES):
                 continue
-            if base.qualname == head.qualname and not _names_another_model(item):
-                continue
+            same_class = base.qualname.rsplit(".", 1)[-1] == head.qualname.rsplit(".", 1)[-1]
+            if same_class and (base.qualname == head.qualname or not item.arguments) and not _names_another_model(item):
+                continue  # the same class, imported another way (RNNModel -> model.RNNModel)
             yield self.report(change, site_span(change, head),
                               f"model changed: {call_code(base, 48)} -> {call_code(head, 48)}",
                               base_line=base_line(change, base), before=call_code(base), after=call_code(head))
@@ -262,12 +279,28 @@ class ArchitectureChanged(SettingRule, Rule):
                 # sizes are ML1101's, dropout and norm arguments their families'
                 arguments = tuple((p, o, n) for p, o, n in item.arguments
                                   if p not in _LAYER_ARGUMENTS_IGNORED and classify_name(p) is None
-                                  and classify_argument(item.head.qualname, p) is None)
+                                  and classify_argument(item.head.qualname, p) is None
+                                  and not _default_spelled_out(item.head.qualname, p, o, n))
                 if not arguments:
                     continue
                 item = CallChange("arguments", item.base, item.head, arguments)
             items.append(item)
         yield from report_call_changes(self, change, items, "layer")
+
+
+# Layer arguments whose default is spelled out (or dropped) without changing the layer.
+_LAYER_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros",
+                   "batch_first": False, "bidirectional": False, "ceil_mode": False, "count_include_pad": True,
+                   "approximate": "none", "negative_slope": 0.01, "dim": None}
+
+
+def _default_spelled_out(qualname: str, param: str, old, new) -> bool:
+    if not qualname.startswith("torch.nn.") or (old is not None and new is not None) or param not in _LAYER_DEFAULTS:
+        return False
+    present = old if old is not None else new
+    default = _LAYER_DEFAULTS[param]
+    return present.is_literal and (present.literal is default or (
+        default is not None and type(present.literal) is type(default) and present.literal == default))
 
 
 def _builds_a_layer(view, site: CallSite) -> bool:

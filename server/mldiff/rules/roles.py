@@ -161,7 +161,9 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
         return ("compile_distributed", "distributed") if param in ("backend", "world_size") else None
     if q.startswith("torch.nn.") and last in ("Linear", "Conv1d", "Conv2d", "Conv3d", "Embedding", "LSTM", "GRU",
                                               "RNN", "MultiheadAttention", "Transformer", "TransformerEncoder",
-                                              "TransformerEncoderLayer", "TransformerDecoderLayer"):
+                                              "TransformerEncoderLayer", "TransformerDecoderLayer", "LSTMCell",
+                                              "GRUCell", "RNNCell", "ConvTranspose1d", "ConvTranspose2d",
+                                              "ConvTranspose3d"):
         if param in ("dropout",):
             return "regularization", "dropout"
         if param in ("in_features", "out_features", "in_channels", "out_channels", "num_embeddings",
@@ -452,8 +454,12 @@ class ValueRule:
                 before=value_change.old.code if value_change.old is not None else None,
                 after=value_change.new.code if value_change.new is not None else None,
                 related=value_change.related,
-                severity=self.severity_by_topic.get(value_change.topic),
+                severity=self.severity_for(change, value_change),
             )
+
+    def severity_for(self, change, value_change: ValueChange) -> str | None:
+        """None: the rule's own severity."""
+        return self.severity_by_topic.get(value_change.topic)
 
     def accepts(self, change, value_change: ValueChange) -> bool:
         """A further filter for subclasses that share a topic with a structural check."""
