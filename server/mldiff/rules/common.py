@@ -410,11 +410,13 @@ class CallChange:
 
 
 def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
-                 key: Callable[[PythonChange, CallSite, str], object] | None = None) -> list[CallChange]:
+                 key: Callable[[PythonChange, CallSite, str], object] | None = None,
+                 where: Callable[[PythonChange, CallSite], bool] | None = None) -> list[CallChange]:
     """Matching calls in the changed code, paired base to head (identical calls first): added,
     removed, with changed arguments, or the same call under other conditions. With ``pattern``
     (a regex prefilter), calls inside the blocks of touched ``if``/``else`` headers count too.
-    ``key(change, site, name)`` says which calls may pair (default: the callee, after renames)."""
+    ``key(change, site, name)`` says which calls may pair (default: the callee, after renames);
+    ``where(change, site)`` filters the sites further where the line matters."""
     renames = change.renames
 
     def name(site: CallSite) -> str:
@@ -422,10 +424,11 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
 
     def sites(side: str) -> list[CallSite]:
         indices = touched_with_blocks(change, side, pattern) if pattern is not None else None
-        return [s for s in call_sites(change, side, predicate, indices) if not s.call.in_lambda_or_def]
+        return [s for s in call_sites(change, side, predicate, indices)
+                if not s.call.in_lambda_or_def and (where is None or where(change, s))]
 
-    def same(base: CallSite, head: CallSite) -> bool:
-        return name(base) == head.qualname and not resolved_argument_changes(change, base, head) \
+    def same(base: CallSite, head: CallSite) -> bool:  # cheap: no look-ups of what names stand for
+        return name(base) == head.qualname and not argument_changes(change, base, head) \
             and condition_change(change, base.index, head.index) is None
 
     pair_key = (lambda site: key(change, site, name(site))) if key is not None else name

@@ -32,10 +32,12 @@ def is_model_name(target: str) -> bool:
 
 
 def _assigned_target(view, site: CallSite) -> str | None:
-    for binding in view.facts(site.index).bindings:
-        if binding.value is not None and binding.value.node is site.call.node:
-            return binding.target
-    return None
+    """The name a call's result is bound to (``model`` in ``model = Net()``)."""
+    table = view.__dict__.setdefault("_mldiff_targets", {})  # per line: call node id -> bound name
+    if site.index not in table:
+        table[site.index] = {id(b.value.node): b.target for b in view.facts(site.index).bindings
+                             if b.value is not None}
+    return table[site.index].get(id(site.call.node))
 
 
 class ModelSizeChanged(SettingRule, Rule):
@@ -240,13 +242,14 @@ class ArchitectureChanged(SettingRule, Rule):
         yield from self._layers(change)
 
     def _models(self, change):
-        for item in call_changes(change, _is_model_constructor, None, key=assigned_key):
+        def builds_a_model(change, site: CallSite) -> bool:
+            target = _assigned_target(change.view(site.side), site)
+            return site.call.method in _FACTORIES or (target is not None and is_model_name(target))
+
+        for item in call_changes(change, _is_model_constructor, None, key=assigned_key, where=builds_a_model):
             if item.kind != "arguments":
                 continue  # a model built where none was (or moved into a function) is not a swap
             base, head = item.base, item.head
-            target = _assigned_target(change.head, head) or ""
-            if not (is_model_name(target) or head.call.method in _FACTORIES):
-                continue
             same_class = base.qualname.rsplit(".", 1)[-1] == head.qualname.rsplit(".", 1)[-1]
             if same_class and (base.qualname == head.qualname or not item.arguments) and not _names_another_model(item):
                 continue  # the same class, imported another way (RNNModel -> model.RNNModel)
@@ -255,25 +258,29 @@ class ArchitectureChanged(SettingRule, Rule):
                               base_line=base_line(change, base), before=call_code(base), after=call_code(head))
 
     def _layers(self, change):
-        base_classes, head_classes = _class_names(change.base), _class_names(change.head)
-        local = _layer_classes(change.head) | _layer_classes(change.base)
+        local: list[frozenset[str]] = []  # this file's module classes, read only when a call might be one
 
         def layer(qualname, call, view) -> bool:
             last = qualname.rsplit(".", 1)[-1]
-            if qualname.startswith("torch.nn.") and qualname.count(".") == 2 and last[:1].isupper():
-                if last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname) \
-                        or apis.is_loss(qualname) or qualname in _WRAPPERS:
-                    return False
-            elif qualname not in local:
+            if _OTHER_FAMILIES.search(last) or not last[:1].isupper():
+                return False  # a home-made LayerNorm or DropPath is theirs
+            if qualname.startswith("torch.nn.") and qualname.count(".") == 2:
+                return not (last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname)
+                            or apis.is_loss(qualname) or qualname in _WRAPPERS)
+            if "." in qualname:
                 return False
-            return not _OTHER_FAMILIES.search(last)  # a home-made LayerNorm or DropPath is theirs
+            if not local:
+                local.append(_layer_classes(change.head) | _layer_classes(change.base))
+            return qualname in local[0]
 
         items = []
+        existing: list[frozenset[str]] = []
         for item in call_changes(change, layer, None, key=assigned_key):
             site = item.site
             view = change.view(site.side)
-            if not _in_existing_model(view, site.index, base_classes & head_classes) \
-                    or not _builds_a_layer(view, site):
+            if not existing:
+                existing.append(_class_names(change.base) & _class_names(change.head))
+            if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
                 continue
             if item.kind == "arguments" and item.base.qualname == item.head.qualname:
                 # sizes are ML1101's, dropout and norm arguments their families'

@@ -316,7 +316,17 @@ def _inlined_key(view, other_view, value: Value) -> str | None:
     never) replaced by its definition: ``get_rank(dp_pg)`` with ``dp_pg = mesh.get_group(0)`` reads
     as ``get_rank(mesh.get_group(0))``, so extracting a variable is no change."""
     import ast
-    if value.is_literal or not value.names:
+    if value.is_literal or not value.names or len(value.names) > 24:
+        return None
+    # only names this side introduces can be inlined: ones the other side's text lacks altogether
+    known: dict[str, bool] = {}
+
+    def fresh(name: str) -> bool:
+        if name not in known:
+            known[name] = re.search(r"\b" + re.escape(name) + r"\b", other_view.text) is None
+        return known[name]
+
+    if not any(fresh(name) for name in value.names if "." not in name):
         return None
     try:
         tree = ast.parse(value.code, mode="eval")
@@ -329,6 +339,8 @@ def _inlined_key(view, other_view, value: Value) -> str | None:
 
         def visit_Name(self, node: ast.Name):
             nonlocal inlined
+            if not fresh(node.id):
+                return node
             definitions = view.definitions(node.id)
             if len(definitions) != 1 or definitions[0][1].value is None or other_view.definitions(node.id) \
                     or self.depth >= 3:
