@@ -372,6 +372,8 @@ class DatasetSplitChanged(DataValueRule, Rule):
                 continue
             if old.same_as(new, change.renames) or _same_data(change, old, new):
                 continue
+            if _is_parameter(change.base, base.index, old) or _is_parameter(change.head, head.index, new):
+                continue  # the dataset now comes from the caller: which one, this file cannot say
             out.append((param, old, new))
         return out
 
@@ -382,3 +384,11 @@ def _same_data(change, old, new) -> bool:
     from mldiff.analysis.values import rename_key
     return _inlined_key(change.head, change.base, new) == rename_key(old.key, change.renames) \
         or _inlined_key(change.base, change.head, old) == new.key
+
+
+def _is_parameter(view, index: int, value) -> bool:
+    """A plain name that is a parameter of the function around line ``index``."""
+    from mldiff.analysis.values import dotted_name
+    name = dotted_name(value.node) if value.node is not None else None
+    function = view.enclosing_def(index)
+    return bool(name) and function >= 0 and name in view.facts(function).def_params

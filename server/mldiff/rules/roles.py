@@ -323,7 +323,8 @@ def _inlined_key(view, other_view, value: Value) -> str | None:
 
     def fresh(name: str) -> bool:
         if name not in known:
-            known[name] = re.search(r"\b" + re.escape(name) + r"\b", other_view.text) is None
+            known[name] = re.search(r"\b" + re.escape(name) + r"\b", other_view.text) is None \
+                or not other_view.definitions(name)
         return known[name]
 
     if not any(fresh(name) for name in value.names if "." not in name):
