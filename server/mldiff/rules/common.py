@@ -410,12 +410,13 @@ class CallChange:
 
 
 def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
-                 key: Callable[[PythonChange, CallSite, str], object] | None = None,
+                 key: Callable[[PythonChange, CallSite, str], object] | tuple | None = None,
                  where: Callable[[PythonChange, CallSite], bool] | None = None) -> list[CallChange]:
     """Matching calls in the changed code, paired base to head (identical calls first): added,
     removed, with changed arguments, or the same call under other conditions. With ``pattern``
     (a regex prefilter), calls inside the blocks of touched ``if``/``else`` headers count too.
-    ``key(change, site, name)`` says which calls may pair (default: the callee, after renames);
+    ``key(change, site, name)`` says which calls may pair (default: the callee, after renames; a
+    tuple of keys pairs in rounds, each over what the rounds before left unpaired);
     ``where(change, site)`` filters the sites further where the line matters."""
     renames = change.renames
 
@@ -431,9 +432,17 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
         return name(base) == head.qualname and not argument_changes(change, base, head) \
             and condition_change(change, base.index, head.index) is None
 
-    pair_key = (lambda site: key(change, site, name(site))) if key is not None else name
+    keys = key if isinstance(key, tuple) else (key,)
+    base_sites, head_sites = sites("base"), sites("head")
+    pairs: list[tuple] = []
+    for number, one_key in enumerate(keys):  # later keys pair what the earlier ones left alone
+        pair_key = (lambda site, k=one_key: k(change, site, name(site))) if one_key is not None else name
+        pairs += [p for p in pair(base_sites, head_sites, pair_key, same)
+                  if number == len(keys) - 1 or (p[0] is not None and p[1] is not None)]
+        base_sites = [s for s in base_sites if not any(p[0] is s for p in pairs)]
+        head_sites = [s for s in head_sites if not any(p[1] is s for p in pairs)]
     out = []
-    for base, head in pair(sites("base"), sites("head"), pair_key, same):
+    for base, head in pairs:
         one = head if base is None else base if head is None else None
         if one is not None and counterpart_broken(change, one.side, change.view(one.side).logical[one.index].start):
             continue

@@ -192,7 +192,8 @@ class DistributedWrappingChanged(SettingRule, Rule):
         return super().accepts(change, value_change) and value_change.kind == "binding"
 
     def structural(self, change):
-        wrapping = call_changes(change, _is_wrapper, _WRAPPER_PATTERN, key=assigned_key)
+        # the same wrapper first (DDP(self.model) -> DDP(self.module) is plumbing), then a swap at one name
+        wrapping = call_changes(change, _is_wrapper, _WRAPPER_PATTERN, key=(None, assigned_key))
         yield from report_call_changes(self, change, _distributed_arguments(wrapping), "wrapping")
         groups = call_changes(change, _is_process_group, _WRAPPER_PATTERN)
         yield from report_call_changes(self, change, _distributed_arguments(groups), "process group")

@@ -15,13 +15,18 @@ from mldiff.rules.roles import (SettingRule, _same_after_resolving, classify_arg
 
 # Names that hold a model (or a part of one) when assigned a constructor call.
 MODEL_NAME = re.compile(r"(?:model|net|network|backbone|encoder|decoder|generator|discriminator|classifier|"
-                        r"teacher|student|\w+_model|model_\w+|\w+_net|\w*net|net_\w+|net[gd])$")
-_NOT_CONSTRUCTORS = frozenset({"torch.load", "copy.deepcopy", "deepcopy", "torch.jit.load", "torch.nn.DataParallel"})
+                        r"teacher|student|\w+_model|model_(?:ema|without_ddp|engine)|\w+_net|\w*net|net_[gd]|"
+                        r"net[gd])$")
+_NOT_CONSTRUCTORS = frozenset({"torch.load", "copy.deepcopy", "deepcopy", "torch.jit.load", "torch.nn.DataParallel",
+                               "dict", "list", "tuple", "getattr", "partial", "functools.partial", "type", "super"})
 _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "Parameter", "ParameterList", "ParameterDict",
                          "Module", "Buffer", "Identity"})
 _LAYER_ARGUMENTS_IGNORED = frozenset({"inplace", "device", "dtype", "#0"})
 _WRAPPERS = apis.DISTRIBUTED_WRAPPERS | {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel"}
 _FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_config", "build_model"})
+# Calls whose size keywords are model sizes: configs and model classes, not loaders or image tools.
+_CONFIG_CALL = re.compile(r"(?:Config|Cfg|Args|Arguments|Params|Transformer|GPT|ViT|Net|Model|Encoder|Decoder)$|"
+                          r"^(?:create_model|build_model|get_model|from_pretrained|_create_\w+)$")
 _OTHER_FAMILIES = re.compile(r"Norm|Drop|Loss")
 _CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+", re.M)
 
@@ -93,6 +98,11 @@ class ModelSizeChanged(SettingRule, Rule):
         ),
     )
 
+    def accepts(self, change, value_change) -> bool:
+        if value_change.kind == "binding" and any(_builds_modules(v) for v in (value_change.old, value_change.new)):
+            return False  # `self.convs = nn.ModuleList([...])` is layers, not a size
+        return super().accepts(change, value_change)
+
     def severity_for(self, change, value_change):
         """A size computed from other values on both sides (``dicts['words'].size()`` ->
         ``dicts.size()``) may well be the same number: information, not a warning."""
@@ -109,8 +119,9 @@ class ModelSizeChanged(SettingRule, Rule):
         """Size keywords of calls the API table does not know: ``GPTConfig(n_layer=...)``,
         ``VisionTransformer(depth=..., embed_dim=...)``."""
         def unknown(qualname, call, view) -> bool:
-            return not apis.parameters(qualname) and any(classify_name(k) == ("model_capacity", "size")
-                                                         for k, _ in call.kwargs)
+            if apis.parameters(qualname) or not _CONFIG_CALL.search(qualname.rsplit(".", 1)[-1]):
+                return False
+            return any(classify_name(k) == ("model_capacity", "size") for k, _ in call.kwargs)
 
         base = call_sites(change, "base", unknown)
         head = call_sites(change, "head", unknown)
@@ -150,6 +161,9 @@ def _is_model_constructor(qualname: str, call, view) -> bool:
         return call.callee.startswith(("models.__dict__[", "models["))
     if "(" in call.callee:
         return False
+    first = call.args[0].node if call.args else None
+    if first is not None and first.__class__.__name__ == "Name" and is_model_name(first.value):
+        return False  # model = convert_sync_batchnorm(model): a transform of a model, not a new one
     root = call.callee.split(".", 1)[0]
     return call.receiver is None or root in view.aliases  # not a method of an object: model.half()
 
@@ -283,9 +297,12 @@ class ArchitectureChanged(SettingRule, Rule):
             if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
                 continue
             if item.kind == "arguments" and item.base.qualname == item.head.qualname:
-                # sizes are ML1101's, dropout and norm arguments their families'
+                if not item.head.qualname.startswith("torch.nn."):
+                    continue  # a home-made block's keywords: too varied to call architecture
+                # sizes are ML1101's, dropout and norm arguments their families'; **kwargs unknown
                 arguments = tuple((p, o, n) for p, o, n in item.arguments
-                                  if p not in _LAYER_ARGUMENTS_IGNORED and classify_name(p) is None
+                                  if p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
+                                  and classify_name(p) is None
                                   and classify_argument(item.head.qualname, p) is None
                                   and not _default_spelled_out(item.head.qualname, p, o, n))
                 if not arguments:
@@ -351,3 +368,17 @@ def _in_existing_model(view, index: int, existing: frozenset[str]) -> bool:
     if classes:
         return classes[0] in existing
     return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
+
+
+def _builds_modules(value) -> bool:
+    """A value that builds modules or lists of them (``nn.ModuleList([...])``, ``Block(dim)``,
+    ``[Conv(c) for c in chs]``) rather than a number."""
+    import libcst as cst
+    node = value.node if value is not None else None
+    if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple)) and value.literal is NOT_LITERAL:
+        return True
+    if isinstance(node, cst.Call):
+        from mldiff.analysis.values import dotted_name
+        name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+        return name[:1].isupper()
+    return False

@@ -56,7 +56,8 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
      "compile_distributed", "devices"),
     (r"(?:device|device_?name)", "compile_distributed", "device_choice"),
     (r"(?:\w*shuffle\w*)", "data_pipeline", "shuffle"),
-    (r"(?:\w*sampler|sampler_\w+)", "data_pipeline", "sampler"),
+    (r"(?:sampler|(?:train|val|valid|test|eval|batch|data|random|weighted)_?sampler|sampler_?(?:type|name))",
+     "data_pipeline", "sampler"),
     (r"(?:drop_?last)", "data_pipeline", "drop_last"),
     (r"(?:num_?workers|workers|\w+_workers|pin_?memory|persistent_?workers|prefetch_?factor)",
      "data_pipeline", "loader"),
@@ -520,7 +521,7 @@ class SettingRule(ValueRule):
             return False  # `sampler = None`: a placeholder, not a setting
         if isinstance(change, PythonChange) and (value_change.old is None or value_change.new is None):
             from mldiff.rules.common import counterpart_broken  # added or removed, unless a parse error hid it
-            if _moved_setting(change, value_change):
+            if _moved_setting(change, value_change) or _in_new_function(change, value_change):
                 return False
             if value_change.new is not None:
                 return not counterpart_broken(change, "head", value_change.span.line - 1)
@@ -542,6 +543,19 @@ class SettingRule(ValueRule):
             from mldiff.rules.common import condition_use
             text += condition_use(change.head, value_change.name)
         return text
+
+
+def _in_new_function(change: PythonChange, value_change: ValueChange) -> bool:
+    """A setting written inside a function the base does not have (a new model variant, a new
+    test): new code, not a changed setting of existing code."""
+    if value_change.new is None or value_change.old is not None:
+        return False
+    index = change.head.index_at(value_change.span.line - 1)
+    function = change.head.enclosing_def(index) if index >= 0 else -1
+    name = change.head.facts(function).def_name if function >= 0 else None
+    if not name:
+        return False
+    return re.search(r"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name) + r"\b", change.base.text, re.M) is None
 
 
 def _moved_setting(change: PythonChange, value_change: ValueChange) -> bool:
