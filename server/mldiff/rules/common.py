@@ -402,7 +402,14 @@ class CallChange:
     base: CallSite | None
     head: CallSite | None
     arguments: tuple[tuple[str, Value | None, Value | None], ...] = ()
-    condition: str = ""      # "condition": how it changed; "added"/"removed": " (when ...)"
+    condition: str = ""      # "condition"/"arguments": how it changed, if it did; "added"/"removed": " (when ...)"
+
+    def with_arguments(self, arguments: tuple) -> CallChange | None:
+        """The same change restricted to ``arguments``: a pure condition change when none are
+        left but the conditions moved, None when nothing is left."""
+        if arguments:
+            return CallChange("arguments", self.base, self.head, arguments, self.condition)
+        return CallChange("condition", self.base, self.head, condition=self.condition) if self.condition else None
 
     @property
     def site(self) -> CallSite:
@@ -454,7 +461,8 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
         else:
             arguments = resolved_argument_changes(change, base, head)
             if name(base) != head.qualname or arguments:
-                out.append(CallChange("arguments", base, head, tuple(arguments)))
+                out.append(CallChange("arguments", base, head, tuple(arguments),
+                                      condition=condition_change(change, base.index, head.index) or ""))
             else:
                 moved = condition_change(change, base.index, head.index)
                 if moved:
@@ -556,6 +564,8 @@ def report_call_changes(rule, change: PythonChange, changes: list[CallChange], n
                 parts = [f"{param if not param.startswith('#') else 'argument'} {value_text(old)} -> "
                          f"{value_text(new)}" for param, old, new in item.arguments]
                 text = f"{call_label(change, head)} " + ", ".join(parts)
+            if item.condition:
+                text += f", {item.condition}"
             yield rule.report(change, site_span(change, head), text + _elsewhere(change, group) + note,
                               base_line=base_line(change, base), before=call_code(base), after=call_code(head),
                               severity=severity)

@@ -120,11 +120,11 @@ def _distributed_arguments(items: list[CallChange]) -> list[CallChange]:
     out = []
     for item in items:
         if item.kind == "arguments" and item.base.qualname == item.head.qualname:
-            kept = tuple(a for a in item.arguments
-                         if classify_argument(item.head.qualname, a[0]) == ("compile_distributed", "distributed"))
-            if not kept:
+            item = item.with_arguments(tuple(
+                a for a in item.arguments
+                if classify_argument(item.head.qualname, a[0]) == ("compile_distributed", "distributed")))
+            if item is None:
                 continue
-            item = CallChange("arguments", item.base, item.head, kept)
         out.append(item)
     return out
 
@@ -262,8 +262,9 @@ class TensorParallelPlanChanged(SettingRule, Rule):
         return not any(v is not None and isinstance(v.node, cst.Dict) for v in (value_change.old, value_change.new))
 
     def structural(self, change):
-        calls = [item for item in call_changes(change, _is_parallelize, re.compile("parallelize_module"))
-                 if item.kind != "arguments"]
+        calls = [item if item.kind != "arguments" else item.with_arguments(())
+                 for item in call_changes(change, _is_parallelize, re.compile("parallelize_module"))]
+        calls = [item for item in calls if item is not None]
         yield from report_call_changes(self, change, calls, "parallelize_module")
         yield from self._plans(change)
 

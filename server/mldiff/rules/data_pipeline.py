@@ -230,14 +230,17 @@ class SamplerChanged(DataValueRule, Rule):
 
     def structural(self, change):
         # a sampler's own arguments are value changes (above); here: added, removed, swapped, re-conditioned
-        samplers = [item for item in call_changes(change, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)
-                    if item.kind != "arguments" or item.base.qualname != item.head.qualname]
+        samplers = [item if item.kind != "arguments" or item.base.qualname != item.head.qualname
+                    else item.with_arguments(())
+                    for item in call_changes(change, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)]
+        samplers = [item for item in samplers if item is not None]
         yield from report_call_changes(self, change, samplers, "sampler",
                                        lambda group: _missing_set_epoch(change, group))
         # the same call on another spelling of the loader (self.loader -> loader) is no change
-        set_epoch = [item for item in call_changes(change, _is_set_epoch, _SAMPLER_PATTERN,
-                                                   key=lambda change, site, name: "set_epoch")
-                     if item.kind != "arguments" or item.arguments]
+        set_epoch = [item if item.kind != "arguments" or item.arguments else item.with_arguments(())
+                     for item in call_changes(change, _is_set_epoch, _SAMPLER_PATTERN,
+                                              key=lambda change, site, name: "set_epoch")]
+        set_epoch = [item for item in set_epoch if item is not None]
         yield from report_call_changes(self, change, set_epoch, "set_epoch", _set_epoch_note)
 
 

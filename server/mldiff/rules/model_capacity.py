@@ -298,16 +298,19 @@ class ArchitectureChanged(SettingRule, Rule):
                 continue
             if item.kind == "arguments" and item.base.qualname == item.head.qualname:
                 if not item.head.qualname.startswith("torch.nn."):
-                    continue  # a home-made block's keywords: too varied to call architecture
+                    item = item.with_arguments(())  # a home-made block's keywords: too varied to judge
+                    if item is not None:
+                        items.append(item)
+                    continue
                 # sizes are ML1101's, dropout and norm arguments their families'; **kwargs unknown
                 arguments = tuple((p, o, n) for p, o, n in item.arguments
                                   if p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
                                   and classify_name(p) is None
                                   and classify_argument(item.head.qualname, p) is None
                                   and not _default_spelled_out(item.head.qualname, p, o, n))
-                if not arguments:
+                item = item.with_arguments(arguments)
+                if item is None:
                     continue
-                item = CallChange("arguments", item.base, item.head, arguments)
             items.append(item)
         yield from report_call_changes(self, change, items, "layer")
 
