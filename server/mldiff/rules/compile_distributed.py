@@ -94,6 +94,10 @@ class CompileChanged(SettingRule, Rule):
             before="import torch\nif compile:\n    model = torch.compile(model)\nx = 1\n",
             after="import torch\nx = 1\nif compile:\n    model = torch.compile(model)\n",
         ),
+        Example(  # the compile flag renamed, same value
+            before="compile_model = True # use PyTorch 2.0\nif compile_model:\n    model = torch.compile(model)\n",
+            after="compile = True # use PyTorch 2.0\nif compile:\n    model = torch.compile(model)\n",
+        ),
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:
@@ -185,6 +189,11 @@ class DistributedWrappingChanged(SettingRule, Rule):
         Example(  # the wrapped model passed by another name after a consistent rename
             before="import torch.nn as nn\nnet = Net()\nnet = nn.DataParallel(net)\n",
             after="import torch.nn as nn\nmodel = Net()\nmodel = nn.DataParallel(model)\n",
+        ),
+        Example(  # the same wrapper around another attribute holding the model
+            before="from torch.nn.parallel import DistributedDataParallel as DDP\nself.model = DDP(self.model, device_ids=ids)\n",
+            after="from torch.nn.parallel import DistributedDataParallel as DDP\n"
+                  "self.module = DDP(self.module, device_ids=ids)\n",
         ),
     )
 
@@ -422,6 +431,10 @@ class DevicePlacementChanged(SettingRule, Rule):
             before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--gpu', default=None, type=int, help='GPU')\n",
             after="import argparse\np = argparse.ArgumentParser()\n"
                   "p.add_argument('--gpu', default=None, type=int, help='GPU id to use.')\n",
+        ),
+        Example(  # device_ids dropped: DataParallel's default is every visible GPU anyway
+            before="import torch\nnet = torch.nn.DataParallel(net, device_ids=range(torch.cuda.device_count()))\n",
+            after="import torch\nnet = torch.nn.DataParallel(net)\n",
         ),
     )
 

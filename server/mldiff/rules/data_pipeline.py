@@ -156,6 +156,11 @@ class LoaderSettingsChanged(DataValueRule, Rule):
             before="kwargs = {'num_workers': 1, 'pin_memory': True}\n",
             after="kwargs = {'num_workers': 1,\n          'pin_memory': True}\n",
         ),
+        Example(  # the same loader settings moved from an update() call into their own dict
+            before="kwargs = {'batch_size': 64}\nif use_cuda:\n    kwargs.update({'num_workers': 1, 'pin_memory': True})\n",
+            after="kwargs = {'batch_size': 64}\nif use_cuda:\n    cuda_kwargs = {'num_workers': 1, 'pin_memory': True}\n"
+                  "    kwargs.update(cuda_kwargs)\n",
+        ),
     )
 
 
@@ -341,6 +346,10 @@ class DatasetSplitChanged(DataValueRule, Rule):
                    "loader = DataLoader(datasets.MNIST('data', train=True), batch_size=8)\n",
             after="from torch.utils.data import DataLoader\nfrom torchvision import datasets\n"
                   "dataset1 = datasets.MNIST('data', train=True)\nloader = DataLoader(dataset1, batch_size=8)\n",
+        ),
+        Example(  # the dataset now comes from the caller
+            before="import torch\ndef train(args):\n    loader = torch.utils.data.DataLoader(make_train_set(), batch_size=8)\n",
+            after="import torch\ndef train(args, dataset):\n    loader = torch.utils.data.DataLoader(dataset, batch_size=8)\n",
         ),
     )
 

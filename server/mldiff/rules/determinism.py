@@ -113,6 +113,10 @@ class SeedChanged(SettingRule, Rule):
             before="import torch\ntorch.manual_seed(0)\n",
             after="import torch\nif __name__ == '__main__':\n    torch.manual_seed(0)\n",
         ),
+        Example(  # gym's env.seed(s) became env.reset(seed=s): the same environment, the same seed
+            before="env = gym.make('CartPole-v1')\nenv.seed(args.seed)\ntorch.manual_seed(args.seed)\n",
+            after="env = gym.make('CartPole-v1')\nenv.reset(seed=args.seed)\ntorch.manual_seed(args.seed)\n",
+        ),
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:

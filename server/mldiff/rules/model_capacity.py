@@ -245,6 +245,17 @@ class ArchitectureChanged(SettingRule, Rule):
             before="net = ResNet18()\nnet.train()\n",
             after="model = ResNet18()\nmodel.train()\n",
         ),
+        Example(  # device/dtype keywords threaded through every layer
+            before="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, dim):\n        super().__init__()\n"
+                   "        self.fc = nn.Linear(dim, dim)\n",
+            after="import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, dim, device=None):\n"
+                  "        super().__init__()\n        dd = {'device': device}\n        self.fc = nn.Linear(dim, dim, **dd)\n",
+        ),
+        Example(  # converting the model's BatchNorm layers transforms it; it does not build another
+            before="import torch\nmodel = convert_syncbn_model(model)\n",
+            after="import torch\nmodel = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)\n",
+            expect=(Expect(2, "wrapping added: torch.nn.SyncBatchNorm.convert_sync_batchnorm(m", code="ML1202"),),
+        ),
     )
 
     def accepts(self, change, value_change) -> bool:
