@@ -418,17 +418,20 @@ class CallChange:
 
 def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
                  key: Callable[[PythonChange, CallSite, str], object] | tuple | None = None,
-                 where: Callable[[PythonChange, CallSite], bool] | None = None) -> list[CallChange]:
+                 where: Callable[[PythonChange, CallSite], bool] | None = None,
+                 callee: Callable[[str], str] | None = None) -> list[CallChange]:
     """Matching calls in the changed code, paired base to head (identical calls first): added,
     removed, with changed arguments, or the same call under other conditions. With ``pattern``
     (a regex prefilter), calls inside the blocks of touched ``if``/``else`` headers count too.
     ``key(change, site, name)`` says which calls may pair (default: the callee, after renames; a
     tuple of keys pairs in rounds, each over what the rounds before left unpaired);
-    ``where(change, site)`` filters the sites further where the line matters."""
+    ``where(change, site)`` filters the sites further where the line matters; ``callee(qualname)``
+    says which callees count as the same (default: the qualified name)."""
     renames = change.renames
 
     def name(site: CallSite) -> str:
-        return renamed(site.qualname, renames) if site.side == "base" else site.qualname
+        qualname = renamed(site.qualname, renames) if site.side == "base" else site.qualname
+        return callee(qualname) if callee is not None else qualname
 
     def sites(side: str) -> list[CallSite]:
         indices = touched_with_blocks(change, side, pattern) if pattern is not None else None
@@ -436,7 +439,7 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
                 if not s.call.in_lambda_or_def and (where is None or where(change, s))]
 
     def same(base: CallSite, head: CallSite) -> bool:  # cheap: no look-ups of what names stand for
-        return name(base) == head.qualname and not argument_changes(change, base, head) \
+        return name(base) == name(head) and not argument_changes(change, base, head) \
             and condition_change(change, base.index, head.index) is None
 
     keys = key if isinstance(key, tuple) else (key,)
@@ -460,7 +463,7 @@ def call_changes(change: PythonChange, predicate: CallPredicate, pattern=None,
                                   condition=condition_phrase(conditions(change.base, base.index))))
         else:
             arguments = resolved_argument_changes(change, base, head)
-            if name(base) != head.qualname or arguments:
+            if name(base) != name(head) or arguments:
                 out.append(CallChange("arguments", base, head, tuple(arguments),
                                       condition=condition_change(change, base.index, head.index) or ""))
             else:

@@ -271,10 +271,15 @@ class ArchitectureChanged(SettingRule, Rule):
             target = _assigned_target(change.view(site.side), site)
             return site.call.method in _FACTORIES or (target is not None and is_model_name(target))
 
-        for item in call_changes(change, _is_model_constructor, None, key=assigned_key, where=builds_a_model):
+        def same_place(change, site: CallSite, name: str) -> object:  # the same name in the same function
+            return (change.view(site.side).scope_names(site.index), assigned_key(change, site, name))
+
+        for item in call_changes(change, _is_model_constructor, None, key=same_place, where=builds_a_model):
             if item.kind != "arguments":
                 continue  # a model built where none was (or moved into a function) is not a swap
             base, head = item.base, item.head
+            if _registered_under_own_name(change, item):
+                continue  # def vit_b_224(): _create('vit_b_224') renamed with its function
             same_class = base.qualname.rsplit(".", 1)[-1] == head.qualname.rsplit(".", 1)[-1]
             if same_class and (base.qualname == head.qualname or not item.arguments) and not _names_another_model(item):
                 continue  # the same class, imported another way (RNNModel -> model.RNNModel)
@@ -289,39 +294,44 @@ class ArchitectureChanged(SettingRule, Rule):
             last = qualname.rsplit(".", 1)[-1]
             if _OTHER_FAMILIES.search(last) or not last[:1].isupper():
                 return False  # a home-made LayerNorm or DropPath is theirs
-            if qualname.startswith("torch.nn.") and qualname.count(".") == 2:
-                return not (last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname)
-                            or apis.is_loss(qualname) or qualname in _WRAPPERS)
-            if "." in qualname:
-                return False
+            if qualname.startswith("torch.nn."):
+                return qualname.count(".") == 2 and not (
+                    last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname)
+                    or apis.is_loss(qualname) or qualname in _WRAPPERS)
+            if "." not in qualname and not any(c.islower() for c in qualname):
+                return False  # CONSTANTS(...) are not classes
+            if "." in qualname:  # an imported block (timm.layers.LayerScale): a layer where a model is built
+                return not qualname.startswith(("torch.", "numpy.", "math.", "collections.", "typing."))
             if not local:
                 local.append(_layer_classes(change.head) | _layer_classes(change.base))
             return qualname in local[0]
 
         items = []
         existing: list[frozenset[str]] = []
-        for item in call_changes(change, layer, None, key=assigned_key):
+        renamed_classes = _renamed_classes(change)
+        for item in call_changes(change, layer, None, key=assigned_key, callee=_class_name):
             site = item.site
             view = change.view(site.side)
             if not existing:
                 existing.append(_class_names(change.base) & _class_names(change.head))
             if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
                 continue
-            if item.kind == "arguments" and item.base.qualname == item.head.qualname:
-                if not item.head.qualname.startswith("torch.nn."):
-                    item = item.with_arguments(())  # a home-made block's keywords: too varied to judge
-                    if item is not None:
-                        items.append(item)
-                    continue
-                # sizes are ML1101's, dropout and norm arguments their families'; **kwargs unknown
-                arguments = tuple((p, o, n) for p, o, n in item.arguments
-                                  if p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
-                                  and classify_name(p) is None
-                                  and classify_argument(item.head.qualname, p) is None
-                                  and not _default_spelled_out(item.head.qualname, p, o, n))
-                item = item.with_arguments(arguments)
-                if item is None:
-                    continue
+            if item.kind == "arguments":
+                before, after = _class_name(item.base.qualname), _class_name(item.head.qualname)
+                if before != after and renamed_classes.get(before) == after and not item.arguments:
+                    continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
+                if before == after:
+                    # sizes are ML1101's, dropout and norm arguments their families', **kwargs unknown,
+                    # and a home-made block's keywords too varied to judge: what is left, or the condition
+                    arguments = tuple((p, o, n) for p, o, n in item.arguments
+                                      if item.head.qualname.startswith("torch.nn.")
+                                      and p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
+                                      and classify_name(p) is None
+                                      and classify_argument(item.head.qualname, p) is None
+                                      and not _default_spelled_out(item.head.qualname, p, o, n))
+                    item = item.with_arguments(arguments)
+                    if item is None:
+                        continue
             items.append(item)
         yield from report_call_changes(self, change, items, "layer")
 
@@ -339,6 +349,24 @@ def _default_spelled_out(qualname: str, param: str, old, new) -> bool:
     default = _LAYER_DEFAULTS[param]
     return present.is_literal and (present.literal is default or (
         default is not None and type(present.literal) is type(default) and present.literal == default))
+
+
+def _class_name(qualname: str) -> str:
+    """Layers pair by class name: ``LayerScale`` moved into ``timm.layers`` is the same layer."""
+    return qualname.rsplit(".", 1)[-1]
+
+
+def _renamed_classes(change) -> dict[str, str]:
+    """Classes the base defines and the head does not, paired in order with classes only the head
+    defines: ``class Conv2d_BN`` renamed ``class Conv2dNorm``."""
+    base, head = _class_names(change.base), _class_names(change.head)
+    gone = [n for n in _class_order(change.base) if n not in head]
+    new = [n for n in _class_order(change.head) if n not in base]
+    return dict(zip(gone, new)) if len(gone) == len(new) else {}
+
+
+def _class_order(view) -> list[str]:
+    return [view.facts(i).def_name or "" for i in view._lines_matching(_CLASS_LINE)]
 
 
 def _builds_a_layer(view, site: CallSite) -> bool:
@@ -359,6 +387,20 @@ def _builds_a_layer(view, site: CallSite) -> bool:
         if name.startswith("torch.nn.") and name.rsplit(".", 1)[-1] in ("Sequential", "ModuleList", "ModuleDict"):
             return True
     return False
+
+
+def _registered_under_own_name(change, item: CallChange) -> bool:
+    """Model registries build each variant in a function named after it (``def vit_small(...):
+    _create_vit('vit_small', ...)``); renaming the function and its string together is no swap."""
+    names = []
+    for site in (item.base, item.head):
+        view = change.view(site.side)
+        function = view.enclosing_def(site.index)
+        first = site.call.args[0].literal if site.call.args else None
+        if function < 0 or not isinstance(first, str) or view.facts(function).def_name != first.split(".")[0]:
+            return False
+        names.append(first)
+    return True
 
 
 def _names_another_model(item: CallChange) -> bool:
@@ -389,6 +431,13 @@ def _builds_modules(value) -> bool:
     ``[Conv(c) for c in chs]``) rather than a number."""
     import libcst as cst
     node = value.node if value is not None else None
+    return _module_node(node, value)
+
+
+def _module_node(node, value) -> bool:
+    import libcst as cst
+    if isinstance(node, cst.IfExp):
+        return _module_node(node.body, value) or _module_node(node.orelse, value)
     if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple)) and value.literal is NOT_LITERAL:
         return True
     if isinstance(node, cst.Call):

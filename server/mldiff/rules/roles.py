@@ -547,15 +547,20 @@ class SettingRule(ValueRule):
 
 def _in_new_function(change: PythonChange, value_change: ValueChange) -> bool:
     """A setting written inside a function the base does not have (a new model variant, a new
-    test): new code, not a changed setting of existing code."""
-    if value_change.new is None or value_change.old is not None:
+    test), or dropped with a function the head no longer has: code added or removed whole, not a
+    changed setting of code that stays."""
+    if value_change.old is None and value_change.new is not None:
+        view, line, other = change.head, value_change.span.line - 1, change.base
+    elif value_change.new is None and value_change.old is not None and value_change.base_line:
+        view, line, other = change.base, value_change.base_line - 1, change.head
+    else:
         return False
-    index = change.head.index_at(value_change.span.line - 1)
-    function = change.head.enclosing_def(index) if index >= 0 else -1
-    name = change.head.facts(function).def_name if function >= 0 else None
+    index = view.index_at(line)
+    function = view.enclosing_def(index) if index >= 0 else -1
+    name = view.facts(function).def_name if function >= 0 else None
     if not name:
         return False
-    return re.search(r"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name) + r"\b", change.base.text, re.M) is None
+    return re.search(r"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name) + r"\b", other.text, re.M) is None
 
 
 def _moved_setting(change: PythonChange, value_change: ValueChange) -> bool:
