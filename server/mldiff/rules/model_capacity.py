@@ -169,13 +169,22 @@ def _is_model_constructor(qualname: str, call, view) -> bool:
 
 
 def _layer_classes(view) -> frozenset[str]:
-    """Classes of this file that are modules (``class Block(nn.Module)``)."""
-    out = set()
+    """Classes of this file that are modules: ``class Block(nn.Module)``, ``class Stem(nn.Sequential)``,
+    and classes built on those (``class Bottleneck(Block)``)."""
+    bases_of: dict[str, tuple[str, ...]] = {}
     for index in view._lines_matching(_CLASS_LINE):
         facts = view.facts(index)
-        if facts.def_name and any(apis.canonical(view.resolve(b)).startswith("torch.nn.") or b.endswith("Module")
-                                  for b in facts.bases):
-            out.add(facts.def_name)
+        if facts.def_name:
+            bases_of[facts.def_name] = facts.bases
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for name, bases in bases_of.items():
+            if name not in out and any(b in out or b.endswith("Module") or
+                                       apis.canonical(view.resolve(b)).startswith("torch.nn.") for b in bases):
+                out.add(name)
+                grew = True
     return frozenset(out)
 
 
@@ -313,7 +322,7 @@ class ArchitectureChanged(SettingRule, Rule):
             site = item.site
             view = change.view(site.side)
             if not existing:
-                existing.append(_class_names(change.base) & _class_names(change.head))
+                existing.append(_layer_classes(change.base) & _layer_classes(change.head))
             if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
                 continue
             if item.kind == "arguments":
@@ -418,30 +427,9 @@ def _class_names(view) -> frozenset[str]:
 
 
 def _in_existing_model(view, index: int, existing: frozenset[str]) -> bool:
-    """Inside a class that both sides define, or in an ``nn.Sequential(...)`` outside any class."""
+    """Inside a module class that both sides define, or in an ``nn.Sequential(...)``."""
     lines = view.logical
     classes = [view.facts(a).def_name for a in view.ancestors(index) if lines[a].keyword == "class"]
-    if classes:
-        return classes[0] in existing
-    return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
-
-
-def _builds_modules(value) -> bool:
-    """A value that builds modules or lists of them (``nn.ModuleList([...])``, ``Block(dim)``,
-    ``[Conv(c) for c in chs]``) rather than a number."""
-    import libcst as cst
-    node = value.node if value is not None else None
-    return _module_node(node, value)
-
-
-def _module_node(node, value) -> bool:
-    import libcst as cst
-    if isinstance(node, cst.IfExp):
-        return _module_node(node.body, value) or _module_node(node.orelse, value)
-    if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple)) and value.literal is NOT_LITERAL:
+    if classes and classes[0] in existing:
         return True
-    if isinstance(node, cst.Call):
-        from mldiff.analysis.values import dotted_name
-        name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
-        return name[:1].isupper()
-    return False
+    return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
