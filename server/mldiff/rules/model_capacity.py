@@ -433,3 +433,23 @@ def _in_existing_model(view, index: int, existing: frozenset[str]) -> bool:
     if classes and classes[0] in existing:
         return True
     return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
+
+
+def _builds_modules(value) -> bool:
+    """A value that builds modules or lists of them (``nn.ModuleList([...])``, ``Block(dim)``,
+    ``[Conv(c) for c in chs]``) rather than a number."""
+    node = value.node if value is not None else None
+    return _module_node(node, value)
+
+
+def _module_node(node, value) -> bool:
+    import libcst as cst
+    if isinstance(node, cst.IfExp):
+        return _module_node(node.body, value) or _module_node(node.orelse, value)
+    if isinstance(node, (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple)) and value.literal is NOT_LITERAL:
+        return True
+    if isinstance(node, cst.Call):
+        from mldiff.analysis.values import dotted_name
+        name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+        return name[:1].isupper()
+    return False
