@@ -201,6 +201,8 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "torch.distributed.init_process_group": ("backend", "init_method", "timeout", "world_size", "rank"),
     "torch.distributed.device_mesh.init_device_mesh": ("device_type", "mesh_shape", "mesh_dim_names"),
     "torch.cuda.set_device": ("device",),
+    "torch.accelerator.set_device_index": ("device",),
+    "torch.xpu.set_device": ("device",),
 }
 
 OPTIMIZER_PREFIXES = ("torch.optim.", "bitsandbytes.optim.", "apex.optimizers.", "timm.optim.",

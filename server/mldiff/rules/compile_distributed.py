@@ -362,18 +362,38 @@ class _DictFinder(cst.CSTVisitor):
         self.dicts.append(node)
 
 
+_SET_DEVICE = frozenset({"torch.cuda.set_device", "torch.accelerator.set_device_index", "torch.xpu.set_device",
+                         "torch.accelerator.set_device_idx"})
+
+
 def _is_set_device(qualname: str, call, view) -> bool:
-    return qualname == "torch.cuda.set_device"
+    return qualname in _SET_DEVICE
+
+
+def _same_device_call(change, site, name: str) -> object:
+    return "set_device"  # torch.cuda.set_device(i) -> torch.accelerator.set_device_index(i): the same choice
 
 
 def _is_model_placement(qualname: str, call, view) -> bool:
-    """``model.cuda(i)``, ``net.to(device)``: where the model's weights live."""
-    return call.method in ("cuda", "to") and call.receiver is not None and "(" not in call.receiver \
-        and is_model_name(call.receiver)
+    """``model.cuda(i)``, ``net.to(device)``, ``Net().to(device)``: where the model's weights live."""
+    return call.method in ("cuda", "to") and call.receiver is not None
+
+
+def _places_a_model(change, site) -> bool:
+    receiver = site.call.receiver or ""
+    if "(" not in receiver:
+        return is_model_name(receiver)
+    return is_model_name(_placement_key(change, site, ""))  # model = Net().to(device)
 
 
 def _placement_key(change, site, name: str) -> object:
+    """The model placed: the receiver (``net.cuda()``), or the name a constructed-and-placed model
+    is bound to (``model = Net().to(device)``)."""
     receiver = site.call.receiver or ""
+    if "(" in receiver:
+        facts = change.view(site.side).facts(site.index)
+        receiver = next((b.target for b in facts.bindings
+                         if b.value is not None and b.value.node is site.call.node), "")
     return renamed(receiver, change.renames) if site.side == "base" else receiver
 
 
@@ -446,11 +466,19 @@ class DevicePlacementChanged(SettingRule, Rule):
         return super().accepts(change, value_change) and not value_change.name.startswith(("os.environ.", "environ."))
 
     def structural(self, change):
-        yield from report_call_changes(self, change, call_changes(change, _is_set_device, _PLACEMENT_PATTERN),
-                                       "device selection")
-        placements = [item for item in call_changes(change, _is_model_placement, _PLACEMENT_PATTERN,
-                                                    key=_placement_key)
-                      if item.kind != "arguments" or item.base.call.method == item.head.call.method]
+        # another API for the same choice (cuda.set_device -> accelerator.set_device_index), or the
+        # same placement of a model built another way, is no change: only the arguments count
+        selections = [item if item.kind != "arguments" else item.with_arguments(item.arguments)
+                      for item in call_changes(change, _is_set_device, _PLACEMENT_PATTERN, key=_same_device_call)]
+        yield from report_call_changes(self, change, [i for i in selections if i is not None], "device selection")
+        # `model = Net().to(device)` is matched only to absorb a `model.cuda()` it replaces; on its own
+        # it is a model built where it is placed, not a placement change
+        placements = [item if item.kind != "arguments" else item.with_arguments(
+                          item.arguments if item.base.call.method == item.head.call.method else ())
+                      for item in call_changes(change, _is_model_placement, _PLACEMENT_PATTERN,
+                                               key=_placement_key, where=_places_a_model)]
+        placements = [item for item in placements if item is not None
+                      and not any("(" in (s.call.receiver or "") for s in (item.base, item.head) if s is not None)]
         yield from report_call_changes(self, change, placements, "model placement")
         yield from report_binding_changes(self, change, binding_changes(change, _visible_devices, _PLACEMENT_PATTERN),
                                           lambda *a: "")
