@@ -7,7 +7,7 @@ from mldiff.analysis import apis
 from mldiff.analysis.values import Value
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallChange, CallSite, assigned_key, base_line, call_changes, call_code, call_sites,
-                                 pair, report_call_changes, site_span, value_text)
+                                 pair, renamed, report_call_changes, site_span, value_text)
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.values import NOT_LITERAL
 from mldiff.rules.roles import (SettingRule, _same_after_resolving, classify_argument, classify_name,
@@ -301,12 +301,14 @@ class ArchitectureChanged(SettingRule, Rule):
 
         def layer(qualname, call, view) -> bool:
             last = qualname.rsplit(".", 1)[-1]
-            if _OTHER_FAMILIES.search(last) or not last[:1].isupper():
+            if _OTHER_FAMILIES.search(last) or not (last[:1].isupper() or _LAYER_PARAMETER.search(last)):
                 return False  # a home-made LayerNorm or DropPath is theirs
             if qualname.startswith("torch.nn."):
                 return qualname.count(".") == 2 and not (
                     last in _CONTAINERS or apis.is_norm_layer(qualname) or apis.is_dropout(qualname)
                     or apis.is_loss(qualname) or qualname in _WRAPPERS)
+            if "." not in qualname and _LAYER_PARAMETER.search(qualname):
+                return True  # attn_layer(dim, ...): a layer class passed in
             if "." not in qualname and not any(c.islower() for c in qualname):
                 return False  # CONSTANTS(...) are not classes
             if "." in qualname:  # an imported block (timm.layers.LayerScale): a layer where a model is built
@@ -325,10 +327,14 @@ class ArchitectureChanged(SettingRule, Rule):
                 existing.append(_layer_classes(change.base) & _layer_classes(change.head))
             if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
                 continue
+            if item.kind in ("added", "removed") and _still_assigned(change, item.site):
+                continue  # self.attn = Attention(...) -> self.attn = make_attn(...): still an attn we cannot judge
             if item.kind == "arguments":
                 before, after = _class_name(item.base.qualname), _class_name(item.head.qualname)
                 if before != after and renamed_classes.get(before) == after and not item.arguments:
                     continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
+                if before != after and _defaults_to(change.head, item.head, before):
+                    continue  # Attention(...) -> attn_layer(...) with attn_layer=Attention: configurable, same default
                 if before == after:
                     # sizes are ML1101's, dropout and norm arguments their families', **kwargs unknown,
                     # and a home-made block's keywords too varied to judge: what is left, or the condition
@@ -358,6 +364,34 @@ def _default_spelled_out(qualname: str, param: str, old, new) -> bool:
     default = _LAYER_DEFAULTS[param]
     return present.is_literal and (present.literal is default or (
         default is not None and type(present.literal) is type(default) and present.literal == default))
+
+
+def _still_assigned(change, site: CallSite) -> bool:
+    """The ``self.x`` a layer was (or is) assigned to is assigned on the other side too, in the same
+    class, by something this rule cannot read (a factory function, a parameter)."""
+    view = change.view(site.side)
+    target = _assigned_target(view, site)
+    if not target or not target.startswith("self."):
+        return False
+    other = change.head if site.side == "base" else change.base
+    if site.side == "base":
+        target = renamed(target, change.renames)
+    scope = view.scope_names(site.index)[:1]
+    return any(other.scope_names(index)[:1] == scope for index, _ in other.definitions(target))
+
+
+_LAYER_PARAMETER = re.compile(r"^[a-z]\w*_(?:layer|cls|class|block|module)$")
+
+
+def _defaults_to(view, site: CallSite, class_name: str) -> bool:
+    """Is the called name a parameter of the enclosing function whose default is ``class_name``?"""
+    function = view.enclosing_def(site.index)
+    if function < 0:
+        return False
+    for binding in view.facts(function).bindings:
+        if binding.kind == "param" and binding.target == site.call.callee and binding.value is not None:
+            return binding.value.code.rsplit(".", 1)[-1] == class_name
+    return False
 
 
 def _class_name(qualname: str) -> str:
