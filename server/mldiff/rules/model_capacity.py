@@ -325,7 +325,8 @@ class ArchitectureChanged(SettingRule, Rule):
             view = change.view(site.side)
             if not existing:
                 existing.append(_layer_classes(change.base) & _layer_classes(change.head))
-            if not _in_existing_model(view, site.index, existing[0]) or not _builds_a_layer(view, site):
+                existing.append(_class_names(change.base) & _class_names(change.head))
+            if not _in_existing_model(view, site.index, existing[0], existing[1]) or not _builds_a_layer(view, site):
                 continue
             if item.kind in ("added", "removed") and _still_assigned(change, item.site):
                 continue  # self.attn = Attention(...) -> self.attn = make_attn(...): still an attn we cannot judge
@@ -460,12 +461,15 @@ def _class_names(view) -> frozenset[str]:
     return frozenset(view.facts(i).def_name or "" for i in view._lines_matching(_CLASS_LINE))
 
 
-def _in_existing_model(view, index: int, existing: frozenset[str]) -> bool:
-    """Inside a module class that both sides define, or in an ``nn.Sequential(...)``."""
+def _in_existing_model(view, index: int, existing: frozenset[str], both: frozenset[str]) -> bool:
+    """Inside a module class that both sides define, or in an ``nn.Sequential(...)`` outside any class
+    or in a class both sides define (a new class is new code, not a changed model)."""
     lines = view.logical
     classes = [view.facts(a).def_name for a in view.ancestors(index) if lines[a].keyword == "class"]
     if classes and classes[0] in existing:
         return True
+    if classes and classes[0] not in both:
+        return False
     return any(apis.canonical(view.qualname(call)) == "torch.nn.Sequential" for call in view.facts(index).calls)
 
 
