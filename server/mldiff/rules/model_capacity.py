@@ -312,7 +312,8 @@ class ArchitectureChanged(SettingRule, Rule):
             if "." not in qualname and not any(c.islower() for c in qualname):
                 return False  # CONSTANTS(...) are not classes
             if "." in qualname:  # an imported block (timm.layers.LayerScale): a layer where a model is built
-                return not qualname.startswith(("torch.", "numpy.", "math.", "collections.", "typing."))
+                return last[:1].isupper() and not qualname.startswith(("torch.", "numpy.", "math.", "collections.",
+                                                                       "typing."))
             if not local:
                 local.append(_layer_classes(change.head) | _layer_classes(change.base))
             return qualname in local[0]

@@ -516,9 +516,12 @@ class SettingRule(ValueRule):
     def accepts(self, change, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
-        if value_change.old is None and value_change.new is not None and value_change.new.literal is None \
-                and value_change.kind == "binding":
-            return False  # `sampler = None`: a placeholder, not a setting
+        if value_change.kind == "binding" and (value_change.old is None) != (value_change.new is None) and \
+                _placeholder((value_change.new or value_change.old).literal):
+            return False  # `sampler = None`, `gpus = {}` added or dropped: a placeholder, not a setting
+        if value_change.old is not None and value_change.new is not None and \
+                _cast_of(value_change.old.code, value_change.new.code):
+            return False  # nz = opt.nz -> nz = int(opt.nz): the same value, converted
         if isinstance(change, PythonChange) and (value_change.old is None or value_change.new is None):
             from mldiff.rules.common import counterpart_broken  # added or removed, unless a parse error hid it
             if _moved_setting(change, value_change) or _in_new_function(change, value_change):
@@ -543,6 +546,19 @@ class SettingRule(ValueRule):
             from mldiff.rules.common import condition_use
             text += condition_use(change.head, value_change.name)
         return text
+
+
+def _placeholder(literal: Any) -> bool:
+    return literal is None or (isinstance(literal, (tuple, list, dict, str, frozenset)) and len(literal) == 0)
+
+
+def _cast_of(old: str, new: str) -> bool:
+    """``int(x)`` for ``x`` (or the reverse): a conversion of the same value."""
+    for plain, cast in ((old, new), (new, old)):
+        for name in ("int", "float", "str", "bool", "list", "tuple"):
+            if cast.replace(" ", "") == f"{name}({plain.replace(' ', '')})":
+                return True
+    return False
 
 
 def _in_new_function(change: PythonChange, value_change: ValueChange) -> bool:
