@@ -21,4 +21,16 @@ def test_statements_swallowed_by_a_broken_string_are_not_new():
     result = analyze("train.py", BASE, HEAD)
     assert result.errors, "the base side's syntax error is reported"
     messages = [f"{f.code} {f.message}" for f in result.findings]
-    assert messages == ["ML1001 shuffle added: data.shuffle()"], messages
+    assert not [m for m in messages if "set_device" in m or "DataParallel" in m], messages
+
+
+def test_the_rules_alone_keep_what_is_really_new_next_to_a_broken_statement():
+    """The engine drops every finding on lines a parse error makes unreliable; the rules' own
+    check (``counterpart_broken``) is finer: what the broken text does not hold is new."""
+    from mldiff.analysis.change import PythonChange
+    from mldiff.rules.data_pipeline import ShuffleChanged
+    from mldiff.rules.compile_distributed import DevicePlacementChanged, DistributedWrappingChanged
+    change = PythonChange.from_texts("train.py", BASE, HEAD)
+    assert [f.message for f in ShuffleChanged().check(change)] == ["shuffle added: data.shuffle()"]
+    assert list(DevicePlacementChanged().check(change)) == []
+    assert list(DistributedWrappingChanged().check(change)) == []
