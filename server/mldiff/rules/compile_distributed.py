@@ -397,6 +397,28 @@ def _placement_key(change, site, name: str) -> object:
     return renamed(receiver, change.renames) if site.side == "base" else receiver
 
 
+def _device_argument_change(change, item) -> tuple:
+    """Only the device of ``.to(...)`` / ``.cuda(...)`` is placement (``dtype=`` is precision's):
+    the ``device=`` keyword or the first positional argument, compared after renames."""
+    def device(site):
+        value = site.call.kwarg("device")
+        if value is None and site.call.args:
+            first = site.call.args[0]
+            value = None if site.call.method == "to" and _looks_like_dtype(first.code) else first
+        return value
+
+    old, new = device(item.base), device(item.head)
+    if old is None and new is None:
+        return ()
+    if old is not None and new is not None and old.same_as(new, change.renames):
+        return ()
+    return (("device", old, new),)
+
+
+def _looks_like_dtype(code: str) -> bool:
+    return "dtype" in code or code.startswith(("torch.float", "torch.bfloat", "torch.half", "torch.int"))
+
+
 def _visible_devices(target: str) -> bool:
     return target == "os.environ.CUDA_VISIBLE_DEVICES"
 
@@ -432,7 +454,7 @@ class DevicePlacementChanged(SettingRule, Rule):
         Example(
             before="model = Net()\nmodel.cuda()\n",
             after="model = Net()\nmodel.cuda(args.gpu)\n",
-            expect=(Expect(2, "model.cuda argument (not set) -> args.gpu"),),
+            expect=(Expect(2, "model.cuda device (not set) -> args.gpu"),),
         ),
         Example(
             before="device = 'cuda:0'\n",
@@ -474,7 +496,8 @@ class DevicePlacementChanged(SettingRule, Rule):
         # `model = Net().to(device)` is matched only to absorb a `model.cuda()` it replaces; on its own
         # it is a model built where it is placed, not a placement change
         placements = [item if item.kind != "arguments" else item.with_arguments(
-                          item.arguments if item.base.call.method == item.head.call.method else ())
+                          _device_argument_change(change, item) if item.base.call.method == item.head.call.method
+                          else ())
                       for item in call_changes(change, _is_model_placement, _PLACEMENT_PATTERN,
                                                key=_placement_key, where=_places_a_model)]
         placements = [item for item in placements if item is not None

@@ -28,6 +28,7 @@ _FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_co
 _CONFIG_CALL = re.compile(r"(?:Config|Cfg|Args|Arguments|Params|Transformer|GPT|ViT|Net|Model|Encoder|Decoder)$|"
                           r"^(?:create_model|build_model|get_model|from_pretrained|_create_\w+)$")
 _OTHER_FAMILIES = re.compile(r"Norm|Drop|Loss")
+_COMPOSITE = re.compile(r"Conv|Linear|Attention|Attn|Mlp|Block|Embed")  # Conv2dNorm is a conv, not a norm
 _CLASS_LINE = re.compile(r"^[ \t]*class[ \t]+\w+", re.M)
 
 
@@ -301,7 +302,8 @@ class ArchitectureChanged(SettingRule, Rule):
 
         def layer(qualname, call, view) -> bool:
             last = qualname.rsplit(".", 1)[-1]
-            if _OTHER_FAMILIES.search(last) or not (last[:1].isupper() or _LAYER_PARAMETER.search(last)):
+            if (_OTHER_FAMILIES.search(last) and not _COMPOSITE.search(last)) or not (
+                    last[:1].isupper() or _LAYER_PARAMETER.search(last)):
                 return False  # a home-made LayerNorm or DropPath is theirs
             if qualname.startswith("torch.nn."):
                 return qualname.count(".") == 2 and not (
@@ -393,6 +395,13 @@ def _defaults_to(view, site: CallSite, class_name: str) -> bool:
     for binding in view.facts(function).bindings:
         if binding.kind == "param" and binding.target == site.call.callee and binding.value is not None:
             return binding.value.code.rsplit(".", 1)[-1] == class_name
+    # attn_cls = AttentionRope if rope else EvaAttention; self.attn = attn_cls(...): the old class is still a choice
+    for index in view.block(function):
+        if index > site.index:
+            break
+        for binding in view.facts(index).bindings if site.call.callee in view.source(index) else ():
+            if binding.target == site.call.callee and binding.value is not None and class_name in binding.value.names:
+                return True
     return False
 
 
