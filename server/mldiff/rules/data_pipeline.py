@@ -382,7 +382,8 @@ class DatasetSplitChanged(DataValueRule, Rule):
             new = apis.argument(head.call, head.qualname, param)
             if old is None or new is None:
                 continue
-            if old.same_as(new, change.renames) or _same_data(change, old, new):
+            if old.same_as(new, change.renames) or _same_data(change, old, new) \
+                    or _same_source(change, old, new):
                 continue
             if _is_parameter(change.base, base.index, old) or _is_parameter(change.head, head.index, new):
                 continue  # the dataset now comes from the caller: which one, this file cannot say
@@ -404,3 +405,27 @@ def _is_parameter(view, index: int, value) -> bool:
     name = dotted_name(value.node) if value.node is not None else None
     function = view.enclosing_def(index)
     return bool(name) and function >= 0 and name in view.facts(function).def_params
+
+
+def _same_source(change, old, new) -> bool:
+    """``ImageFolder(valdir, transform=a)`` -> ``ImageFolder(valdir, transform=b)``: the same data
+    read through another transform (augmentation and normalization are other families' concern).
+    The same constructor with the same root and split counts as the same dataset."""
+    import libcst as cst
+    if not (isinstance(old.node, cst.Call) and isinstance(new.node, cst.Call)):
+        return False
+    from mldiff.analysis.values import dotted_name, make_value
+    if dotted_name(old.node.func) != dotted_name(new.node.func):
+        return False
+
+    def source(node):
+        positional = [a.value for a in node.args if a.keyword is None and not a.star][:1]
+        keywords = {a.keyword.value: a.value for a in node.args if a.keyword is not None
+                    and a.keyword.value in ("root", "split", "train", "path", "data_dir", "name")}
+        return positional, keywords
+
+    (old_pos, old_kw), (new_pos, new_kw) = source(old.node), source(new.node)
+    if len(old_pos) != len(new_pos) or old_kw.keys() != new_kw.keys():
+        return False
+    pairs = list(zip(old_pos, new_pos)) + [(old_kw[k], new_kw[k]) for k in old_kw]
+    return all(make_value(a).same_as(make_value(b), change.renames) for a, b in pairs)

@@ -406,8 +406,9 @@ def _defaults_to(view, site: CallSite, class_name: str) -> bool:
 
 
 def _class_name(qualname: str) -> str:
-    """Layers pair by class name: ``LayerScale`` moved into ``timm.layers`` is the same layer."""
-    return qualname.rsplit(".", 1)[-1]
+    """Layers pair by class name: ``LayerScale`` moved into ``timm.layers`` is the same layer (and
+    ``nn.LogSoftMax``, an old spelling, is ``nn.LogSoftmax``)."""
+    return qualname.rsplit(".", 1)[-1].lower()
 
 
 def _renamed_classes(change) -> dict[str, str]:
@@ -416,7 +417,7 @@ def _renamed_classes(change) -> dict[str, str]:
     base, head = _class_names(change.base), _class_names(change.head)
     gone = [n for n in _class_order(change.base) if n not in head]
     new = [n for n in _class_order(change.head) if n not in base]
-    return dict(zip(gone, new)) if len(gone) == len(new) else {}
+    return {a.lower(): b.lower() for a, b in zip(gone, new)} if len(gone) == len(new) else {}
 
 
 def _class_order(view) -> list[str]:
