@@ -384,7 +384,7 @@ def _still_assigned(change, site: CallSite) -> bool:
     return any(other.scope_names(index)[:1] == scope for index, _ in other.definitions(target))
 
 
-_LAYER_PARAMETER = re.compile(r"^[a-z]\w*_(?:layer|cls|class|block|module)$")
+_LAYER_PARAMETER = re.compile(r"^(?!norm|drop)[a-z]\w*_(?:layer|cls|class|block|module)$")  # norm_layer is theirs
 
 
 def _defaults_to(view, site: CallSite, class_name: str) -> bool:
