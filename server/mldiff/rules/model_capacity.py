@@ -322,7 +322,7 @@ class ArchitectureChanged(SettingRule, Rule):
 
         items = []
         existing: list[frozenset[str]] = []
-        renamed_classes = _renamed_classes(change)
+        renamed_classes: list[dict[str, str]] = []  # read only when two layers' classes differ
         for item in call_changes(change, layer, None, key=assigned_key, callee=_class_name):
             site = item.site
             view = change.view(site.side)
@@ -335,8 +335,11 @@ class ArchitectureChanged(SettingRule, Rule):
                 continue  # self.attn = Attention(...) -> self.attn = make_attn(...): still an attn we cannot judge
             if item.kind == "arguments":
                 before, after = _class_name(item.base.qualname), _class_name(item.head.qualname)
-                if before != after and renamed_classes.get(before) == after and not item.arguments:
-                    continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
+                if before != after and not item.arguments:
+                    if not renamed_classes:
+                        renamed_classes.append(_renamed_classes(change))
+                    if renamed_classes[0].get(before) == after:
+                        continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
                 if before != after and _defaults_to(change.head, item.head, before):
                     continue  # Attention(...) -> attn_layer(...) with attn_layer=Attention: configurable, same default
                 if before == after:
