@@ -125,6 +125,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "torch.nn.Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     "torch.nn.Conv3d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     "torch.nn.Embedding": ("num_embeddings", "embedding_dim", "padding_idx"),
+    "torch.nn.LSTMCell": ("input_size", "hidden_size", "bias"),
+    "torch.nn.GRUCell": ("input_size", "hidden_size", "bias"),
+    "torch.nn.RNNCell": ("input_size", "hidden_size", "bias", "nonlinearity"),
+    "torch.nn.ConvTranspose1d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "torch.nn.ConvTranspose2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "torch.nn.ConvTranspose3d": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     # losses
     "torch.nn.CrossEntropyLoss": _LOSS,
     "torch.nn.NLLLoss": _LOSS[:-1],
@@ -152,6 +158,11 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
                                     "persistent_workers"),
     "torch.utils.data.distributed.DistributedSampler": ("dataset", "num_replicas", "rank", "shuffle", "seed",
                                                         "drop_last"),
+    "torch.utils.data.RandomSampler": ("data_source", "replacement", "num_samples", "generator"),
+    "torch.utils.data.SequentialSampler": ("data_source",),
+    "torch.utils.data.SubsetRandomSampler": ("indices", "generator"),
+    "torch.utils.data.WeightedRandomSampler": ("weights", "num_samples", "replacement", "generator"),
+    "torch.utils.data.BatchSampler": ("sampler", "batch_size", "drop_last"),
     "torch.utils.data.random_split": ("dataset", "lengths", "generator"),
     "torch.utils.data.Subset": ("dataset", "indices"),
     # precision
@@ -190,6 +201,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
                                                         "mixed_precision"),
     "torch.distributed.tensor.parallel.parallelize_module": ("module", "device_mesh", "parallelize_plan"),
     "torch.distributed.init_process_group": ("backend", "init_method", "timeout", "world_size", "rank"),
+    "torch.distributed.device_mesh.init_device_mesh": ("device_type", "mesh_shape", "mesh_dim_names"),
+    "torch.cuda.set_device": ("device",),
+    "torch.accelerator.set_device_index": ("device",),
+    "torch.xpu.set_device": ("device",),
 }
 
 OPTIMIZER_PREFIXES = ("torch.optim.", "bitsandbytes.optim.", "apex.optimizers.", "timm.optim.",
@@ -211,6 +226,10 @@ DROPOUT = frozenset({"torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout
                      "torch.nn.functional.dropout3d", "torch.nn.functional.alpha_dropout",
                      "timm.layers.DropPath", "timm.models.layers.DropPath"})
 DATALOADERS = frozenset({"torch.utils.data.DataLoader"})
+SAMPLERS = frozenset({"torch.utils.data.distributed.DistributedSampler", "torch.utils.data.RandomSampler",
+                      "torch.utils.data.SequentialSampler", "torch.utils.data.SubsetRandomSampler",
+                      "torch.utils.data.WeightedRandomSampler", "torch.utils.data.BatchSampler",
+                      "torch.utils.data.DistributedSampler"})
 SEEDS = frozenset({"torch.manual_seed", "torch.random.manual_seed", "torch.cuda.manual_seed",
                    "torch.cuda.manual_seed_all", "random.seed", "numpy.random.seed",
                    "lightning.pytorch.seed_everything", "lightning.fabric.seed_everything", "transformers.set_seed",

@@ -171,17 +171,24 @@ class PythonChange:
             head_tokens = _tokens(self.head.lines[hunk.head_start:hunk.head_end])
             if len(base_tokens) != len(head_tokens):
                 continue
-            local: dict[str, str] = {}
+            local: dict[str, str] | None = {}
             for position, (old, new) in enumerate(zip(base_tokens, head_tokens)):
                 if old == new:
                     continue
+                if _is_fstring(base_tokens, position, old) and _is_fstring(head_tokens, position, new):
+                    local = _fstring_renames(old, new, local)
+                    if local is None:
+                        break
+                    continue
                 if not (_IDENTIFIER.fullmatch(old) and _IDENTIFIER.fullmatch(new)) or _is_attribute(
                         base_tokens, position):
-                    local = {}
+                    local = None
                     break
                 if local.setdefault(old, new) != new:
-                    local = {}
+                    local = None
                     break
+            if not local or _imports_other_things(self.base.lines[hunk.base_start:hunk.base_end], local):
+                continue
             for old, new in local.items():
                 if pairs.setdefault(old, new) != new:
                     pairs[old] = ""
@@ -196,6 +203,48 @@ class PythonChange:
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:
         return set(_IDENTIFIER.findall(_strip_comments(view.text)))
+
+
+def _is_fstring(tokens: list[str], position: int, token: str) -> bool:
+    return token[:1] in "'\"" and position > 0 and tokens[position - 1].lower() in ("f", "rf", "fr")
+
+
+def _fstring_renames(old: str, new: str, local: dict[str, str]) -> dict[str, str] | None:
+    """``f'cuda:{DDP_LOCAL_RANK}'`` -> ``f'cuda:{ddp_local_rank}'``: identifiers renamed inside the
+    replacement fields, the literal text the same; None when anything else differs."""
+    old_parts, new_parts = re.split(r"(\{[^{}]*\})", old), re.split(r"(\{[^{}]*\})", new)
+    if len(old_parts) != len(new_parts):
+        return None
+    for old_part, new_part in zip(old_parts, new_parts):
+        if old_part == new_part:
+            continue
+        if not (old_part.startswith("{") and new_part.startswith("{")):
+            return None
+        old_tokens, new_tokens = _TOKEN.findall(old_part), _TOKEN.findall(new_part)
+        if len(old_tokens) != len(new_tokens):
+            return None
+        for old_token, new_token in zip(old_tokens, new_tokens):
+            if old_token == new_token:
+                continue
+            if not (_IDENTIFIER.fullmatch(old_token) and _IDENTIFIER.fullmatch(new_token)):
+                return None
+            if local.setdefault(old_token, new_token) != new_token:
+                return None
+    return local
+
+
+def _imports_other_things(base_lines: list[str], local: dict[str, str]) -> bool:
+    """A hunk whose import lines now name other modules or objects (``from torch.nn.parallel import
+    DistributedDataParallel as DDP`` -> ``from torch.distributed.fsdp import FullyShardedDataParallel
+    as FSDP``) imports something else; only an ``as`` alias can be renamed."""
+    for line in base_lines:
+        stripped = line.lstrip()
+        if not stripped.startswith(("import ", "from ")):
+            continue
+        for old in local:
+            if re.search(r"(?<!as )\b" + re.escape(old) + r"\b", stripped.split("#", 1)[0]):
+                return True
+    return False
 
 
 def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:

@@ -304,9 +304,6 @@ def _line_key(unit: Unit) -> str:
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
-    name = dotted_name(target)
-    if name is not None:
-        return [name]
     if isinstance(target, cst.Subscript) and len(target.slice) == 1:
         base = dotted_name(target.value)
         index = target.slice[0].slice
@@ -314,6 +311,9 @@ def _target_names(target: cst.BaseExpression) -> list[str]:
             key = evaluate(index.value)
             if isinstance(key, str):
                 return [f"{base}.{key}"]
+    name = dotted_name(target)
+    if name is not None:
+        return [name]
     if isinstance(target, (cst.Tuple, cst.List)):
         out = []
         for element in target.elements:

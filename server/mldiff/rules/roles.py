@@ -16,7 +16,7 @@ from typing import Any
 
 from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
-from mldiff.analysis.values import NOT_LITERAL, Value, contrast, shorten
+from mldiff.analysis.values import NOT_LITERAL, Value, contrast, rename_key, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, flows,
                                  pair, pair_bindings, call_sites, short_name, site_span)
@@ -41,7 +41,8 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
      "augmentation"),
     (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index|loss_?(?:fn|type|name)?|"
      r"criterion)", "loss", "loss_arg"),
-    (r"(?:seed|\w+_seed|seed_\w+|random_?state)", "determinism", "seed"),
+    (r"(?:pythonhashseed|cublas_workspace_config)", "determinism", "deterministic_flag"),
+    (r"(?:\w*seed|seed_\w+|seeds|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
      "determinism", "deterministic_flag"),
     (r"(?:allow_tf32|tf32|\w+_tf32|allow_\w+_reduced_precision_reduction)", "precision", "tf32"),
@@ -52,8 +53,15 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
      r"distributed|dist_backend|tensor_?parallel\w*|tp_size|dp_size|pp_size|zero_?stage)",
      "compile_distributed", "distributed"),
-    (r"(?:shuffle\w*|num_?workers|workers|pin_?memory|drop_?last|persistent_?workers|prefetch_?factor|"
-     r"sampler)", "data_pipeline", "loader"),
+    (r"(?:gpus?|gpu_?ids?|device_?ids|cuda_visible_devices|n_?gpus?|num_?gpus)",
+     "compile_distributed", "devices"),
+    (r"(?:device|device_?name)", "compile_distributed", "device_choice"),
+    (r"(?:\w*shuffle\w*)", "data_pipeline", "shuffle"),
+    (r"(?:sampler|(?:train|val|valid|test|eval|batch|data|random|weighted)_?sampler|sampler_?(?:type|name))",
+     "data_pipeline", "sampler"),
+    (r"(?:drop_?last)", "data_pipeline", "drop_last"),
+    (r"(?:num_?workers|workers|\w+_workers|pin_?memory|persistent_?workers|prefetch_?factor)",
+     "data_pipeline", "loader"),
     (r"(?:train_?split|val_?split|valid\w*_split|test_?split|split_?ratio|val_?ratio|val_?frac\w*|"
      r"train_?frac\w*|train_?ratio|holdout\w*|subset\w*|data_?fraction|max_?samples|num_?samples|"
      r"train_?size|val_?size|test_?size)", "data_pipeline", "split"),
@@ -71,7 +79,7 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern + r"$"), family, topic) for pattern, family, topic in _NAME_TOPICS]
 # Names that only mean something when their value is a string choice ("adamw", "resnet50")
-_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture"}
+_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "device_choice"}
 
 
 def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None:
@@ -104,11 +112,30 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
     if apis.is_dataloader(q) or last == "DistributedSampler":
         if param == "batch_size":
             return "batch_size", "batch"
-        if param in ("worker_init_fn", "generator", "seed"):
+        if param in ("worker_init_fn", "generator"):
+            return "determinism", "worker_seed"
+        if param == "seed":
             return "determinism", "seed"
-        if param in ("shuffle", "num_workers", "pin_memory", "drop_last", "persistent_workers",
-                     "prefetch_factor", "sampler", "batch_sampler"):
+        if param == "shuffle":
+            return "data_pipeline", "shuffle"
+        if param in ("sampler", "batch_sampler"):
+            return "data_pipeline", "sampler"
+        if param == "drop_last":
+            return "data_pipeline", "drop_last"
+        if param in ("num_workers", "pin_memory", "persistent_workers", "prefetch_factor"):
             return "data_pipeline", "loader"
+        return None
+    if q in ("torch.utils.data.random_split", "torch.utils.data.Subset"):
+        if param == "generator":
+            return "determinism", "seed"
+        return ("data_pipeline", "split") if param in ("lengths", "indices") else None
+    if q in apis.SAMPLERS:
+        if param in ("generator", "seed"):
+            return "determinism", "seed"
+        if param == "drop_last":
+            return "data_pipeline", "drop_last"
+        if param in ("replacement", "num_samples", "weights", "shuffle"):
+            return "data_pipeline", "shuffle" if param == "shuffle" else "sampler"
         return None
     if apis.is_dropout(q) or param in ("dropout_p",) or (param == "dropout" and q.startswith("torch.nn.")):
         return ("regularization", "dropout") if param in ("p", "dropout_p", "dropout", "drop_prob") else None
@@ -125,12 +152,20 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
         return ("training_loop", "clipping") if param in ("max_norm", "clip_value", "norm_type", "#1") else None
     if q in apis.COMPILE:
         return "compile_distributed", "compile"
+    if q in ("torch.distributed.tensor.parallel.parallelize_module", "torch.distributed.device_mesh.init_device_mesh"):
+        return "compile_distributed", "tensor_parallel"
     if q in apis.DISTRIBUTED_WRAPPERS or last in ("DistributedDataParallel", "DataParallel",
                                                   "FullyShardedDataParallel"):
+        if param in ("device_ids", "output_device"):
+            return "compile_distributed", "devices"
         return "compile_distributed", "distributed"
+    if q == "torch.distributed.init_process_group":
+        return ("compile_distributed", "distributed") if param in ("backend", "world_size") else None
     if q.startswith("torch.nn.") and last in ("Linear", "Conv1d", "Conv2d", "Conv3d", "Embedding", "LSTM", "GRU",
                                               "RNN", "MultiheadAttention", "Transformer", "TransformerEncoder",
-                                              "TransformerEncoderLayer", "TransformerDecoderLayer"):
+                                              "TransformerEncoderLayer", "TransformerDecoderLayer", "LSTMCell",
+                                              "GRUCell", "RNNCell", "ConvTranspose1d", "ConvTranspose2d",
+                                              "ConvTranspose3d"):
         if param in ("dropout",):
             return "regularization", "dropout"
         if param in ("in_features", "out_features", "in_channels", "out_channels", "num_embeddings",
@@ -158,6 +193,8 @@ class ValueChange:
     related: tuple[Related, ...] = ()
     flow: str = ""               # ", used as Adam lr at line 88"
     kind: str = "argument"       # argument | binding
+    name: str = ""               # the parameter ("lr") or the bound name ("args.lr", "cudnn.benchmark")
+    origin: str = ""             # the callee's qualified name, or the binding kind (assign, argparse, ...)
 
     def describe(self) -> str:
         if self.old is not None and self.new is not None:
@@ -224,11 +261,14 @@ def _argument_value_changes(change: PythonChange) -> list[ValueChange]:
             role = classify_argument(head_site.qualname, param) or classify_argument(base_site.qualname, param)
             if role is None:
                 continue
+            if (old is None and base_site.call.star_kwargs) or (new is None and head_site.call.star_kwargs):
+                continue  # the keyword may come through **kwargs on the side that seems to lack it
             if _same_after_resolving(change, old, new):
                 continue
             subject = f"{short_name(head_site.qualname)} {param}"
             out.append(ValueChange(role[0], role[1], subject, old, new, _value_span(change, head_site, new),
-                                   base_line(change, base_site), kind="argument"))
+                                   base_line(change, base_site), kind="argument", name=param,
+                                   origin=head_site.qualname))
     return out
 
 
@@ -273,11 +313,62 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
     old_name, new_name = _reference(change.base, old), _reference(change.head, new)
-    if old_name is None or new_name is None:
-        return False
-    if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
-        return old_name[0] == new_name[0]
-    return old_literal is NOT_LITERAL or new_literal is NOT_LITERAL
+    if old_name is not None and new_name is not None:
+        if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
+            return old_name[0] == new_name[0]
+        if old_literal is NOT_LITERAL or new_literal is NOT_LITERAL:
+            return True
+    return _inlined_key(change.head, change.base, new) == rename_key(old.key, change.renames) \
+        or _inlined_key(change.base, change.head, old) == new.key
+
+
+def _inlined_key(view, other_view, value: Value) -> str | None:
+    """``value``'s key with each name that this side introduces (binds exactly once, the other side
+    never) replaced by its definition: ``get_rank(dp_pg)`` with ``dp_pg = mesh.get_group(0)`` reads
+    as ``get_rank(mesh.get_group(0))``, so extracting a variable is no change."""
+    import ast
+    if value.is_literal or not value.names or len(value.names) > 24:
+        return None
+    # only names this side introduces can be inlined: ones the other side's text lacks altogether
+    known: dict[str, bool] = {}
+
+    def fresh(name: str) -> bool:
+        if name not in known:
+            known[name] = re.search(r"\b" + re.escape(name) + r"\b", other_view.text) is None \
+                or not other_view.definitions(name)
+        return known[name]
+
+    if not any(fresh(name) for name in value.names if "." not in name):
+        return None
+    try:
+        tree = ast.parse(value.code, mode="eval")
+    except (SyntaxError, ValueError):
+        return None
+    inlined = False
+
+    class Inline(ast.NodeTransformer):
+        depth = 0
+
+        def visit_Name(self, node: ast.Name):
+            nonlocal inlined
+            if not fresh(node.id):
+                return node
+            definitions = view.definitions(node.id)
+            if len(definitions) != 1 or definitions[0][1].value is None or other_view.definitions(node.id) \
+                    or self.depth >= 3:
+                return node
+            try:
+                replacement = ast.parse(definitions[0][1].value.code, mode="eval").body
+            except (SyntaxError, ValueError):
+                return node
+            inlined = True
+            self.depth += 1
+            replacement = self.visit(replacement)  # `dataset1 = MNIST(..., transform=transform)`, and transform's
+            self.depth -= 1
+            return replacement
+
+    body = Inline().visit(tree.body)
+    return ast.dump(body, annotate_fields=False) if inlined else None
 
 
 _DTYPES = {"float16": "float16", "half": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
@@ -348,6 +439,8 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                     break
         if role is None:
             continue
+        if base_site is None and _extracted_constant(change, uses, new):
+            continue
         subject = _binding_subject(site)
         flow = ""
         if uses:
@@ -356,8 +449,21 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
         span = binding_span(change, head_site) if head_site else binding_span(change, base_site)
         out.append(ValueChange(role[0], role[1], subject, old, new, span,
                                binding_base_line(change, base_site),
-                               tuple(u[0] for u in uses), flow, kind="binding"))
+                               tuple(u[0] for u in uses), flow, kind="binding", name=binding.target,
+                               origin=binding.kind))
     return out
+
+
+def _extracted_constant(change: PythonChange, uses, new: Value) -> bool:
+    """``seed = 1337`` added where ``manual_seed(1337)`` became ``manual_seed(seed)``: the literal
+    moved into a name, and the call it feeds had that very value on the base side."""
+    from mldiff.analysis.values import _literal_equal
+    for _, call_site, param in uses:
+        for base_site in call_sites(change, "base", lambda q, c, v: q == call_site.qualname):
+            old = apis.arguments(base_site.call, base_site.qualname).get(param)
+            if old is not None and old.is_literal and _literal_equal(old.literal, new.literal):
+                return True
+    return False
 
 
 def _is_setting(view, site) -> bool:
@@ -388,18 +494,168 @@ class ValueRule:
     file_kinds = VALUE_FILE_KINDS
     severity_by_topic: dict[str, str] = {}
 
+    def selected(self, change) -> list[ValueChange]:
+        """The value changes this rule reports."""
+        return [value_change for value_change in value_changes(change)
+                if value_change.family == self.family and value_change.topic in self.topics
+                and self.accepts(change, value_change)]
+
     def check(self, change):
-        for value_change in value_changes(change):
-            if value_change.family != self.family or value_change.topic not in self.topics:
-                continue
+        for value_change in self.selected(change):
             yield self.report(
-                change, value_change.span, self.message(value_change),
+                change, value_change.span, self.message_for(change, value_change),
                 base_line=value_change.base_line,
                 before=value_change.old.code if value_change.old is not None else None,
                 after=value_change.new.code if value_change.new is not None else None,
                 related=value_change.related,
-                severity=self.severity_by_topic.get(value_change.topic),
+                severity=self.severity_for(change, value_change),
             )
+
+    def severity_for(self, change, value_change: ValueChange) -> str | None:
+        """None: the rule's own severity."""
+        return self.severity_by_topic.get(value_change.topic)
+
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        """A further filter for subclasses that share a topic with a structural check."""
+        return True
+
+    def message_for(self, change, value_change: ValueChange) -> str:
+        """The message; subclasses that need the change itself (e.g. to say where a setting
+        is read) override this, the rest override ``message``."""
+        return self.message(value_change)
 
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe()
+
+
+def is_inert_option(value_change: ValueChange) -> bool:
+    """A command-line option added with no default (or a ``store_true`` flag): nothing changes
+    until someone passes it, so the option alone is no change of training."""
+    return (value_change.origin == "argparse" and value_change.old is None and value_change.new is not None
+            and (value_change.new.literal is None or value_change.new.literal is False))
+
+
+class SettingRule(ValueRule):
+    """A ValueRule with a structural part (``structural``, Python files only) that skips options
+    added without a default and settings only renamed, shows long values around where they
+    differ, and says which ``if`` a changed setting decides when it feeds no call (``compile =
+    True`` ... ``if compile:``)."""
+
+    def structural(self, change: PythonChange):
+        return ()
+
+    def check(self, change):
+        yield from super().check(change)
+        if isinstance(change, PythonChange):
+            yield from self.structural(change)
+
+    def selected(self, change) -> list[ValueChange]:
+        chosen = super().selected(change)
+        return _without_renamed_settings(change, chosen) if isinstance(change, PythonChange) else chosen
+
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        if is_inert_option(value_change):
+            return False
+        if value_change.kind == "binding" and (value_change.old is None) != (value_change.new is None) and \
+                _placeholder((value_change.new or value_change.old).literal):
+            return False  # `sampler = None`, `gpus = {}` added or dropped: a placeholder, not a setting
+        if value_change.old is not None and value_change.new is not None and \
+                _cast_of(value_change.old.code, value_change.new.code):
+            return False  # nz = opt.nz -> nz = int(opt.nz): the same value, converted
+        if isinstance(change, PythonChange) and (value_change.old is None or value_change.new is None):
+            from mldiff.rules.common import counterpart_broken  # added or removed, unless a parse error hid it
+            if _moved_setting(change, value_change) or _in_new_function(change, value_change):
+                return False
+            if value_change.new is not None:
+                return not counterpart_broken(change, "head", value_change.span.line - 1)
+            if value_change.base_line is not None:
+                return not counterpart_broken(change, "base", value_change.base_line - 1)
+        return True
+
+    def message(self, value_change: ValueChange) -> str:
+        old, new = value_change.old, value_change.new
+        if old is None or new is None:
+            return value_change.describe()
+        before, after = contrast(old.code, new.code)
+        return f"{value_change.subject} {before} -> {after}{value_change.flow}"
+
+    def message_for(self, change, value_change: ValueChange) -> str:
+        text = self.message(value_change)
+        if isinstance(change, PythonChange) and value_change.kind == "binding" and not value_change.flow \
+                and value_change.new is not None:
+            from mldiff.rules.common import condition_use
+            text += condition_use(change.head, value_change.name)
+        return text
+
+
+def _placeholder(literal: Any) -> bool:
+    return literal is None or (isinstance(literal, (tuple, list, dict, str, frozenset)) and len(literal) == 0)
+
+
+def _cast_of(old: str, new: str) -> bool:
+    """``int(x)`` for ``x`` (or the reverse): a conversion of the same value."""
+    for plain, cast in ((old, new), (new, old)):
+        for name in ("int", "float", "str", "bool", "list", "tuple"):
+            if cast.replace(" ", "") == f"{name}({plain.replace(' ', '')})":
+                return True
+    return False
+
+
+def _in_new_function(change: PythonChange, value_change: ValueChange) -> bool:
+    """A setting written inside a function the base does not have (a new model variant, a new
+    test), or dropped with a function the head no longer has: code added or removed whole, not a
+    changed setting of code that stays."""
+    if value_change.old is None and value_change.new is not None:
+        view, line, other = change.head, value_change.span.line - 1, change.base
+    elif value_change.new is None and value_change.old is not None and value_change.base_line:
+        view, line, other = change.base, value_change.base_line - 1, change.head
+    else:
+        return False
+    index = view.index_at(line)
+    function = view.enclosing_def(index) if index >= 0 else -1
+    name = view.facts(function).def_name if function >= 0 else None
+    if not name:
+        return False
+    return re.search(r"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name) + r"\b", other.text, re.M) is None
+
+
+def _moved_setting(change: PythonChange, value_change: ValueChange) -> bool:
+    """The same key with the same value still written on the other side of the change, in another
+    form: ``kwargs.update({'num_workers': 1})`` became ``cuda_kwargs = {'num_workers': 1}``."""
+    present = value_change.new if value_change.new is not None else value_change.old
+    if present is None or not present.is_literal or value_change.kind != "binding":
+        return False
+    key = value_change.name.rsplit(".", 1)[-1]
+    if not key.isidentifier():
+        return False
+    pattern = re.compile(r"(?:['\"]" + re.escape(key) + r"['\"]\s*:|\b" + re.escape(key) + r"\s*=(?!=))\s*(.+?)\s*[,)}\n]")
+    other = change.base if value_change.new is not None else change.head
+    from mldiff.analysis.values import _literal_equal, canonical
+    import ast
+    for index in change.touched("base" if value_change.new is not None else "head"):
+        for match in pattern.finditer(other.source(index)):
+            try:
+                literal = ast.literal_eval(match.group(1))
+            except (ValueError, SyntaxError):
+                continue
+            if _literal_equal(literal, present.literal):
+                return True
+    return False
+
+
+def _without_renamed_settings(change: PythonChange, chosen: list[ValueChange]) -> list[ValueChange]:
+    """``compile_model = True`` removed and ``compile = True`` added in the same hunk: a setting
+    renamed, not one dropped and another introduced."""
+    from mldiff.analysis.values import _literal_equal
+    removed = [v for v in chosen if v.new is None and v.old is not None and v.old.is_literal and v.base_line]
+    added = [v for v in chosen if v.old is None and v.new is not None and v.new.is_literal]
+    dropped: set[int] = set()
+    for gone in removed:
+        for new in added:
+            if id(new) in dropped or gone.topic != new.topic or not _literal_equal(gone.old.literal, new.new.literal):
+                continue
+            if any(h.base_start < gone.base_line <= max(h.base_end, h.base_start + 1)
+                   and h.head_start < new.span.line <= max(h.head_end, h.head_start + 1) for h in change.hunks):
+                dropped.update((id(gone), id(new)))
+                break
+    return [v for v in chosen if id(v) not in dropped]
