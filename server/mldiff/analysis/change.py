@@ -114,31 +114,50 @@ class PythonChange:
     @cached_property
     def unreliable_head_lines(self) -> frozenset[int]:
         """1-based head lines where base and head cannot be compared because a touched
-        statement on either side does not parse: findings there would be guesses."""
-        broken_base: list[tuple[int, int]] = []
+        statement on either side does not parse: findings there would be guesses.
+
+        A broken base statement often swallows what follows it (an unterminated string
+        runs on): past the line where parsing failed, a head statement whose text the
+        broken one does not contain is new code, and stays comparable."""
+        broken_base: list[tuple[int, int, int, str]] = []  # start, failing line + 1, end, text
         broken_head: list[tuple[int, int]] = []
-        for side, out in (("base", broken_base), ("head", broken_head)):
-            view = self.view(side)
-            for index in self.touched(side):
-                if view.unit(index).error is not None:
-                    ll = view.logical[index]
-                    out.append((ll.start, ll.end))
+        for index in self.touched_head:
+            if self.head.unit(index).error is not None:
+                ll = self.head.logical[index]
+                broken_head.append((ll.start, ll.end))
+        for index in self.touched_base:
+            unit = self.base.unit(index)
+            if unit.error is not None:
+                ll = self.base.logical[index]
+                core_end = min(ll.end, ll.start + unit.error[1] + 1)
+                broken_base.append((ll.start, core_end, ll.end, " ".join(self.base.source(index).split())))
         if not broken_base and not broken_head:
             return frozenset()
         lines: set[int] = set()
         for start, end in broken_head:
             lines.update(range(start + 1, end + 1))
-        for start, end in broken_base:  # head lines that stand for a broken base statement
+        for start, _, end, _ in broken_base:  # unchanged head lines that stand for broken base text
             for line in range(start, end):
                 mapped = self.map.base_to_head(line)
                 if mapped is not None:
                     lines.add(mapped + 1)
         for hunk in self.hunks:
-            hit = any(start < hunk.base_end and hunk.base_start < end for start, end in broken_base) or any(
-                start < hunk.head_end and hunk.head_start < end for start, end in broken_head)
-            if hit:
-                lines.update(range(hunk.head_start + 1, max(hunk.head_end, hunk.head_start + 1) + 1))
+            head_lines = range(hunk.head_start, max(hunk.head_end, hunk.head_start + 1))
+            if any(start < hunk.head_end and hunk.head_start < end for start, end in broken_head) or any(
+                    start < hunk.base_end and hunk.base_start < core_end or start == hunk.base_start == hunk.base_end
+                    for start, core_end, _, _ in broken_base):
+                lines.update(line + 1 for line in head_lines)
+                continue
+            for start, _, end, text in broken_base:
+                if start < max(hunk.base_end, hunk.base_start + 1) and hunk.base_start < end:
+                    lines.update(line + 1 for line in head_lines if self._head_text_in(line, text))
         return frozenset(lines)
+
+    def _head_text_in(self, line: int, text: str) -> bool:
+        index = self.head.index_at(line)
+        if index < 0:
+            return True
+        return " ".join(self.head.source(index).split()) in text
 
     # -- positions ---------------------------------------------------------------------
     def head_anchor(self, base_line: int) -> Span:
