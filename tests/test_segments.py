@@ -58,3 +58,13 @@ def test_unterminated_bracket_makes_one_broken_line_not_a_crash():
     view = ModuleView("x = foo(\ny = 2\nz = 3\n")
     assert len(view.logical) == 1
     assert view.unit(0).error is not None
+
+
+def test_long_container_with_comments_before_its_first_element_is_split():
+    body = "".join(f"    'model{i}': _cfg(\n        url='u{i}'),\n" for i in range(40))
+    text = f"default_cfgs = {{\n\n    # pretrained weights\n{body}}}\n"
+    view = ModuleView(text)
+    parts = [ll.part for ll in view.logical]
+    assert parts[0] == "head" and parts.count("element") == 40
+    assert view.logical[0].end == 3  # the blank and comment lines stay with the head
+    assert all(view.unit(i).error is None for i in range(len(view.logical)))

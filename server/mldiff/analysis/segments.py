@@ -277,7 +277,7 @@ def _split(lines: Sequence[str], line: LogicalLine) -> list[LogicalLine] | None:
             if stripped[:1] in (")", "]", "}"):
                 tail_start = number
                 break
-            if stripped and stripped[0] != "#" and (number == head_end or previous_last == ","):
+            if stripped and stripped[0] != "#" and (not boundaries or previous_last == ","):
                 boundaries.append(number)
         change, open_string, joined, last = scan_line(text, open_string)
         if joined:
@@ -290,8 +290,9 @@ def _split(lines: Sequence[str], line: LogicalLine) -> list[LogicalLine] | None:
             inner = depth
         if last:
             previous_last = last
-    if head_end < 0 or tail_start < 0 or len(boundaries) < 2 or boundaries[0] != head_end:
+    if head_end < 0 or tail_start < 0 or len(boundaries) < 2:
         return None
+    head_end = boundaries[0]  # blank and comment lines before the first element stay with the head
     head_text = "".join(lines[line.start:head_end])
     stack = _open_brackets(head_text)
     if not stack:
