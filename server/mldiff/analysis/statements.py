@@ -116,7 +116,7 @@ class Unit:
         if part == "tail":
             return  # only closing brackets: nothing to read
         if part == "head":
-            after = closer
+            after = "\n" + closer  # on a line of its own: the head may end with a comment
         elif part == "element":
             before = (PART_CALL + "(" if opener == "(" else opener) + "\n"
             after = "\n" + {"(": ")", "[": "]", "{": "}"}[opener]
