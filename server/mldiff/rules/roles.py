@@ -32,15 +32,16 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
     (r"(?:batch_?size|bs|\w+_batch_?size|batch_?size_\w+|batchsize|micro_?batch\w*|global_?batch\w*|"
      r"tokens_per_batch|max_tokens)", "batch_size", "batch"),
     (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_\w+|nesterov|amsgrad|optim(?:izer)?_?eps|"
-     r"no_?decay\w*)", "optimizer", "optimizer_hparam"),
+     r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
     (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|drop_?block\w*|attn_?drop\w*|"
      r"proj_?drop\w*|stochastic_depth\w*)", "regularization", "dropout"),
     (r"(?:mixup\w*|cutmix\w*|rand_?aug\w*|auto_?aug\w*|aa|reprob|re_?prob|color_?jitter|hflip|vflip|"
      r"augment\w*|\w+_aug|aug_\w+|random_?erasing\w*|trivial_?aug\w*|scale_?jitter)", "regularization",
      "augmentation"),
-    (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index|loss_?(?:fn|type|name)?|"
-     r"criterion)", "loss", "loss_arg"),
+    (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index)", "loss", "loss_arg"),
+    # ``loss`` alone is the loss value, not a setting; these name a loss only when they hold a string choice
+    (r"(?:loss_?(?:fn|func|function|type|name)|criterion)", "loss", "loss_choice"),
     (r"(?:seed|\w+_seed|seed_\w+|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
      "determinism", "deterministic_flag"),
@@ -70,7 +71,7 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern + r"$"), family, topic) for pattern, family, topic in _NAME_TOPICS]
 # Names that only mean something when their value is a string choice ("adamw", "resnet50")
-_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture"}
+_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "loss_choice"}
 
 
 def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None:
@@ -87,7 +88,7 @@ def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None
 
 
 _IGNORED_PARAMETERS = {"input", "target", "params", "optimizer", "module", "model", "dataset", "tensor",
-                       "parameters", "query", "key", "value", "#0", "verbose"}
+                       "parameters", "query", "key", "value", "#0", "verbose", "model_or_params"}
 
 
 def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
@@ -97,6 +98,8 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
     q = apis.canonical(qualname)
     last = q.rsplit(".", 1)[-1]
     if apis.is_optimizer(q):
+        if param in ("opt", "optimizer_name", "opt_name"):  # timm's create_optimizer_v2(model, opt='adamw')
+            return "optimizer", "optimizer_choice"
         return ("learning_rate", "lr") if param == "lr" else ("optimizer", "optimizer_hparam")
     if apis.is_scheduler(q):
         return "learning_rate", "schedule"
@@ -305,6 +308,8 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                 continue
             if change.head.definitions(binding.target):
                 continue
+        if _is_api_call(change.base, old) or _is_api_call(change.head, new):
+            continue  # its arguments are paired call by call; class swaps are structural rules' business
         literal = (new if new is not None else old).literal
         role = classify_name(binding.target, literal)
         uses = flows(change, head_site) if head_site is not None else []
@@ -325,6 +330,18 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding"))
     return out
+
+
+def _is_api_call(view, value: Value | None) -> bool:
+    """``nn.Dropout(0.1)``, ``optim.SGD(...)``: a call of an API whose arguments ``value_changes`` compares."""
+    node = value.node if value is not None else None
+    if node is None or node.__class__.__name__ != "Call":
+        return False
+    from mldiff.analysis.values import dotted_name
+    callee = dotted_name(node.func)
+    if not callee:
+        return False
+    return _known_call(apis.canonical(view.resolve(callee)), None, view)
 
 
 def _binding_subject(site) -> str:
@@ -351,6 +368,8 @@ class ValueRule:
         for value_change in value_changes(change):
             if value_change.family != self.family or value_change.topic not in self.topics:
                 continue
+            if not self.accepts(change, value_change):
+                continue
             yield self.report(
                 change, value_change.span, self.message(value_change),
                 base_line=value_change.base_line,
@@ -359,6 +378,10 @@ class ValueRule:
                 related=value_change.related,
                 severity=self.severity_by_topic.get(value_change.topic),
             )
+
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        """Hook: leave out value changes that a structural rule of the family reports better."""
+        return True
 
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe()
