@@ -1,0 +1,343 @@
+"""Where a value comes from, and whether a block of code changed in meaning.
+
+Structural rules need more than the touched lines: the parameter groups an optimizer
+receives are built over a dozen lines above the call, a hand-written LR schedule is a
+whole function. These helpers follow a value backwards through the definitions and
+mutations of the names it reads (inside one function, found by a regex prefilter, so
+nothing outside the function is parsed) and compare statements by meaning: formatting,
+comments, docstrings, logging and consistent renames do not count.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from functools import lru_cache
+from typing import Iterable
+
+import libcst as cst
+
+from mldiff.analysis.change import PythonChange
+from mldiff.analysis.module import ModuleView
+from mldiff.analysis.values import Value, dotted_name, rename_key
+
+# Calls that only report (they never change what is trained).
+_LOG_ROOTS = frozenset({"logger", "logging", "log", "wandb", "writer", "tb_writer", "summary_writer", "tqdm",
+                        "pbar", "progress", "progress_bar", "mlflow", "neptune", "tensorboard", "console", "rich",
+                        "warnings", "_logger", "LOGGER", "self.logger", "self.log", "self.writer",
+                        "self._logger", "sys.stdout", "sys.stderr", "meter", "metric_logger", "tracker"})
+_LOG_METHODS = frozenset({"print", "info", "debug", "warning", "warn", "error", "exception", "critical", "log",
+                          "add_scalar", "add_scalars", "add_histogram", "add_image", "add_text", "set_description",
+                          "set_postfix", "set_postfix_str", "write", "flush", "log_metrics", "log_dict",
+                          "progress_bar", "pprint", "rank_zero_info", "print0", "log0", "master_print",
+                          "log_rank_0", "print_rank_0", "update_meters"})
+# Methods that change a container in place: ``no_decay.add(name)`` shapes the parameter groups.
+MUTATORS = frozenset({"add", "append", "extend", "remove", "discard", "update", "insert", "pop", "clear",
+                      "add_param_group", "setdefault", "__setitem__", "fill_", "copy_", "mul_", "div_",
+                      "add_", "sub_", "zero_", "index_fill_", "masked_fill_"})
+
+
+def is_logging_call(callee: str) -> bool:
+    root = callee.split(".", 1)[0]
+    method = callee.rsplit(".", 1)[-1]
+    if callee in ("print", "pprint", "progress_bar") or method in ("print",):
+        return True
+    if root in _LOG_ROOTS or callee.rsplit(".", 1)[0] in _LOG_ROOTS:
+        return True
+    return method in _LOG_METHODS and method not in ("write", "flush", "update_meters") and "." in callee
+
+
+def is_noise(view: ModuleView, index: int) -> bool:
+    """A docstring, ``pass``, ``assert``, or a line that only logs or prints."""
+    unit = view.unit(index)
+    statement = unit.statement
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if isinstance(small, (cst.Pass, cst.Assert)):
+            continue
+        if isinstance(small, cst.Expr):
+            value = small.value
+            if isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+                continue
+            if isinstance(value, cst.Call):
+                callee = dotted_name(value.func) or ""
+                if is_logging_call(callee):
+                    continue
+        return False
+    return True
+
+
+@lru_cache(maxsize=32768)
+def _ast_key(source: str) -> str:
+    try:
+        return ast.dump(ast.parse(source), annotate_fields=False)
+    except (SyntaxError, ValueError, RecursionError):
+        return " ".join(source.split())
+
+
+def statement_key(view: ModuleView, index: int, renames: dict[str, str] | None = None) -> str:
+    """A logical line's meaning: its syntax tree without comments or layout, renamed to the head's names."""
+    unit = view.unit(index)
+    if unit.tree is None:
+        return "error:" + " ".join(view.source(index).split())
+    key = _ast_key(unit.tree.code)
+    return rename_key(key, renames) if renames else key
+
+
+def block_signature(view: ModuleView, indices: Iterable[int],
+                    renames: dict[str, str] | None = None) -> list[tuple[int, str]]:
+    """(index, key) of the meaningful lines among ``indices`` (noise left out), in order."""
+    return [(index, statement_key(view, index, renames)) for index in indices if not is_noise(view, index)]
+
+
+def differing_lines(change: PythonChange, base_indices: Iterable[int],
+                    head_indices: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Base and head logical lines whose meaning has no counterpart on the other side
+    (a multiset difference of statement keys, base renamed to head names)."""
+    renames = change.renames
+    base = block_signature(change.base, base_indices, renames)
+    head = block_signature(change.head, head_indices)
+    head_left: dict[str, list[int]] = {}
+    for index, key in head:
+        head_left.setdefault(key, []).append(index)
+    base_only = []
+    for index, key in base:
+        bucket = head_left.get(key)
+        if bucket:
+            bucket.pop(0)
+        else:
+            base_only.append(index)
+    head_only = sorted(i for bucket in head_left.values() for i in bucket)
+    if base_only and head_only:
+        base_only, head_only = _drop_moved_references(change, base_only, head_only)
+    return base_only, head_only
+
+
+def _drop_moved_references(change: PythonChange, base_only: list[int],
+                           head_only: list[int]) -> tuple[list[int], list[int]]:
+    """Leave out pairs of lines that differ only in where a setting is read from
+    (``warmup_iters`` -> ``cfg.optim.warmup_iters``, ``args.lr`` -> ``config.lr``)."""
+    head_left = list(head_only)
+    base_left = []
+    for base_index in base_only:
+        base_tree = _ast_tree(change.base, base_index)
+        match = next((h for h in head_left if base_tree is not None
+                      and _equivalent(base_tree, _ast_tree(change.head, h), change.renames)), None)
+        if match is None:
+            base_left.append(base_index)
+        else:
+            head_left.remove(match)
+    return base_left, head_left
+
+
+def _ast_tree(view: ModuleView, index: int) -> ast.AST | None:
+    unit = view.unit(index)
+    if unit.tree is None:
+        return None
+    try:
+        return ast.parse(unit.tree.code)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _reference(node: ast.AST) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return list(reversed(parts))
+    return None
+
+
+def _equivalent(a: ast.AST | None, b: ast.AST | None, renames: dict[str, str], called: bool = False) -> bool:
+    """Same syntax tree, except that a setting may be read through another object (same last name)."""
+    if a is None or b is None:
+        return a is b
+    if not called:
+        ref_a, ref_b = _reference(a), _reference(b)
+        if ref_a is not None and ref_b is not None:
+            ref_a = [renames.get(part, part) for part in ref_a]
+            if ref_a == ref_b:
+                return True
+            return ref_a[-1] == ref_b[-1] and (ref_a[0] != ref_b[0] or len(ref_a) != len(ref_b))
+    if type(a) is not type(b):
+        return False
+    for field_name, value_a in ast.iter_fields(a):
+        if field_name == "ctx":
+            continue
+        value_b = getattr(b, field_name, None)
+        if isinstance(value_a, list):
+            if not isinstance(value_b, list) or len(value_a) != len(value_b):
+                return False
+            if not all(_equivalent(x, y, renames) if isinstance(x, ast.AST) else _same_leaf(x, y, renames)
+                       for x, y in zip(value_a, value_b)):
+                return False
+        elif isinstance(value_a, ast.AST):
+            if not _equivalent(value_a, value_b, renames,
+                               called=isinstance(a, ast.Call) and field_name == "func"):
+                return False
+        elif not _same_leaf(value_a, value_b, renames):
+            return False
+    return True
+
+
+def _same_leaf(a, b, renames: dict[str, str]) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return renames.get(a, a) == b
+    return type(a) is type(b) and a == b
+
+
+# -- definitions by name -------------------------------------------------------------------
+def find_defs(view: ModuleView, name: str, keyword: str = "def") -> list[int]:
+    """Logical lines that define function (or class) ``name``."""
+    pattern = re.compile(rf"^[ \t]*(?:async[ \t]+)?{keyword}[ \t]+{re.escape(name)}\b", re.M)
+    return [i for i in view._lines_matching(pattern) if view.logical[i].keyword == keyword]
+
+
+def matching_def(change: PythonChange, side: str, header: int) -> int | None:
+    """The definition on the other side with the same name and enclosing scope as ``header``."""
+    view = change.view(side)
+    other = change.view("head" if side == "base" else "base")
+    name = view.facts(header).def_name
+    if not name:
+        return None
+    renames = change.renames
+    if side == "base":
+        name = renames.get(name, name)
+    else:
+        inverse = {new: old for old, new in renames.items()}
+        name = inverse.get(name, name)
+    scope = view.scope_names(header)
+    keyword = view.logical[header].keyword
+    candidates = find_defs(other, name, keyword)
+    for candidate in candidates:
+        if other.scope_names(candidate) == scope:
+            return candidate
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def scope_range(view: ModuleView, index: int) -> range:
+    """The logical lines of the function around ``index`` (the whole module at top level)."""
+    header = view.enclosing_def(index)
+    if header < 0:
+        return range(0, len(view.logical))
+    return range(header + 1, view.segments.block_end(header))
+
+
+# -- backward slices -------------------------------------------------------------------------
+def _assigned_subscripts(view: ModuleView, index: int) -> set[str]:
+    """Names written through a subscript or attribute on this line: ``weight[PAD] = 0``."""
+    statement = view.unit(index).statement
+    out: set[str] = set()
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return out
+    for small in statement.body:
+        targets: list[cst.BaseExpression] = []
+        if isinstance(small, cst.Assign):
+            targets = [t.target for t in small.targets]
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            targets = [small.target]
+        for target in targets:
+            node = target
+            while isinstance(node, (cst.Subscript, cst.Attribute)):
+                node = node.value
+                name = dotted_name(node)
+                if name and "(" not in name:
+                    out.add(name)
+    return out
+
+
+def mutations(view: ModuleView, name: str, within: range) -> list[int]:
+    """Lines inside ``within`` that change ``name`` in place (``s.add(x)``, ``w[i] = 0``)."""
+    out = []
+    for index in view.uses(name):
+        if index not in within:
+            continue
+        facts = view.facts(index)
+        if any(call.receiver == name and call.method in MUTATORS for call in facts.calls):
+            out.append(index)
+        elif name in _assigned_subscripts(view, index):
+            out.append(index)
+    return out
+
+
+def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int = 80) -> list[int]:
+    """Logical lines of the enclosing function that shape ``value`` as read at line ``index``:
+    definitions and in-place changes of the names it reads, the loops and conditions
+    around them, followed transitively (at most ``limit`` lines)."""
+    if value is None:
+        return []
+    within = scope_range(view, index)
+    pending = list(value.names)
+    seen_names: set[str] = set()
+    lines: set[int] = set()
+    while pending and len(lines) < limit:
+        name = pending.pop()
+        if name in seen_names or name in ("self", "cls") or "(" in name:
+            continue
+        seen_names.add(name)
+        found = [i for i, _ in view.definitions(name) if i in within and i <= index]
+        found += [i for i in mutations(view, name, within) if i <= index]
+        for line in found:
+            for member in [line, *view.ancestors(line)]:
+                if member in lines or member not in within:
+                    continue
+                lines.add(member)
+                facts = view.facts(member)
+                pending.extend(n for n in facts.reads if "." not in n)
+                if facts.loop_target:
+                    seen_names.update(t.strip() for t in facts.loop_target.strip("()").split(","))
+    return sorted(lines)
+
+
+# -- node context ------------------------------------------------------------------------------
+class _ParentFinder(cst.CSTVisitor):
+    def __init__(self, target: cst.CSTNode) -> None:
+        self.target = target
+        self.stack: list[cst.CSTNode] = []
+        self.path: list[cst.CSTNode] | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.path is not None:
+            return False
+        if node is self.target:
+            self.path = list(self.stack)
+            return False
+        self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()
+
+
+def ancestors_of(root: cst.CSTNode | None, node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Nodes enclosing ``node`` inside ``root``, innermost first (empty if not found)."""
+    if root is None:
+        return []
+    finder = _ParentFinder(node)
+    root.visit(finder)
+    return list(reversed(finder.path or []))
+
+
+_TEST_PATH = re.compile(r"(?:^|/)(?:tests?|testing)/|(?:^|/)test_[^/]*\.py$|_test\.py$|(?:^|/)conftest\.py$")
+
+
+def is_test_file(path: str) -> bool:
+    """Unit tests build optimizers, losses and schedulers to test them, not to train anything."""
+    return bool(_TEST_PATH.search(path))
+
+
+def per_change(change, key: str, compute):
+    """Compute something once per change and share it between the rules that need it."""
+    store = change.__dict__.setdefault("_mldiff_shared", {})
+    if key not in store:
+        store[key] = compute(change)
+    return store[key]
+
+
+def span_contains(outer, inner) -> bool:
+    """Does span ``inner`` start inside span ``outer`` (both head side, 1-based)?"""
+    return (outer.line, outer.column) <= (inner.line, inner.column) <= (outer.end_line, outer.end_column)
