@@ -149,7 +149,8 @@ class PythonChange:
 
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:
-        return set(_IDENTIFIER.findall(_strip_comments(view.text)))
+        """Identifiers of the code, not of its comments or strings (``"iter": iter_num`` does not use ``iter``)."""
+        return {token for token in _TOKEN.findall(view.text) if _IDENTIFIER.fullmatch(token)}
 
 
 def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
@@ -173,10 +174,6 @@ def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
 
 def _tokens(lines: Iterable[str]) -> list[str]:
     return [t for t in _TOKEN.findall("".join(lines)) if not t.startswith("#")]
-
-
-def _strip_comments(text: str) -> str:
-    return re.sub(r"#[^\n]*", "", text)
 
 
 def whole_line(view: ModuleView, line: int) -> Span:
