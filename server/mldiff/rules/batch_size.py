@@ -6,69 +6,20 @@ from typing import Iterator
 
 import libcst as cst
 
-from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
-from mldiff.analysis.values import Value, dotted_name, node_code, shorten
-from mldiff.findings import Span
+from mldiff.analysis.values import node_code, shorten
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, call_sites, pair, site_span
-from mldiff.rules.dataflow import is_noise, is_test_file, per_change
+from mldiff.rules.common import pair
+from mldiff.rules.dataflow import is_noise, is_test_file, named_argument_changes
 from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
 
 
-# -- keyword arguments of other calls named like a batch setting ---------------------------------------
-def _unknown_call(qualname: str, call, view: ModuleView) -> bool:
-    if call.in_lambda_or_def or not call.kwargs:
-        return False
-    if apis.parameters(qualname) or apis.is_optimizer(qualname) or apis.is_scheduler(qualname) \
-            or apis.is_loss(qualname) or apis.is_norm_layer(qualname):
-        return False  # value_changes compares these
-    return any(_batch_topic(name) for name, _ in call.kwargs)
-
-
 def _batch_topic(name: str) -> str | None:
     role = classify_name(name)
     return role[1] if role is not None and role[0] == "batch_size" else None
-
-
-def named_argument_changes(change: PythonChange) -> list[ValueChange]:
-    """``TrainingArguments(per_device_train_batch_size=8)``, ``Trainer(accumulate_grad_batches=4)``,
-    ``get_batch('train', batch_size=bs)``: batch settings passed to calls value_changes does not know."""
-    return per_change(change, "batch.named_arguments", _named_argument_changes)
-
-
-def _named_argument_changes(change: PythonChange) -> list[ValueChange]:
-    def key(site: CallSite):
-        scope = change.view(site.side).scope_names(site.index)
-        callee = site.call.callee
-        if site.side == "base":
-            scope = tuple(change.renames.get(n, n) for n in scope)
-            callee = ".".join(change.renames.get(p, p) for p in callee.split("."))
-        return callee, scope
-
-    base = call_sites(change, "base", _unknown_call)
-    head = call_sites(change, "head", _unknown_call)
-    out = []
-    for base_site, head_site in pair(base, head, key, lambda b, h: True):
-        if base_site is None or head_site is None:
-            continue
-        old_kwargs, new_kwargs = dict(base_site.call.kwargs), dict(head_site.call.kwargs)
-        for name in dict.fromkeys([*old_kwargs, *new_kwargs]):
-            topic = _batch_topic(name)
-            if topic is None:
-                continue
-            old, new = old_kwargs.get(name), new_kwargs.get(name)
-            if old is not None and new is not None and old.same_as(new, change.renames):
-                continue
-            if old is None or new is None:
-                continue  # an argument added or removed falls back to a default we do not know
-            span = change.head.span(head_site.index, new.node) if new.node is not None else site_span(change, head_site)
-            out.append(ValueChange("batch_size", topic, f"{head_site.short} {name}", old, new, span,
-                                   change.base.span(base_site.index, base_site.call.node).line))
-    return out
 
 
 def _report_value(rule: Rule, change, value_change: ValueChange, severity: str | None = None, message: str = ""):
@@ -156,7 +107,7 @@ def _batch_changes(change, topic: str) -> Iterator[ValueChange]:
         if value_change.family == "batch_size" and value_change.topic == topic:
             yield value_change
     if isinstance(change, PythonChange):
-        for value_change in named_argument_changes(change):
+        for value_change in named_argument_changes(change, "batch_size"):
             if value_change.topic == topic:
                 yield value_change
 

@@ -341,3 +341,75 @@ def per_change(change, key: str, compute):
 def span_contains(outer, inner) -> bool:
     """Does span ``inner`` start inside span ``outer`` (both head side, 1-based)?"""
     return (outer.line, outer.column) <= (inner.line, inner.column) <= (outer.end_line, outer.end_column)
+
+
+# -- settings passed by keyword to calls the API table does not know ------------------------------------
+def named_argument_changes(change: PythonChange, family: str) -> list:
+    """``TrainingArguments(per_device_train_batch_size=8)``, ``Trainer(accumulate_grad_batches=4)``,
+    ``create_transform(224, auto_augment='rand-m9')``: keyword arguments named like a setting of
+    ``family`` (by ``classify_name``) passed to calls that ``value_changes`` does not compare."""
+    return per_change(change, "named_arguments", _named_argument_changes).get(family, [])
+
+
+def _named_family(name: str) -> tuple[str, str] | None:
+    from mldiff.rules.roles import classify_name
+    return classify_name(name)
+
+
+def _unknown_call(qualname: str, call, view: ModuleView) -> bool:
+    from mldiff.analysis import apis
+    if call.in_lambda_or_def or not call.kwargs:
+        return False
+    if apis.parameters(qualname) or apis.is_optimizer(qualname) or apis.is_scheduler(qualname) \
+            or apis.is_loss(qualname) or apis.is_norm_layer(qualname) or apis.is_dropout(qualname):
+        return False  # value_changes compares these
+    if is_logging_call(call.callee) or call.method in ("add_argument", "dict", "get", "setdefault", "format"):
+        return False
+    return any(_named_family(name) for name, _ in call.kwargs)
+
+
+def _named_argument_changes(change: PythonChange) -> dict[str, list]:
+    from mldiff.rules.common import call_sites, pair, site_span
+    from mldiff.rules.roles import ValueChange
+
+    def key(site):
+        scope = change.view(site.side).scope_names(site.index)
+        callee = site.call.callee
+        if site.side == "base":
+            scope = tuple(change.renames.get(n, n) for n in scope)
+            callee = ".".join(change.renames.get(p, p) for p in callee.split("."))
+        return callee, scope
+
+    base = call_sites(change, "base", _unknown_call)
+    head = call_sites(change, "head", _unknown_call)
+    out: dict[str, list] = {}
+    for base_site, head_site in pair(base, head, key, lambda b, h: True):
+        if base_site is None or head_site is None:
+            continue
+        old_kwargs, new_kwargs = dict(base_site.call.kwargs), dict(head_site.call.kwargs)
+        for name in dict.fromkeys([*old_kwargs, *new_kwargs]):
+            role = _named_family(name)
+            old, new = old_kwargs.get(name), new_kwargs.get(name)
+            if role is None or old is None or new is None:
+                continue  # an argument added or removed falls back to a default we do not know
+            if old.same_as(new, change.renames) or (_is_plain_reference(old) and _is_plain_reference(new)):
+                continue
+            span = change.head.span(head_site.index, new.node) if new.node is not None else site_span(change, head_site)
+            out.setdefault(role[0], []).append(ValueChange(
+                role[0], role[1], f"{head_site.short} {name}", old, new, span,
+                change.base.span(base_site.index, base_site.call.node).line))
+    return out
+
+
+def _is_plain_reference(value: Value) -> bool:
+    name = dotted_name(value.node) if value.node is not None else None
+    return bool(name) and "(" not in name and "[" not in name
+
+
+def removed_span(change: PythonChange, site) -> "Span":
+    """Head anchor for a call that exists only on the base side: where its own line stood
+    (not the first line of a long statement such as a multi-line ``Compose([...])``)."""
+    if site.side == "head":
+        return change.head.span(site.index, site.call.node)
+    line = change.base.span(site.index, site.call.node).line - 1
+    return change.head_anchor(line)

@@ -13,8 +13,8 @@ from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, line_span, pair, pair_calls, same_call, site_span
-from mldiff.rules.dataflow import (differing_lines, find_defs, is_noise, is_test_file, matching_def, per_change,
+from mldiff.rules.common import CallSite, base_line, line_span, pair, pair_calls, site_span
+from mldiff.rules.dataflow import (removed_span, differing_lines, find_defs, is_noise, is_test_file, matching_def, per_change,
                                    span_contains, statement_key)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
@@ -260,7 +260,7 @@ class SchedulerChanged(Rule):
             return
         for base, head in scheduler_pairs(change):
             if base is not None and head is None:
-                yield self.report(change, site_span(change, base), f"LR scheduler {_call_text(base)} removed",
+                yield self.report(change, removed_span(change, base), f"LR scheduler {_call_text(base)} removed",
                                   base_line=base_line(change, base), before=_call_text(base, 200))
             elif head is not None and base is None:
                 yield self.report(change, site_span(change, head), f"LR scheduler {_call_text(head)} added",

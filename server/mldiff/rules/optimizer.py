@@ -11,7 +11,7 @@ from mldiff.analysis.values import Value, node_code, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, line_span, pair_calls, site_span
-from mldiff.rules.dataflow import (backward_slice, differing_lines, find_defs, is_test_file, per_change,
+from mldiff.rules.dataflow import (removed_span, backward_slice, differing_lines, find_defs, is_test_file, per_change,
                                    scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
 
@@ -130,7 +130,7 @@ class OptimizerClassChanged(Rule):
         if isinstance(change, PythonChange):
             for base, head in optimizer_pairs(change):
                 if base is not None and head is None:
-                    yield self.report(change, site_span(change, base), f"optimizer {_call_text(base)} removed",
+                    yield self.report(change, removed_span(change, base), f"optimizer {_call_text(base)} removed",
                                       base_line=base_line(change, base), before=_call_text(base, 200))
                 elif head is not None and base is None:
                     yield self.report(change, site_span(change, head), f"optimizer {_call_text(head)} added",
