@@ -19,3 +19,10 @@ def test_name_still_used_in_code_is_not_a_rename():
     head = "def f(it):\n    return it\n\nx = iter([1])\n"
     change = PythonChange.from_texts("train.py", base, head)
     assert "iter" not in change.renames
+
+
+def test_swapping_an_imported_class_is_not_a_rename():
+    base = "import torch.nn as nn\nfrom torch.optim import SGD\nbn = nn.BatchNorm2d(64)\nopt = SGD(p)\n"
+    head = "import torch.nn as nn\nfrom torch.optim import SGD\nbn = nn.GroupNorm(64)\nopt = SGD(p)\n"
+    change = PythonChange.from_texts("model.py", base, head)
+    assert change.renames == {}

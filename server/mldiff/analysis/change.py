@@ -128,11 +128,14 @@ class PythonChange:
             if len(base_tokens) != len(head_tokens):
                 continue
             local: dict[str, str] = {}
-            for old, new in zip(base_tokens, head_tokens):
+            for position, (old, new) in enumerate(zip(base_tokens, head_tokens)):
                 if old == new:
                     continue
                 if not (_IDENTIFIER.fullmatch(old) and _IDENTIFIER.fullmatch(new)):
                     local = {}
+                    break
+                if _names_an_api(self.base, base_tokens, position) or _names_an_api(self.head, head_tokens, position):
+                    local = {}  # nn.BatchNorm2d -> nn.GroupNorm is another class, not a rename
                     break
                 if local.setdefault(old, new) != new:
                     local = {}
@@ -170,6 +173,13 @@ def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
             ll = view.logical[before]
             if ll.start <= start - 1 < ll.end and start < ll.end:
                 touched.add(before)
+
+
+def _names_an_api(view: ModuleView, tokens: list[str], position: int) -> bool:
+    """Is ``tokens[position]`` an imported name or an attribute of an imported module (``nn.X``)?"""
+    if tokens[position] in view.aliases:
+        return True
+    return position >= 2 and tokens[position - 1] == "." and tokens[position - 2] in view.aliases
 
 
 def _tokens(lines: Iterable[str]) -> list[str]:
