@@ -275,7 +275,7 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
 def _is_reference(value: Value) -> bool:
     from mldiff.analysis.values import dotted_name
     node = value.node
-    if node is None:
+    if node is None or value.is_literal:  # None / True / False are values, not references
         return False
     name = dotted_name(node)
     return bool(name) and "(" not in name and "[" not in name
