@@ -354,3 +354,435 @@ def _covers(view: ModuleView, index: int, lines: set[int]) -> bool:
 
 def _statement(view: ModuleView, index: int, width: int = 60) -> str:
     return shorten(" ".join(view.source(index).split()), width)
+
+
+# -- input scaling ----------------------------------------------------------------------------------------------
+_PIXEL_DIVISORS = (255, 256, 127.5, 128)
+_STAT_NAME = re.compile(r"(?:^|_)(?:mean|std|mu|sigma|stddev)s?$|^(?:mean|std)_", re.I)
+_TO_TENSOR = re.compile(r"^(?:ToTensor|PILToTensor|ToImage|ToImageTensor|ConvertImageDtype|ToDtype|ToTensorV2|"
+                        r"ToFloat)$")
+
+
+def _number(node: cst.CSTNode):
+    from mldiff.analysis.values import evaluate, NOT_LITERAL
+    value = evaluate(node)
+    if value is NOT_LITERAL or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _show_number(value) -> str:
+    return repr(float(value)) if isinstance(value, float) or value != int(value) else f"{int(value)}"
+
+
+def _reads_stat(node: cst.CSTNode) -> bool:
+    from mldiff.analysis.values import names_in
+    return any(_STAT_NAME.search(name.rsplit(".", 1)[-1]) for name in names_in(node)
+               if not name.rsplit(".", 1)[-1].startswith("running_"))
+
+
+def _scalings(view: ModuleView, index: int) -> list[tuple[str, cst.CSTNode]]:
+    """(description, node) of hand-written input scaling on a line: ``x / 255``, ``x * 2 - 1``,
+    ``(x - mean) / std``, ``.div(255)``, ``.sub(mean).div(std)``."""
+    statement = view.unit(index).statement
+    if statement is None:
+        return []
+    found: list[tuple[str, cst.CSTNode]] = []
+
+    class Finder(cst.CSTVisitor):
+        def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+            right = _number(node.right)
+            if isinstance(node.operator, cst.Divide) and right in _PIXEL_DIVISORS:
+                found.append((f"/ {_show_number(right)}", node))
+            elif isinstance(node.operator, cst.Multiply) and right is not None and 0 < right < 0.01 \
+                    and abs(right * 255 - 1) < 0.02:
+                found.append((f"* {node_code(node.right)}", node))
+            elif isinstance(node.operator, cst.Subtract) and right in (1, 0.5) and \
+                    isinstance(node.left, cst.BinaryOperation) and isinstance(node.left.operator, cst.Multiply) \
+                    and _number(node.left.right) == 2:
+                found.append((f"* 2 - {_show_number(right)}", node))
+            elif isinstance(node.operator, (cst.Subtract, cst.Divide)) and _reads_stat(node.right) \
+                    and not isinstance(node.right, cst.Call):
+                found.append((f"{'-' if isinstance(node.operator, cst.Subtract) else '/'} {node_code(node.right)}", node))
+
+        def visit_Call(self, node: cst.Call) -> None:
+            method = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
+            if method in ("div", "div_", "true_divide") and node.args and _number(node.args[0].value) in _PIXEL_DIVISORS:
+                found.append((f".{method}({_show_number(_number(node.args[0].value))})", node))
+            elif method in ("sub", "sub_", "div", "div_") and node.args and _reads_stat(node.args[0].value):
+                found.append((f".{method}({node_code(node.args[0].value)})", node))
+
+    statement.visit(Finder())
+    return found
+
+
+def _stat_bindings(view: ModuleView, index: int) -> list:
+    """``MEAN = (0.485, 0.456, 0.406)``: per-channel statistics written by hand."""
+    out = []
+    for binding in view.facts(index).bindings:
+        value = binding.value
+        if value is None or not _STAT_NAME.search(binding.name) or binding.name.startswith("running_"):
+            continue
+        literal = value.literal
+        if isinstance(literal, (tuple, list)) and 1 <= len(literal) <= 4 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in literal):
+            out.append(binding)
+    return out
+
+
+def _is_to_tensor(qualname: str, call: CallFact, view: ModuleView) -> bool:
+    last = qualname.rsplit(".", 1)[-1]
+    return not call.in_lambda_or_def and bool(_TO_TENSOR.match(last)) and (
+        qualname.startswith(("torchvision.transforms", "albumentations")) or "." not in qualname)
+
+
+def _scaling_of(site: CallSite) -> str:
+    """What a to-tensor transform does to pixel values."""
+    last = site.qualname.rsplit(".", 1)[-1]
+    if last in ("ToTensor", "ConvertImageDtype", "ToFloat"):
+        return "scaled to [0, 1]"
+    if last == "ToDtype":
+        scale = site.call.kwarg("scale")
+        return "scaled to [0, 1]" if scale is not None and scale.literal is True else "not scaled"
+    return "not scaled"
+
+
+class InputScalingChanged(Rule):
+    """How raw inputs are scaled changed: ``x / 255``, ``x * 2 - 1``, ``(x - mean) / std`` and
+    ``.div(255)`` written by hand, the per-channel statistics they use, or a to-tensor transform
+    that scales (``ToTensor`` -> ``PILToTensor``, ``ToDtype(scale=True)``).
+
+    A model sees inputs in the range it was trained on: dropping a ``/ 255`` feeds values 255
+    times larger, changing ``[0, 1]`` to ``[-1, 1]`` shifts every first-layer activation, and a
+    pre-trained backbone expects its own statistics. Check every pipeline that feeds the model
+    (training, evaluation, inference/export) scales the same way.
+    """
+
+    code = "ML203"
+    family = "normalization"
+    name = "input-scaling"
+    summary = "Hand-written input scaling (/255, *2-1, mean/std) or to-tensor scaling changed"
+    examples = (
+        Example(
+            before="import torch\ndef preprocess(img):\n    x = torch.from_numpy(img).float() / 255.0\n    return x\n",
+            after="import torch\ndef preprocess(img):\n    x = torch.from_numpy(img).float()\n    return x\n",
+            expect=(Expect(3, "input scaling `/ 255.0` removed"),),
+        ),
+        Example(
+            before="def prep(x):\n    return x / 255.0\n",
+            after="def prep(x):\n    return x / 127.5 - 1.0\n",
+            expect=(Expect(2, "input scaling `/ 255.0` -> `/ 127.5`"),),
+        ),
+        Example(
+            before="MEAN = (0.485, 0.456, 0.406)\nSTD = (0.229, 0.224, 0.225)\n",
+            after="MEAN = (0.5, 0.5, 0.5)\nSTD = (0.229, 0.224, 0.225)\n",
+            expect=(Expect(1, "normalization statistics MEAN (0.485, 0.456, 0.406) -> (0.5, 0.5, 0.5)"),),
+        ),
+        Example(
+            before="from torchvision import transforms\ntf = transforms.Compose([transforms.ToTensor()])\n",
+            after="from torchvision import transforms\ntf = transforms.Compose([transforms.PILToTensor()])\n",
+            expect=(Expect(2, "ToTensor() -> PILToTensor(): pixels scaled to [0, 1] -> not scaled"),),
+        ),
+        Example(  # the same scaling with another spelling and a renamed variable
+            before="def prep(img):\n    x = img / 255.0\n    return x\n",
+            after="def prep(image):\n    x = image / 255.  # to [0, 1]\n    return x\n",
+        ),
+        Example(  # the normalization moved into a helper line, same arithmetic
+            before="x = (img - mean) / std\n",
+            after="centered = img - mean\nx = centered / std\n",
+        ),
+        Example(  # weight init std is not an input statistic
+            before="import torch.nn as nn\nnn.init.normal_(w, mean=0.0, std=0.02)\n",
+            after="import torch.nn as nn\nnn.init.normal_(w, mean=0.0, std=0.02 / (2 * n_layer) ** 0.5)\n",
+        ),
+    )
+
+    def check(self, change):
+        if not isinstance(change, PythonChange) or is_test_file(change.path):
+            return
+        yield from self._hand_written(change)
+        yield from self._statistics(change)
+        yield from self._to_tensor(change)
+
+    def _hand_written(self, change: PythonChange):
+        sites = {side: [(text, index, node) for index in change.touched(side)
+                        for text, node in _scalings(change.view(side), index)] for side in ("base", "head")}
+        renames = change.renames
+
+        def key(item):
+            return " ".join(item[0].split())
+
+        base_items = [(_renamed_text(text, renames), index, node) for text, index, node in sites["base"]]
+        left_head = list(sites["head"])
+        unmatched_base = []
+        for item in base_items:
+            match = next((h for h in left_head if key(h) == key(item)), None)
+            if match is not None:
+                left_head.remove(match)
+            else:
+                unmatched_base.append(item)
+        for base_item, head_item in zip(unmatched_base, left_head):
+            yield self.report(change, change.head.span(head_item[1], head_item[2]),
+                              f"input scaling `{base_item[0]}` -> `{head_item[0]}`",
+                              base_line=change.base.logical[base_item[1]].start + 1,
+                              before=base_item[0], after=head_item[0])
+        for text, index, node in unmatched_base[len(left_head):]:
+            line = change.base.span(index, node).line - 1
+            yield self.report(change, change.head_anchor(line), f"input scaling `{text}` removed",
+                              base_line=line + 1, before=text)
+        for text, index, node in left_head[len(unmatched_base):]:
+            yield self.report(change, change.head.span(index, node), f"input scaling `{text}` added", after=text)
+
+    def _statistics(self, change: PythonChange):
+        for base_site, head_site in pair_bindings(change, lambda b: _STAT_NAME.search(b.name) is not None):
+            if base_site is None or head_site is None:
+                continue
+            if not _stat_bindings(change.base, base_site.index) or not _stat_bindings(change.head, head_site.index):
+                continue
+            old, new = base_site.binding.value, head_site.binding.value
+            if old is None or new is None or old.same_as(new, change.renames):
+                continue
+            yield self.report(change, binding_span(change, head_site),
+                              f"normalization statistics {head_site.binding.target} {shorten(old.code, 40)} -> "
+                              f"{shorten(new.code, 40)}",
+                              base_line=binding_base_line(change, base_site), before=old.code, after=new.code)
+
+    def _to_tensor(self, change: PythonChange):
+        key = lambda site: _norm_key(change, site)  # noqa: E731
+        for base, head in pair_calls(change, _is_to_tensor, key=key):
+            if base is None or head is None:
+                continue  # added or removed as a whole: the pipeline changed shape (ML201 / ML204 look at it)
+            old, new = _scaling_of(base), _scaling_of(head)
+            if old != new:
+                yield self.report(change, site_span(change, head),
+                                  f"{_call_text(base, 30)} -> {_call_text(head, 30)}: pixels {old} -> {new}",
+                                  base_line=base_line(change, base))
+
+
+def _renamed_text(text: str, renames: dict[str, str]) -> str:
+    return "".join(renames.get(token, token) for token in re.split(r"(\W+)", text))
+
+
+# -- train / eval consistency -------------------------------------------------------------------------------------
+_TRAIN_ROLE = re.compile(r"train", re.I)
+_EVAL_ROLE = re.compile(r"val|test|eval|infer|predict", re.I)
+_PIPELINE_TEXT = re.compile(r"\bNormalize\s*\(|\bnormalize\s*\(|\bCompose\s*\(")
+_COMPOSE = frozenset({"Compose", "Sequential"})
+
+
+def _role_of_text(text: str) -> str | None:
+    train, evaluation = bool(_TRAIN_ROLE.search(text)), bool(_EVAL_ROLE.search(text))
+    if train and not evaluation:
+        return "train"
+    if evaluation and not train:
+        return "eval"
+    return None
+
+
+def _role_of_node_context(view: ModuleView, index: int, node: cst.CSTNode) -> str | None:
+    """train / eval from what surrounds the call inside its statement: a dict key
+    (``{'train': Compose([...])}``), a dataset call's ``train=True`` / ``split='val'``."""
+    from mldiff.analysis.values import evaluate
+    from mldiff.rules.dataflow import ancestors_of
+    for ancestor in ancestors_of(view.unit(index).statement, node):
+        if isinstance(ancestor, cst.DictElement):
+            key = evaluate(ancestor.key)
+            if isinstance(key, str) and _role_of_text(key):
+                return _role_of_text(key)
+        if isinstance(ancestor, cst.Call):
+            for arg in ancestor.args:
+                if arg.keyword is None:
+                    continue
+                name = arg.keyword.value
+                value = evaluate(arg.value)
+                if name in ("train", "is_train", "training") and isinstance(value, bool):
+                    return "train" if value else "eval"
+                if name in ("split", "subset", "mode", "phase") and isinstance(value, str) and _role_of_text(value):
+                    return _role_of_text(value)
+            callee = dotted_name(ancestor.func) or ""
+            if _role_of_text(callee.rsplit(".", 1)[-1]) and not _TRANSFORM_CALL.match(callee.rsplit(".", 1)[-1]):
+                return _role_of_text(callee.rsplit(".", 1)[-1])
+    return None
+
+
+_TRANSFORM_CALL = re.compile(r"^(?:Compose|Normalize|normalize|Sequential|ToTensor)$")
+
+
+def pipeline_role(view: ModuleView, index: int, node: cst.CSTNode) -> str | None:
+    """Is this transform part of the training or the evaluation pipeline?"""
+    role = _role_of_node_context(view, index, node)
+    if role:
+        return role
+    for binding in view.facts(index).bindings:
+        role = _role_of_text(binding.target)
+        if role:
+            return role
+    previous = index
+    for ancestor in view.ancestors(index):
+        ll = view.logical[ancestor]
+        facts = view.facts(ancestor)
+        if ll.keyword in ("if", "elif") and facts.condition is not None:
+            role = _role_of_text(facts.condition.code)
+            if role:
+                return role
+        elif ll.keyword == "else":
+            sibling = _previous_if(view, ancestor)
+            if sibling is not None:
+                role = _role_of_text(view.facts(sibling).condition.code)
+                if role:
+                    return "eval" if role == "train" else "train"
+        elif ll.keyword == "def":
+            role = _role_of_text(facts.def_name or "")
+            if role:
+                return role
+        previous = ancestor
+    del previous
+    return None
+
+
+def _previous_if(view: ModuleView, else_index: int) -> int | None:
+    indent = view.logical[else_index].indent
+    for index in range(else_index - 1, -1, -1):
+        ll = view.logical[index]
+        if ll.indent < indent:
+            return None
+        if ll.indent == indent and ll.keyword in ("if", "elif"):
+            return index if view.facts(index).condition is not None else None
+        if ll.indent == indent and ll.keyword not in ("elif", "else"):
+            return None
+    return None
+
+
+def _pipelines(view: ModuleView) -> tuple[dict[str, list[int]], dict[str, bool]]:
+    """Per role: the lines of Normalize calls, and whether a pipeline (Compose) of that role exists."""
+    normalizes: dict[str, list[int]] = {"train": [], "eval": []}
+    exists: dict[str, bool] = {"train": False, "eval": False}
+    for index in view._lines_matching(_PIPELINE_TEXT):
+        for call in view.facts(index).calls:
+            qualname = apis.canonical(view.qualname(call))
+            last = qualname.rsplit(".", 1)[-1]
+            if qualname in apis.NORMALIZE_TRANSFORMS:
+                role = pipeline_role(view, index, call.node)
+                if role:
+                    normalizes[role].append(index)
+                    exists[role] = True
+            elif last == "Compose":
+                role = pipeline_role(view, index, call.node)
+                if role:
+                    exists[role] = True
+    return normalizes, exists
+
+
+_ROLE_NAMES = {"train": "training", "eval": "evaluation"}
+
+
+class NormalizeTrainEvalMismatch(Rule):
+    """``Normalize`` was removed from (or added to) only one of the training and evaluation
+    pipelines of a file, so the model is evaluated on inputs scaled differently from the ones it
+    was trained on.
+
+    This is the classic silent bug: training curves look fine, validation accuracy collapses
+    (or a deployed model sees other statistics than in training). The rule looks at every
+    transform pipeline of the file, also the ones the change did not touch, and reports only
+    when the change makes them disagree. Check both pipelines (and any inference code) apply the
+    same normalization.
+    """
+
+    code = "ML204"
+    family = "normalization"
+    name = "normalize-train-eval-mismatch"
+    summary = "Normalize removed from / added to only one of the train and eval pipelines"
+    examples = (
+        Example(
+            before="from torchvision import transforms as T\n"
+                   "transform_train = T.Compose([T.RandomCrop(32, padding=4), T.ToTensor(), T.Normalize(m, s)])\n"
+                   "transform_test = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n",
+            after="from torchvision import transforms as T\n"
+                  "transform_train = T.Compose([T.RandomCrop(32, padding=4), T.ToTensor()])\n"
+                  "transform_test = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n",
+            expect=(Expect(2, "Normalize removed from the training pipeline but still in the evaluation pipeline "
+                              "(line 3): train/eval mismatch"),
+                    Expect(2, "transforms.Normalize(m, s) removed", code="ML201")),
+        ),
+        Example(
+            before="from torchvision import datasets, transforms\n"
+                   "train = datasets.MNIST('data', train=True, transform=transforms.Compose([transforms.ToTensor()]))\n"
+                   "test = datasets.MNIST('data', train=False, transform=transforms.Compose([transforms.ToTensor()]))\n",
+            after="from torchvision import datasets, transforms\n"
+                  "train = datasets.MNIST('data', train=True, transform=transforms.Compose([transforms.ToTensor(),"
+                  " transforms.Normalize((0.1307,), (0.3081,))]))\n"
+                  "test = datasets.MNIST('data', train=False, transform=transforms.Compose([transforms.ToTensor()]))\n",
+            expect=(Expect(2, "Normalize added to the training pipeline but not to the evaluation pipeline (line 3)"),
+                    Expect(2, "Normalize((0.1307,), (0.3081,)) added", code="ML201")),
+        ),
+        Example(  # removed from both pipelines: consistent (ML201 reports each removal)
+            before="from torchvision import transforms as T\n"
+                   "data_transforms = {\n    'train': T.Compose([T.ToTensor(), T.Normalize(m, s)]),\n"
+                   "    'val': T.Compose([T.ToTensor(), T.Normalize(m, s)]),\n}\n",
+            after="from torchvision import transforms as T\n"
+                  "data_transforms = {\n    'train': T.Compose([T.ToTensor()]),\n    'val': T.Compose([T.ToTensor()]),\n}\n",
+            expect=(Expect(2, "removed", code="ML201"),),
+        ),
+        Example(  # one shared pipeline for both splits
+            before="from torchvision import transforms as T\ntransform = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n",
+            after="from torchvision import transforms as T\ntransform = T.Compose([T.ToTensor(), T.Normalize(m, s)])  # both\n",
+        ),
+        Example(  # the eval pipeline reformatted, the train one untouched
+            before="from torchvision import transforms as T\n"
+                   "train_tf = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n"
+                   "val_tf = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n",
+            after="from torchvision import transforms as T\n"
+                  "train_tf = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n"
+                  "val_tf = T.Compose([\n    T.ToTensor(),\n    T.Normalize(m, s),\n])\n",
+        ),
+    )
+
+    def check(self, change):
+        if not isinstance(change, PythonChange) or is_test_file(change.path):
+            return
+        touched = any(_PIPELINE_TEXT.search(change.base.source(i)) for i in change.touched_base) or \
+            any(_PIPELINE_TEXT.search(change.head.source(i)) for i in change.touched_head)
+        if not touched:
+            return
+        base_normalizes, base_exists = _pipelines(change.base)
+        head_normalizes, head_exists = _pipelines(change.head)
+        if not (head_exists["train"] and head_exists["eval"]):
+            return
+        head_has = {role: bool(lines) for role, lines in head_normalizes.items()}
+        if head_has["train"] == head_has["eval"]:
+            return
+        base_has = {role: bool(lines) for role, lines in base_normalizes.items()}
+        if base_exists["train"] and base_exists["eval"] and base_has["train"] != base_has["eval"]:
+            return  # the mismatch was there before this change
+        with_norm = "train" if head_has["train"] else "eval"
+        without = "eval" if with_norm == "train" else "train"
+        other_line = change.head.logical[head_normalizes[with_norm][0]].start + 1
+        if base_has[without] and not head_has[without]:
+            line = change.base.logical[base_normalizes[without][0]].start
+            span = change.head_anchor(line)
+            for index in base_normalizes[without]:
+                for call in change.base.facts(index).calls:
+                    if apis.canonical(change.base.qualname(call)) in apis.NORMALIZE_TRANSFORMS:
+                        span = change.head_anchor(change.base.span(index, call.node).line - 1)
+                        line = change.base.span(index, call.node).line - 1
+                        break
+            yield self.report(change, span,
+                              f"Normalize removed from the {_ROLE_NAMES[without]} pipeline but still in the "
+                              f"{_ROLE_NAMES[with_norm]} pipeline (line {other_line}): train/eval mismatch",
+                              base_line=line + 1)
+        else:
+            index = next((i for i in head_normalizes[with_norm] if i in set(change.touched_head)),
+                         head_normalizes[with_norm][0])
+            yield self.report(change, change.head.span(index),
+                              f"Normalize added to the {_ROLE_NAMES[with_norm]} pipeline but not to the "
+                              f"{_ROLE_NAMES[without]} pipeline (line {_pipeline_line(change.head, without)}): "
+                              f"train/eval mismatch")
+
+
+def _pipeline_line(view: ModuleView, role: str) -> int:
+    for index in view._lines_matching(_PIPELINE_TEXT):
+        for call in view.facts(index).calls:
+            if apis.canonical(view.qualname(call)).rsplit(".", 1)[-1] == "Compose" and \
+                    pipeline_role(view, index, call.node) == role:
+                return view.span(index, call.node).line
+    return 0
