@@ -31,7 +31,8 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
      "batch_size", "accumulation"),
     (r"(?:batch_?size|bs|\w+_batch_?size|batch_?size_\w+|batchsize|micro_?batch\w*|global_?batch\w*|"
      r"tokens_per_batch|max_tokens)", "batch_size", "batch"),
-    (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_\w+|nesterov|amsgrad|optim(?:izer)?_?eps|"
+    (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_(?:beta[12]?|betas|eps|epsilon|weight_decay|wd)|"
+     r"nesterov|amsgrad|optim(?:izer)?_?eps|"
      r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
     (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|drop_?block\w*|attn_?drop\w*|"
@@ -100,6 +101,8 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
     if apis.is_optimizer(q):
         if param in ("opt", "optimizer_name", "opt_name"):  # timm's create_optimizer_v2(model, opt='adamw')
             return "optimizer", "optimizer_choice"
+        if param.startswith("#"):  # a position the signature table does not name (the params, usually)
+            return None
         return ("learning_rate", "lr") if param == "lr" else ("optimizer", "optimizer_hparam")
     if apis.is_scheduler(q):
         return "learning_rate", "schedule"
