@@ -19,6 +19,7 @@ import libcst as cst
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import Value, dotted_name, rename_key
+from mldiff.findings import Span
 
 # Calls that only report (they never change what is trained).
 _LOG_ROOTS = frozenset({"logger", "logging", "log", "wandb", "writer", "tb_writer", "summary_writer", "tqdm",
@@ -263,6 +264,16 @@ def mutations(view: ModuleView, name: str, within: range) -> list[int]:
     return out
 
 
+_SHAPING_HEADERS = frozenset({"if", "elif", "else", "for", "while"})
+
+
+def _bare_names(names) -> list[str]:
+    """Names read as values, not as namespaces: in ``model.parameters()`` and ``args.lr`` the
+    model and the argument namespace are not followed (their construction is not what changed)."""
+    namespaces = {name.split(".", 1)[0] for name in names if "." in name}
+    return [name for name in names if "." not in name and name not in namespaces]
+
+
 def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int = 80) -> list[int]:
     """Logical lines of the enclosing function that shape ``value`` as read at line ``index``:
     definitions and in-place changes of the names it reads, the loops and conditions
@@ -270,7 +281,7 @@ def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int
     if value is None:
         return []
     within = scope_range(view, index)
-    pending = list(value.names)
+    pending = _bare_names(value.names)
     seen_names: set[str] = set()
     lines: set[int] = set()
     while pending and len(lines) < limit:
@@ -284,9 +295,11 @@ def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int
             for member in [line, *view.ancestors(line)]:
                 if member in lines or member not in within:
                     continue
+                if member != line and view.logical[member].keyword not in _SHAPING_HEADERS:
+                    continue
                 lines.add(member)
                 facts = view.facts(member)
-                pending.extend(n for n in facts.reads if "." not in n)
+                pending.extend(_bare_names(facts.reads))
                 if facts.loop_target:
                     seen_names.update(t.strip() for t in facts.loop_target.strip("()").split(","))
     return sorted(lines)
@@ -394,6 +407,10 @@ def _named_argument_changes(change: PythonChange) -> dict[str, list]:
                 continue  # an argument added or removed falls back to a default we do not know
             if old.same_as(new, change.renames) or (_is_plain_reference(old) and _is_plain_reference(new)):
                 continue
+            if not old.is_literal and not new.is_literal and not any(
+                    (_named_family(name.rsplit(".", 1)[-1]) or ("",))[0] == role[0]
+                    for name in old.names | new.names):
+                continue  # ``dp_rates[0]`` -> ``next(dp_iter)``: computed either way, nothing to compare
             span = change.head.span(head_site.index, new.node) if new.node is not None else site_span(change, head_site)
             out.setdefault(role[0], []).append(ValueChange(
                 role[0], role[1], f"{head_site.short} {name}", old, new, span,
@@ -406,10 +423,25 @@ def _is_plain_reference(value: Value) -> bool:
     return bool(name) and "(" not in name and "[" not in name
 
 
-def removed_span(change: PythonChange, site) -> "Span":
+def removed_span(change: PythonChange, site) -> Span:
     """Head anchor for a call that exists only on the base side: where its own line stood
     (not the first line of a long statement such as a multi-line ``Compose([...])``)."""
     if site.side == "head":
         return change.head.span(site.index, site.call.node)
     line = change.base.span(site.index, site.call.node).line - 1
     return change.head_anchor(line)
+
+
+def pair_calls_across_scopes(change: PythonChange, predicate, scoped_key, loose_key=None) -> list[tuple]:
+    """Pair base and head calls by ``scoped_key`` (category and enclosing function), then pair what
+    is left over by ``loose_key`` alone: a call moved into a new ``main()`` or method is the same
+    call, compared argument by argument, not one removal and one addition."""
+    from mldiff.rules.common import pair, pair_calls, same_call
+    pairs = pair_calls(change, predicate, key=scoped_key)
+    removed = [base for base, head in pairs if head is None]
+    added = [head for base, head in pairs if base is None]
+    if not removed or not added:
+        return pairs
+    kept = [(base, head) for base, head in pairs if base is not None and head is not None]
+    loose = loose_key or (lambda site: scoped_key(site)[0])
+    return kept + pair(removed, added, loose, lambda b, h: same_call(change, b, h))

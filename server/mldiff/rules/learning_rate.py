@@ -13,9 +13,9 @@ from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, line_span, pair, pair_calls, site_span
-from mldiff.rules.dataflow import (removed_span, differing_lines, find_defs, is_noise, is_test_file, matching_def, per_change,
-                                   span_contains, statement_key)
+from mldiff.rules.common import CallSite, base_line, line_span, pair, site_span
+from mldiff.rules.dataflow import (differing_lines, find_defs, is_noise, is_test_file, matching_def,
+                                   pair_calls_across_scopes, per_change, removed_span, span_contains, statement_key)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 
@@ -126,8 +126,8 @@ def _arguments_text(site: CallSite) -> str:
 
 def scheduler_pairs(change: PythonChange) -> list[tuple]:
     """Scheduler constructions of the touched code, base paired with head (shared by ML302 and ML304)."""
-    return per_change(change, "lr.scheduler_pairs",
-                      lambda c: pair_calls(c, is_scheduler_call, key=lambda site: _scheduler_key(c, site)))
+    return per_change(change, "lr.scheduler_pairs", lambda c: pair_calls_across_scopes(
+        c, is_scheduler_call, lambda site: _scheduler_key(c, site)))
 
 
 def _swapped_scheduler_spans(change: PythonChange) -> list[Span]:
@@ -137,8 +137,9 @@ def _swapped_scheduler_spans(change: PythonChange) -> list[Span]:
 
 # -- hand-written schedules ------------------------------------------------------------------------
 _LR_FUNCTION = re.compile(r"(?:^|_)(?:lr|learning_?rate)(?:_|$)|lr_?lambda|lr_?fn|lr_?func", re.I)
-_NOT_LR_FUNCTION = re.compile(r"^_*(?:print|log|show|plot|display|find|test|save|load|parse|add_argument)", re.I)
-_SCHEDULE_WORD = re.compile(r"schedul|warm_?up|anneal|decay|cosine", re.I)
+_NOT_LR_FUNCTION = re.compile(r"^_*(?:print|log|show|plot|display|find|test|save|load|parse|add_argument)|"
+                              r"param_groups?", re.I)
+_SCHEDULE_WORD = re.compile(r"schedul|warm_?up|anneal|cosine", re.I)
 _LR_TEXT = re.compile(r"\blr\b|learning_rate|param_groups")
 _LR_WRITE = re.compile(r"""\[\s*['"](?:lr|initial_lr)['"]\s*\]\s*=(?!=)""")
 
@@ -453,9 +454,34 @@ def _context(change: PythonChange, application: _Application) -> _Context:
     order = _order(view, application.index, loop_header)
     arguments = ""
     if application.call is not None:
-        code = node_code(application.call.node)
-        arguments = code[code.index("("):] if "(" in code else ""
+        arguments = _inlined_arguments(view, application.index, application.call, renames)
     return _Context(scope, tuple(loops), tuple(conditions), order, arguments)
+
+
+def _inlined_arguments(view: ModuleView, index: int, call: CallFact, renames: dict[str, str]) -> str:
+    """The call's arguments with local aliases inlined (``epoch_p_1 = epoch + 1``; ``step(epoch_p_1)``
+    reads as ``step(epoch + 1)``) and base names renamed, so a refactor compares equal."""
+    import ast
+    from mldiff.rules.dataflow import scope_range
+    within = scope_range(view, index)
+    parts = []
+    for value in [*call.args, *(v for _, v in call.kwargs)]:
+        code = value.code
+        if value.node is not None and isinstance(value.node, cst.Name):
+            definitions = [b for i, b in view.definitions(value.node.value) if i in within]
+            if len(definitions) == 1 and definitions[0].value is not None:
+                code = definitions[0].value.code
+        parts.append(code)
+    names = [name for name, _ in call.kwargs]
+    text = ", ".join(parts[:len(call.args)] + [f"{n}={c}" for n, c in zip(names, parts[len(call.args):])])
+    try:
+        tree = ast.parse(f"f({text})", mode="eval")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                node.id = renames.get(node.id, node.id)
+        return "(" + ast.unparse(tree)[2:]
+    except SyntaxError:
+        return f"({text})"
 
 
 _STEP_CALL = re.compile(r"\.step\(")

@@ -10,9 +10,9 @@ from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, pair, pair_calls, site_span
-from mldiff.rules.dataflow import (removed_span, backward_slice, differing_lines, is_test_file, per_change,
-                                   scope_range, span_contains)
+from mldiff.rules.common import CallSite, base_line, pair, site_span
+from mldiff.rules.dataflow import (backward_slice, differing_lines, is_test_file, pair_calls_across_scopes, per_change,
+                                   removed_span, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
@@ -32,6 +32,25 @@ def is_loss_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     return bool(_OTHER_LOSSES.match(last))
 
 
+_FUNCTIONAL_TO_CLASS = {
+    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss", "l1_loss": "L1Loss",
+    "binary_cross_entropy": "BCELoss", "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+    "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss", "kl_div": "KLDivLoss",
+    "cosine_embedding_loss": "CosineEmbeddingLoss", "ctc_loss": "CTCLoss", "margin_ranking_loss": "MarginRankingLoss",
+    "poisson_nll_loss": "PoissonNLLLoss", "gaussian_nll_loss": "GaussianNLLLoss", "hinge_embedding_loss":
+    "HingeEmbeddingLoss", "multi_margin_loss": "MultiMarginLoss", "soft_margin_loss": "SoftMarginLoss",
+    "triplet_margin_loss": "TripletMarginLoss", "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
+}
+
+
+def loss_kind(qualname: str) -> str:
+    """``CrossEntropyLoss`` for ``nn.CrossEntropyLoss`` and ``F.cross_entropy`` alike."""
+    last = qualname.rsplit(".", 1)[-1]
+    if qualname.startswith("torch.nn.functional."):
+        return _FUNCTIONAL_TO_CLASS.get(last, last)
+    return last
+
+
 def _key(change: PythonChange, site: CallSite) -> tuple:
     scope = change.view(site.side).scope_names(site.index)
     if site.side == "base":
@@ -40,7 +59,8 @@ def _key(change: PythonChange, site: CallSite) -> tuple:
 
 
 def loss_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "loss.pairs", lambda c: pair_calls(c, is_loss_call, key=lambda site: _key(c, site)))
+    return per_change(change, "loss.pairs", lambda c: pair_calls_across_scopes(
+        c, is_loss_call, lambda site: _key(c, site)))
 
 
 def _call_text(site: CallSite, width: int = 60) -> str:
@@ -52,7 +72,7 @@ def _call_text(site: CallSite, width: int = 60) -> str:
 
 def _swapped_spans(change: PythonChange) -> list[Span]:
     return [site_span(change, head) for base, head in loss_pairs(change)
-            if base is not None and head is not None and base.qualname != head.qualname]
+            if base is not None and head is not None and loss_kind(base.qualname) != loss_kind(head.qualname)]
 
 
 class LossChanged(Rule):
@@ -101,6 +121,12 @@ class LossChanged(Rule):
             before="import torch.nn.functional as F\nloss = F.cross_entropy(out, y)\nprint(loss.item())\n",
             after="import torch.nn.functional as F\nloss = F.cross_entropy(out, y)\nprint(f'loss {loss.item():.4f}')\n",
         ),
+        Example(  # the module form replaced by the functional form of the same loss
+            before="import torch.nn as nn\nimport torch.nn.functional as F\n\ndef step(out, y):\n"
+                   "    return nn.CrossEntropyLoss()(out, y)\n",
+            after="import torch.nn as nn\nimport torch.nn.functional as F\n\ndef step(out, y):\n"
+                  "    return F.cross_entropy(out, y)\n",
+        ),
         Example(  # the loss object renamed
             before="import torch.nn as nn\ncriterion = nn.CrossEntropyLoss()\nloss = criterion(out, y)\n",
             after="import torch.nn as nn\nloss_fn = nn.CrossEntropyLoss()\nloss = loss_fn(out, y)\n",
@@ -118,7 +144,7 @@ class LossChanged(Rule):
                 elif head is not None and base is None:
                     yield self.report(change, site_span(change, head), f"loss {_call_text(head)} added",
                                       after=_call_text(head, 200))
-                elif base is not None and head is not None and base.qualname != head.qualname:
+                elif base is not None and head is not None and loss_kind(base.qualname) != loss_kind(head.qualname):
                     yield self.report(change, site_span(change, head),
                                       f"loss {_call_text(base, 50)} -> {_call_text(head, 50)}",
                                       base_line=base_line(change, base), before=_call_text(base, 200),
@@ -154,7 +180,7 @@ def _equivalent_reduction_spans(change: PythonChange) -> list[Span]:
     """Head spans of loss calls whose reduction is only respelled (``size_average=False`` -> ``reduction='sum'``)."""
     out = []
     for base, head in loss_pairs(change):
-        if base is None or head is None or base.qualname != head.qualname:
+        if base is None or head is None or loss_kind(base.qualname) != loss_kind(head.qualname):
             continue
         old, new = _effective_reduction(base), _effective_reduction(head)
         if old is not None and old == new:

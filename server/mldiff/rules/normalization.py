@@ -13,8 +13,8 @@ from mldiff.analysis.values import dotted_name, node_code, shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
                                  pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
-from mldiff.rules.dataflow import (differing_lines, find_defs, is_test_file, matching_def, per_change, removed_span,
-                                   span_contains)
+from mldiff.rules.dataflow import (differing_lines, find_defs, is_test_file, matching_def, pair_calls_across_scopes,
+                                   per_change, removed_span, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 
@@ -107,7 +107,10 @@ def _args(site) -> str:
 
 
 # -- normalization layers ------------------------------------------------------------------------------------
-_LOCAL_NORM = re.compile(r"Norm(?!al)")
+# A class of the file that is a norm layer by name (``RMSNorm``, ``LayerNormNoBias``, ``Gemma4RMSNorm``),
+# not one that merely contains one (``ConvNormAct``, ``EvaBlockPostNorm``).
+_LOCAL_NORM = re.compile(r"(?:^|Layer|Batch|Group|Instance|RMS|Rms|Response|Frozen|Sync|Spectral|Adaptive|Ada|"
+                         r"Scale|Power|Channel|Global|Simple|Fused|Conditional|Cond|Qk|QK|Pixel|Weight)Norm(?!al)")
 _NORM_REFERENCE_KWARGS = re.compile(r"^(?:norm_?layer|norm|norm_?cls|norm_?fn|normalization|norm_?type|"
                                     r"\w*_norm_layer|\w*_norm)$")
 
@@ -141,8 +144,8 @@ def _norm_key(change: PythonChange, site: CallSite) -> tuple:
 
 
 def norm_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "normalization.norm_pairs",
-                      lambda c: pair_calls(c, is_norm_call, key=lambda site: _norm_key(c, site)))
+    return per_change(change, "normalization.norm_pairs", lambda c: pair_calls_across_scopes(
+        c, is_norm_call, lambda site: _norm_key(c, site)))
 
 
 def _call_text(site: CallSite, width: int = 55) -> str:
@@ -375,10 +378,39 @@ def _show_number(value) -> str:
     return repr(float(value)) if isinstance(value, float) or value != int(value) else f"{int(value)}"
 
 
+_NOT_INPUT_STAT = re.compile(r"running_|target|return|reward|loss|grad|label|value|adv|weight|gamma|beta|kernel|"
+                             r"mask|bn|noise|init", re.I)
+
+
 def _reads_stat(node: cst.CSTNode) -> bool:
-    from mldiff.analysis.values import names_in
-    return any(_STAT_NAME.search(name.rsplit(".", 1)[-1]) for name in names_in(node)
-               if not name.rsplit(".", 1)[-1].startswith("running_"))
+    """Reads a stored input statistic (``mean``, ``IMAGENET_STD``), not one computed on the spot
+    (``x.mean()``) or one of a BatchNorm being folded, a reward or a target."""
+    names = _uncalled_names(node)
+    if any(_NOT_INPUT_STAT.search(name) for name in names):
+        return False
+    return any(_STAT_NAME.search(name.rsplit(".", 1)[-1]) for name in names)
+
+
+def _uncalled_names(node: cst.CSTNode) -> set[str]:
+    out: set[str] = set()
+
+    class Names(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> bool:
+            for arg in call.args:
+                arg.visit(self)
+            return False
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            name = dotted_name(attribute)
+            if name:
+                out.add(name)
+            return False
+
+        def visit_Name(self, name: cst.Name) -> None:
+            out.add(name.value)
+
+    node.visit(Names())
+    return out
 
 
 def _scalings(view: ModuleView, index: int) -> list[tuple[str, cst.CSTNode]]:
@@ -413,6 +445,9 @@ def _scalings(view: ModuleView, index: int) -> list[tuple[str, cst.CSTNode]]:
                 found.append((f".{method}({node_code(node.args[0].value)})", node))
 
     statement.visit(Finder())
+    if found and any(_NOT_INPUT_STAT.search(name) for name in view.facts(index).reads
+                     if name.startswith("running_") or name in ("gamma", "beta", "bn", "kernel")):
+        return []  # folding a BatchNorm into a conv, not scaling inputs
     return found
 
 
@@ -434,6 +469,16 @@ def _is_to_tensor(qualname: str, call: CallFact, view: ModuleView) -> bool:
     last = qualname.rsplit(".", 1)[-1]
     return not call.in_lambda_or_def and bool(_TO_TENSOR.match(last)) and (
         qualname.startswith(("torchvision.transforms", "albumentations")) or "." not in qualname)
+
+
+def _statement_scaling(view: ModuleView, index: int) -> str:
+    """A pipeline scales if any of its to-tensor steps does (``ToImage()`` + ``ToDtype(scale=True)``)."""
+    for call in view.facts(index).calls:
+        qualname = apis.canonical(view.qualname(call))
+        if _is_to_tensor(qualname, call, view) and \
+                _scaling_of(CallSite("head", index, call, qualname)) == "scaled to [0, 1]":
+            return "scaled to [0, 1]"
+    return "not scaled"
 
 
 def _scaling_of(site: CallSite) -> str:
@@ -482,6 +527,11 @@ class InputScalingChanged(Rule):
             before="from torchvision import transforms\ntf = transforms.Compose([transforms.ToTensor()])\n",
             after="from torchvision import transforms\ntf = transforms.Compose([transforms.PILToTensor()])\n",
             expect=(Expect(2, "ToTensor() -> PILToTensor(): pixels scaled to [0, 1] -> not scaled"),),
+        ),
+        Example(  # torchvision v2 spelling of ToTensor: same scaling
+            before="from torchvision import transforms\ntf = transforms.Compose([transforms.ToTensor()])\n",
+            after="import torch\nfrom torchvision.transforms import v2\n"
+                  "tf = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])\n",
         ),
         Example(  # the same scaling with another spelling and a renamed variable
             before="def prep(img):\n    x = img / 255.0\n    return x\n",
@@ -553,7 +603,7 @@ class InputScalingChanged(Rule):
             if base is None or head is None:
                 continue  # added or removed as a whole: the pipeline changed shape (ML201 / ML204 look at it)
             old, new = _scaling_of(base), _scaling_of(head)
-            if old != new:
+            if old != new and _statement_scaling(change.base, base.index) != _statement_scaling(change.head, head.index):
                 yield self.report(change, site_span(change, head),
                                   f"{_call_text(base, 30)} -> {_call_text(head, 30)}: pixels {old} -> {new}",
                                   base_line=base_line(change, base))

@@ -10,10 +10,10 @@ from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, node_code, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, argument_changes, base_line, line_span, pair_calls, site_span
-from mldiff.rules.dataflow import (removed_span, backward_slice, differing_lines, find_defs, is_test_file, per_change,
-                                   scope_range, span_contains)
-from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
+from mldiff.rules.common import CallSite, argument_changes, base_line, line_span, site_span
+from mldiff.rules.dataflow import (backward_slice, differing_lines, find_defs, is_test_file, pair_calls_across_scopes,
+                                   per_change, removed_span, scope_range, span_contains)
+from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_OPTIMIZERS = re.compile(
     r"^(?:Lion\w*|LAMB|Lamb|FusedAdam|FusedLAMB|FusedSGD|Adafactor|AdaBelief|AdamP|SGDP|Muon\w*|Shampoo|"
@@ -26,9 +26,11 @@ def is_optimizer_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     """An optimizer being built: torch's, a library's, or a class of the file that subclasses Optimizer."""
     if call.in_lambda_or_def:
         return False
+    last = qualname.rsplit(".", 1)[-1]
+    if ".swa_utils." in qualname or last.endswith(("LR", "Scheduler")):
+        return False  # AveragedModel, SWALR: weight averaging and its schedule
     if apis.is_optimizer(qualname):
         return True
-    last = qualname.rsplit(".", 1)[-1]
     if call.receiver is not None and call.receiver.split(".", 1)[0] not in view.aliases:
         return False
     if _OTHER_OPTIMIZERS.match(last):
@@ -57,8 +59,8 @@ def _key(change: PythonChange, site: CallSite) -> tuple:
 
 
 def optimizer_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "optimizer.pairs",
-                      lambda c: pair_calls(c, is_optimizer_call, key=lambda site: _key(c, site)))
+    return per_change(change, "optimizer.pairs", lambda c: pair_calls_across_scopes(
+        c, is_optimizer_call, lambda site: _key(c, site)))
 
 
 def _call_text(site: CallSite, width: int = 60) -> str:
@@ -217,8 +219,6 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
 _OPTIMIZER_TEXT = re.compile(r"\b(?:optim\.\w+|SGD|Adam\w*|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|ASGD|"
                              r"Rprop|Adafactor|Lion\w*|LAMB|Lamb|Fused\w+|Muon\w*|Sophia\w*|create_optimizer\w*|"
                              r"ZeroRedundancyOptimizer|[A-Z]\w*Optimizer)\s*\(")
-_MODEL_ACCESSORS = ("parameters", "named_parameters", "named_modules", "modules", "children", "named_children",
-                    "state_dict")
 
 
 def _params_value(site: CallSite) -> Value | None:
@@ -254,21 +254,17 @@ def _group_slice(view: ModuleView, site: CallSite) -> list[int]:
     value = _params_value(site)
     if value is None:
         return []
-    names = set(value.names)
-    for root in list(names):
-        if any(f"{root}.{accessor}" in names for accessor in _MODEL_ACCESSORS):
-            names.discard(root)
-    trimmed = Value(value.code, value.key, value.literal, frozenset(names), value.node)
-    lines = backward_slice(view, site.index, trimmed)
+    lines = backward_slice(view, site.index, value)
     return [i for i in lines if not _is_plain_setting(view, i) and not _reads_model_only(view, i)]
 
 
 def _is_plain_setting(view: ModuleView, index: int) -> bool:
-    """``weight_decay = 0.1``: a named hyperparameter with a scalar value."""
+    """``weight_decay = 0.1``, ``prefix_type = 'soft'``: a setting with a scalar value (a value
+    rule reports it when it is a hyperparameter), not the construction of the groups."""
     bindings = view.facts(index).bindings
     return bool(bindings) and all(
         b.value is not None and b.value.is_literal and not isinstance(b.value.literal, (tuple, list, dict, set))
-        and classify_name(b.target, b.value.literal) is not None for b in bindings)
+        for b in bindings)
 
 
 def _reads_model_only(view: ModuleView, index: int) -> bool:

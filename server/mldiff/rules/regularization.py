@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import libcst as cst
+
 from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
@@ -10,8 +12,9 @@ from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, argument_changes, base_line, pair_calls, site_span
-from mldiff.rules.dataflow import removed_span, is_noise, is_test_file, named_argument_changes, per_change, span_contains
+from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
+from mldiff.rules.dataflow import (is_noise, is_test_file, named_argument_changes, pair_calls_across_scopes, per_change,
+                                   removed_span, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 _DROPOUT_ATTRIBUTE = re.compile(r"^(?:\w*drop(?:out)?\d*|\w*_drop|drop_?path\w*|\w*dropout\w*)$", re.I)
@@ -47,9 +50,9 @@ def _is_functional(qualname: str) -> bool:
 
 
 def dropout_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "regularization.dropout_pairs", lambda c: pair_calls(
-        c, is_dropout_call, key=lambda site: _scope_key(c, site, "functional" if _is_functional(site.qualname)
-                                                         else "module")))
+    return per_change(change, "regularization.dropout_pairs", lambda c: pair_calls_across_scopes(
+        c, is_dropout_call, lambda site: _scope_key(c, site, "functional" if _is_functional(site.qualname)
+                                                     else "module")))
 
 
 def _dropout_module_call(view: ModuleView, call: CallFact) -> bool:
@@ -203,8 +206,12 @@ class DropoutChanged(ValueRule, Rule):
                                           base_line=base_line(change, base), before=old_text, after=new_text)
         key = lambda site: _apply_key(change, site)  # noqa: E731
         from mldiff.rules.common import pair
-        for base, head in pair(_applications(change, "base"), _applications(change, "head"), key,
-                               lambda b, h: True):
+        pairs = pair(_applications(change, "base"), _applications(change, "head"), key, lambda b, h: True)
+        # ``self.drop_path(x)`` -> ``self.drop_path1(x)`` in the same method: still applied there
+        removed = [b for b, h in pairs if h is None]
+        added = [h for b, h in pairs if b is None]
+        pairs = pair(removed, added, lambda site: key(site)[:2], lambda b, h: True)
+        for base, head in pairs:
             if base is not None and head is None:
                 text = shorten(node_code(base.call.node), 50)
                 yield self.report(change, change.head_anchor(change.base.logical[base.index].start),
@@ -232,8 +239,7 @@ _AUGMENTATION = re.compile(r"^(?:\w*ColorJitter|RandAugment|AutoAugment|TrivialA
                            r"HorizontalFlip|VerticalFlip|ShiftScaleRotate|CoarseDropout|GridDropout|"
                            r"\w*Noise|\w*BrightnessContrast|HueSaturationValue|RGBShift|CLAHE|Posterize|Solarize|"
                            r"Sharpen|MotionBlur|MedianBlur|RandAugmentMC|FrequencyMasking|TimeMasking|SpecAugment|"
-                           r"rand_augment_transform|auto_augment_transform|augment_and_mix_transform|"
-                           r"create_transform|transforms_imagenet_train)$")
+                           r"rand_augment_transform|auto_augment_transform|augment_and_mix_transform)$")
 _NOT_AUGMENTATION = frozenset({"RandomSampler", "RandomState", "RandomApply", "RandomChoice", "RandomOrder"})
 
 
@@ -264,8 +270,8 @@ def _local_classes(view: ModuleView) -> set[str]:
 
 
 def augmentation_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "regularization.augmentation_pairs", lambda c: pair_calls(
-        c, is_augmentation_call, key=lambda site: _scope_key(c, site, "augmentation")))
+    return per_change(change, "regularization.augmentation_pairs", lambda c: pair_calls_across_scopes(
+        c, is_augmentation_call, lambda site: _scope_key(c, site, "augmentation")))
 
 
 class AugmentationChanged(ValueRule, Rule):
@@ -326,14 +332,21 @@ class AugmentationChanged(ValueRule, Rule):
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        return not is_test_file(change.path)
+        if is_test_file(change.path):
+            return False
+        values = [v for v in (value_change.old, value_change.new) if v is not None]
+        if any(v.node is not None and isinstance(v.node, cst.Call) for v in values):
+            return False  # ``self.aa = create_aa(...)``: a layer (anti-aliasing), not a setting
+        if value_change.old is None and value_change.new is not None and value_change.new.literal in (None, {}, (), ""):
+            return False  # a placeholder
+        return True
 
     def check(self, change):
         yield from super().check(change)
         if not isinstance(change, PythonChange) or is_test_file(change.path):
             return
         for value_change in named_argument_changes(change, "regularization"):
-            if value_change.topic == "augmentation":
+            if value_change.topic == "augmentation" and self.accepts(change, value_change):
                 yield self.report(change, value_change.span, value_change.describe(),
                                   base_line=value_change.base_line, before=value_change.old.code,
                                   after=value_change.new.code)
