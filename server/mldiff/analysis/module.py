@@ -167,7 +167,10 @@ class ModuleView:
     def definitions(self, name: str) -> list[tuple[int, Binding]]:
         """Bindings of ``name`` (``lr``, ``self.lr``, ``args.lr``, ``config.lr``) anywhere in the file."""
         attr = name.rsplit(".", 1)[-1]
-        pattern = re.compile(r"\b" + re.escape(attr) + r"\b")
+        spelled = re.escape(attr)
+        if name.startswith("args."):  # parser.add_argument('--batch-size') binds args.batch_size
+            spelled = spelled.replace("_", "[-_]")
+        pattern = re.compile(r"\b" + spelled + r"\b")
         out = []
         for index in self._lines_matching(pattern):
             for binding in self.facts(index).bindings:
