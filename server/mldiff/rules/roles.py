@@ -223,6 +223,8 @@ def _argument_value_changes(change: PythonChange) -> list[ValueChange]:
         if base_site is None or head_site is None:
             continue
         for param, old, new in argument_changes(change, base_site, head_site):
+            if (new is None and head_site.call.star_kwargs) or (old is None and base_site.call.star_kwargs):
+                continue  # moved into (or out of) a **kwargs dict: its value is compared where the dict is built
             role = classify_argument(head_site.qualname, param) or classify_argument(base_site.qualname, param)
             if role is None:
                 continue
@@ -284,10 +286,14 @@ def _is_reference(value: Value) -> bool:
     return bool(name) and "(" not in name and "[" not in name
 
 
+# ``wandb.config.batch_size = 128`` records a setting for the experiment tracker; it trains nothing
+_LOGGING_ROOTS = frozenset({"wandb", "mlflow", "writer", "tb_writer", "logger", "neptune", "run", "experiment"})
+
+
 def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
     out: list[ValueChange] = []
     renames = change.renames
-    for base_site, head_site in pair_bindings(change, lambda b: True):
+    for base_site, head_site in pair_bindings(change, lambda b: b.target.split(".", 1)[0] not in _LOGGING_ROOTS):
         site = head_site or base_site
         binding = site.binding
         old = base_site.binding.value if base_site else None
