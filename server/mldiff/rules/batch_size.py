@@ -236,10 +236,11 @@ class GradientAccumulationChanged(ValueRule, Rule):
         renamed = change.renames
 
         def key(site):
-            text = site[2]
-            if site in base:
-                text = "".join(renamed.get(t, t) for t in re.split(r"(\W+)", text))
-            return site[0], " ".join(text.split())
+            # by the setting's own name: `range(grad_accum)` and `range(cfg.data.grad_accum)` are one loop
+            names = re.findall(r"[A-Za-z_]\w*", site[2])
+            leaves = sorted({renamed.get(n, n) if site in base else n for n in names
+                             if _batch_topic(n) == "accumulation"})
+            return site[0], tuple(leaves)
 
         for base_site, head_site in pair(base, head, key, lambda b, h: True):
             if base_site is not None and head_site is None:
