@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mldiff.analysis import apis
@@ -77,13 +78,19 @@ _STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "loss_choice"}
 
 def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None:
     """(family, topic) of a hyperparameter called ``name`` (last dotted component)."""
-    key = name.rsplit(".", 1)[-1].lower().lstrip("_")
+    role = _name_role(name.rsplit(".", 1)[-1])
+    if role is not None and role[1] in _STRING_ONLY_TOPICS and not isinstance(value, str):
+        return None
+    return role
+
+
+@lru_cache(maxsize=16384)
+def _name_role(last: str) -> tuple[str, str] | None:
+    key = last.lower().lstrip("_")
     if key.startswith("--"):
         key = key[2:].replace("-", "_")
     for pattern, family, topic in _COMPILED:
         if pattern.match(key):
-            if topic in _STRING_ONLY_TOPICS and not isinstance(value, str):
-                return None
             return family, topic
     return None
 
