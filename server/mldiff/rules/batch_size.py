@@ -1,17 +1,16 @@
 """batch_size: batch size (train or eval), gradient accumulation, and how they are derived."""
 from __future__ import annotations
 
+import ast
 import re
 from typing import Iterator
 
-import libcst as cst
-
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
-from mldiff.analysis.values import node_code, shorten
+from mldiff.analysis.values import shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import pair
-from mldiff.rules.dataflow import is_noise, is_test_file, named_argument_changes
+from mldiff.rules.dataflow import ast_span, ast_statement, is_noise, is_test_file, named_argument_changes
 from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
@@ -117,39 +116,38 @@ def _accumulation_names(names) -> list[str]:
     return [n for n in names if _batch_topic(n.rsplit(".", 1)[-1]) == "accumulation"]
 
 
-def _loss_divisions(view: ModuleView, index: int) -> list[tuple[str, cst.CSTNode]]:
-    """(divisor text, node) of ``loss / accum_steps`` and ``loss /= accum_steps`` on this line."""
-    statement = view.unit(index).statement
-    if statement is None:
+def _loss_divisions(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
+    """(divisor text, ast node) of ``loss / accum_steps`` and ``loss /= accum_steps`` on this line."""
+    text = view.source(index)
+    if "/" not in text or "loss" not in text.lower():
         return []
-    found: list[tuple[str, cst.CSTNode]] = []
-
+    tree = ast_statement(view, index)
+    if tree is None:
+        return []
     binds_loss = any("loss" in b.name.lower() for b in view.facts(index).bindings)
-
-    class Finder(cst.CSTVisitor):
-        def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-            if isinstance(node.operator, cst.Divide) and (binds_loss or _mentions_loss(node.left)):
-                divisor = node_code(node.right)
-                if _accumulation_names(_names(node.right)):
-                    found.append((divisor, node))
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            if isinstance(node.operator, cst.DivideAssign) and _mentions_loss(node.target) \
-                    and _accumulation_names(_names(node.value)):
-                found.append((node_code(node.value), node))
-
-    if isinstance(statement, cst.SimpleStatementLine):
-        statement.visit(Finder())
+    found: list[tuple[str, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (binds_loss or _mentions_loss(node.left)) \
+                and _accumulation_names(_names(node.right)):
+            found.append((ast.unparse(node.right), node))
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Div) and _mentions_loss(node.target) \
+                and _accumulation_names(_names(node.value)):
+            found.append((ast.unparse(node.value), node))
     return found
 
 
-def _names(node: cst.CSTNode) -> set[str]:
-    from mldiff.analysis.values import names_in
-    return set(names_in(node))
+def _names(node: ast.AST) -> set[str]:
+    out = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            out.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            out.add(child.attr)
+    return out
 
 
-def _mentions_loss(node: cst.CSTNode) -> bool:
-    return any("loss" in n.rsplit(".", 1)[-1].lower() for n in _names(node))
+def _mentions_loss(node: ast.AST) -> bool:
+    return any("loss" in name.lower() for name in _names(node))
 
 
 def _micro_loops(view: ModuleView, index: int) -> list[str]:
@@ -162,7 +160,7 @@ def _micro_loops(view: ModuleView, index: int) -> list[str]:
     return []
 
 
-def _accumulation_sites(change: PythonChange, side: str) -> list[tuple[str, int, str, cst.CSTNode | None]]:
+def _accumulation_sites(change: PythonChange, side: str) -> list[tuple[str, int, str, ast.AST | None]]:
     """(kind, index, text, node) of accumulation code in the touched lines of ``side``."""
     view = change.view(side)
     out = []
@@ -253,7 +251,7 @@ class GradientAccumulationChanged(ValueRule, Rule):
                 kind, index, text, node = head_site
                 what = f"loss scaled by 1/{text} (gradient accumulation)" if kind == "scale" else \
                     f"micro-step loop over {text} added"
-                span = change.head.span(index, node) if node is not None else change.head.span(index)
+                span = ast_span(change.head, index, node) if node is not None else change.head.span(index)
                 yield self.report(change, span, what, after=text)
 
 

@@ -654,7 +654,8 @@ def _argument_difference(old: str, new: str) -> str:
     for name in dict.fromkeys([*old_args, *new_args]):
         if old_args.get(name) != new_args.get(name):
             label = f"#{int(name) + 1}" if name.isdigit() else name
-            return f"{label}: {shorten(old_args.get(name, '(none)'), 30)} -> {shorten(new_args.get(name, '(none)'), 30)}"
+            before, after = old_args.get(name, "(none)"), new_args.get(name, "(none)")
+            return f"{label}: {shorten(before, 30)} -> {shorten(after, 30)}"
     return f"{shorten(old, 30)} -> {shorten(new, 30)}"
 
 

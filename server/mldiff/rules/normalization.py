@@ -1,6 +1,7 @@
 """normalization: Normalize transforms, normalization layers, input scaling."""
 from __future__ import annotations
 
+import ast
 import re
 
 import libcst as cst
@@ -13,8 +14,8 @@ from mldiff.analysis.values import dotted_name, node_code, shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
                                  pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
-from mldiff.rules.dataflow import (differing_lines, find_defs, is_test_file, matching_def, pair_calls_across_scopes,
-                                   per_change, removed_span, span_contains)
+from mldiff.rules.dataflow import (ast_span, ast_statement, differing_lines, find_defs, is_test_file, matching_def,
+                                   pair_calls_across_scopes, per_change, removed_span, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 
@@ -206,7 +207,8 @@ def _norm_reference_changes(change: PythonChange):
             if not _NORM_REFERENCE_KWARGS.match(name) or new is None or old.same_as(new, change.renames):
                 continue
             if _is_norm_reference(change.base, old) or _is_norm_reference(change.head, new):
-                span = change.head.span(head_site.index, new.node) if new.node is not None else site_span(change, head_site)
+                span = change.head.span(head_site.index, new.node) if new.node is not None else \
+                    site_span(change, head_site)
                 out.append((span, base_line(change, base_site),
                             f"{head_site.call.method} {name}={shorten(old.code, 40)} -> {shorten(new.code, 40)}"))
     return out
@@ -366,12 +368,24 @@ _TO_TENSOR = re.compile(r"^(?:ToTensor|PILToTensor|ToImage|ToImageTensor|Convert
                         r"ToFloat)$")
 
 
-def _number(node: cst.CSTNode):
-    from mldiff.analysis.values import evaluate, NOT_LITERAL
-    value = evaluate(node)
-    if value is NOT_LITERAL or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
+_ARITHMETIC = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+               ast.Div: lambda a, b: a / b}
+
+
+def _number(node: ast.AST):
+    """The number an ``ast`` expression stands for (``255``, ``255.``, ``1/255``), else None."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _number(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        left, right = _number(node.left), _number(node.right)
+        if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
+            return None
+        return _ARITHMETIC[type(node.op)](left, right)
+    return None
 
 
 def _show_number(value) -> str:
@@ -382,7 +396,7 @@ _NOT_INPUT_STAT = re.compile(r"running_|target|return|reward|loss|grad|label|val
                              r"mask|bn|noise|init", re.I)
 
 
-def _reads_stat(node: cst.CSTNode) -> bool:
+def _reads_stat(node: ast.AST) -> bool:
     """Reads a stored input statistic (``mean``, ``IMAGENET_STD``), not one computed on the spot
     (``x.mean()``) or one of a BatchNorm being folded, a reward or a target."""
     names = _uncalled_names(node)
@@ -391,63 +405,59 @@ def _reads_stat(node: cst.CSTNode) -> bool:
     return any(_STAT_NAME.search(name.rsplit(".", 1)[-1]) for name in names)
 
 
-def _uncalled_names(node: cst.CSTNode) -> set[str]:
+def _uncalled_names(node: ast.AST) -> set[str]:
+    """Dotted names an expression reads as values (the functions it calls left out)."""
     out: set[str] = set()
-
-    class Names(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> bool:
-            for arg in call.args:
-                arg.visit(self)
-            return False
-
-        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-            name = dotted_name(attribute)
-            if name:
-                out.add(name)
-            return False
-
-        def visit_Name(self, name: cst.Name) -> None:
-            out.add(name.value)
-
-    node.visit(Names())
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    for child in ast.walk(node):
+        if isinstance(child, (ast.Name, ast.Attribute)) and id(child) not in called:
+            parts = []
+            current = child
+            while isinstance(current, ast.Attribute):
+                parts.append(current.attr)
+                current = current.value
+            if isinstance(current, ast.Name):
+                parts.append(current.id)
+                out.add(".".join(reversed(parts)))
     return out
 
 
-def _scalings(view: ModuleView, index: int) -> list[tuple[str, cst.CSTNode]]:
-    """(description, node) of hand-written input scaling on a line: ``x / 255``, ``x * 2 - 1``,
+_SCALING_TEXT = re.compile(r"255|256|127\.5|128|\bmean|\bstd|_mean|_std|MEAN|STD|\bmu\b|sigma")
+
+
+def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
+    """(description, ast node) of hand-written input scaling on a line: ``x / 255``, ``x * 2 - 1``,
     ``(x - mean) / std``, ``.div(255)``, ``.sub(mean).div(std)``."""
-    statement = view.unit(index).statement
-    if statement is None:
+    if not _SCALING_TEXT.search(view.source(index)):
         return []
-    found: list[tuple[str, cst.CSTNode]] = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+    tree = ast_statement(view, index)
+    if tree is None:
+        return []
+    found: list[tuple[str, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
             right = _number(node.right)
-            if isinstance(node.operator, cst.Divide) and right in _PIXEL_DIVISORS:
+            if isinstance(node.op, ast.Div) and right in _PIXEL_DIVISORS:
                 found.append((f"/ {_show_number(right)}", node))
-            elif isinstance(node.operator, cst.Multiply) and right is not None and 0 < right < 0.01 \
+            elif isinstance(node.op, ast.Mult) and right is not None and 0 < right < 0.01 \
                     and abs(right * 255 - 1) < 0.02:
-                found.append((f"* {node_code(node.right)}", node))
-            elif isinstance(node.operator, cst.Subtract) and right in (1, 0.5) and \
-                    isinstance(node.left, cst.BinaryOperation) and isinstance(node.left.operator, cst.Multiply) \
-                    and _number(node.left.right) == 2:
+                found.append((f"* {ast.unparse(node.right)}", node))
+            elif isinstance(node.op, ast.Sub) and right in (1, 0.5) and isinstance(node.left, ast.BinOp) \
+                    and isinstance(node.left.op, ast.Mult) and _number(node.left.right) == 2:
                 found.append((f"* 2 - {_show_number(right)}", node))
-            elif isinstance(node.operator, (cst.Subtract, cst.Divide)) and _reads_stat(node.right) \
-                    and not isinstance(node.right, cst.Call):
-                found.append((f"{'-' if isinstance(node.operator, cst.Subtract) else '/'} {node_code(node.right)}", node))
-
-        def visit_Call(self, node: cst.Call) -> None:
-            method = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
-            if method in ("div", "div_", "true_divide") and node.args and _number(node.args[0].value) in _PIXEL_DIVISORS:
-                found.append((f".{method}({_show_number(_number(node.args[0].value))})", node))
-            elif method in ("sub", "sub_", "div", "div_") and node.args and _reads_stat(node.args[0].value):
-                found.append((f".{method}({node_code(node.args[0].value)})", node))
-
-    statement.visit(Finder())
+            elif isinstance(node.op, (ast.Sub, ast.Div)) and not isinstance(node.right, ast.Call) \
+                    and _reads_stat(node.right):
+                found.append((f"{'-' if isinstance(node.op, ast.Sub) else '/'} {ast.unparse(node.right)}", node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            method = node.func.attr
+            if method in ("div", "div_", "true_divide") and _number(node.args[0]) in _PIXEL_DIVISORS:
+                found.append((f".{method}({_show_number(_number(node.args[0]))})", node))
+            elif method in ("sub", "sub_", "div", "div_") and _reads_stat(node.args[0]):
+                found.append((f".{method}({ast.unparse(node.args[0])})", node))
     if found and any(_NOT_INPUT_STAT.search(name) for name in view.facts(index).reads
                      if name.startswith("running_") or name in ("gamma", "beta", "bn", "kernel")):
         return []  # folding a BatchNorm into a conv, not scaling inputs
+    found.sort(key=lambda item: (item[1].lineno, item[1].col_offset))
     return found
 
 
@@ -572,16 +582,16 @@ class InputScalingChanged(Rule):
             else:
                 unmatched_base.append(item)
         for base_item, head_item in zip(unmatched_base, left_head):
-            yield self.report(change, change.head.span(head_item[1], head_item[2]),
+            yield self.report(change, ast_span(change.head, head_item[1], head_item[2]),
                               f"input scaling `{base_item[0]}` -> `{head_item[0]}`",
                               base_line=change.base.logical[base_item[1]].start + 1,
                               before=base_item[0], after=head_item[0])
         for text, index, node in unmatched_base[len(left_head):]:
-            line = change.base.span(index, node).line - 1
+            line = ast_span(change.base, index, node).line - 1
             yield self.report(change, change.head_anchor(line), f"input scaling `{text}` removed",
                               base_line=line + 1, before=text)
         for text, index, node in left_head[len(unmatched_base):]:
-            yield self.report(change, change.head.span(index, node), f"input scaling `{text}` added", after=text)
+            yield self.report(change, ast_span(change.head, index, node), f"input scaling `{text}` added", after=text)
 
     def _statistics(self, change: PythonChange):
         for base_site, head_site in pair_bindings(change, lambda b: _STAT_NAME.search(b.name) is not None):
@@ -603,7 +613,8 @@ class InputScalingChanged(Rule):
             if base is None or head is None:
                 continue  # added or removed as a whole: the pipeline changed shape (ML201 / ML204 look at it)
             old, new = _scaling_of(base), _scaling_of(head)
-            if old != new and _statement_scaling(change.base, base.index) != _statement_scaling(change.head, head.index):
+            if old != new and \
+                    _statement_scaling(change.base, base.index) != _statement_scaling(change.head, head.index):
                 yield self.report(change, site_span(change, head),
                                   f"{_call_text(base, 30)} -> {_call_text(head, 30)}: pixels {old} -> {new}",
                                   base_line=base_line(change, base))

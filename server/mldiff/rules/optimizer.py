@@ -221,6 +221,22 @@ _OPTIMIZER_TEXT = re.compile(r"\b(?:optim\.\w+|SGD|Adam\w*|RMSprop|Adagrad|Adade
                              r"ZeroRedundancyOptimizer|[A-Z]\w*Optimizer)\s*\(")
 
 
+_OPTIMIZER_WORDS = ("optim.", "Optimizer(", "SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "LBFGS", "Rprop",
+                    "Lion", "LAMB", "Lamb", "Muon", "Sophia", "Adafactor", "create_optimizer")
+
+
+def _mentions_optimizer(view: ModuleView, scopes: set[tuple[int, int]]) -> bool:
+    """A cheap substring test before the regex scan: most model files build no optimizer."""
+    logical = view.logical
+    for start, stop in scopes:
+        if start >= stop:
+            continue
+        text = "".join(view.lines[logical[start].start:logical[stop - 1].end])
+        if any(word in text for word in _OPTIMIZER_WORDS):
+            return True
+    return False
+
+
 def _params_value(site: CallSite) -> Value | None:
     value = apis.argument(site.call, site.qualname, "params")
     if value is None:
@@ -235,7 +251,7 @@ def _optimizers_in_scopes(change: PythonChange, side: str) -> list[CallSite]:
     for index in change.touched(side):
         within = scope_range(view, index)
         scopes.add((within.start, within.stop))
-    if not scopes:
+    if not scopes or not _mentions_optimizer(view, scopes):
         return []
     out = []
     for index in view._lines_matching(_OPTIMIZER_TEXT):
@@ -300,7 +316,8 @@ def _group_changes(change: PythonChange):
             direct = [("params", _params_value(base), _params_value(head))]
         if direct:
             _, old, new = direct[0]
-            params_change = f"{shorten(old.code if old else '(none)', 40)} -> {shorten(new.code if new else '(none)', 40)}"
+            before, after = old.code if old else "(none)", new.code if new else "(none)"
+            params_change = f"{shorten(before, 40)} -> {shorten(after, 40)}"
         base_slice = _group_slice(change.base, base)
         head_slice = _group_slice(change.head, head)
         if not (touched["base"] & set(base_slice) or touched["head"] & set(head_slice)) and not params_change:
