@@ -10,7 +10,8 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import pair
-from mldiff.rules.dataflow import ast_span, ast_statement, is_noise, is_test_file, named_argument_changes
+from mldiff.rules.dataflow import (ast_span, ast_statement, is_noise, is_test_file, named_argument_changes,
+                                   report_value_change)
 from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
@@ -19,14 +20,6 @@ _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
 def _batch_topic(name: str) -> str | None:
     role = classify_name(name)
     return role[1] if role is not None and role[0] == "batch_size" else None
-
-
-def _report_value(rule: Rule, change, value_change: ValueChange, severity: str | None = None, message: str = ""):
-    return rule.report(change, value_change.span, message or value_change.describe(),
-                       base_line=value_change.base_line,
-                       before=value_change.old.code if value_change.old is not None else None,
-                       after=value_change.new.code if value_change.new is not None else None,
-                       related=value_change.related, severity=severity)
 
 
 def _is_eval_setting(change, value_change: ValueChange) -> bool:
@@ -96,7 +89,7 @@ class BatchSizeChanged(ValueRule, Rule):
     def check(self, change):
         for value_change in _batch_changes(change, "batch"):
             severity = "information" if _is_eval_setting(change, value_change) else None
-            yield _report_value(self, change, value_change, severity)
+            yield report_value_change(self, change, value_change, severity=severity)
 
 
 def _batch_changes(change, topic: str) -> Iterator[ValueChange]:
@@ -226,7 +219,7 @@ class GradientAccumulationChanged(ValueRule, Rule):
 
     def check(self, change):
         for value_change in _batch_changes(change, "accumulation"):
-            yield _report_value(self, change, value_change)
+            yield report_value_change(self, change, value_change)
         if not isinstance(change, PythonChange) or is_test_file(change.path):
             return
         base = _accumulation_sites(change, "base")
@@ -379,5 +372,5 @@ class BatchSizeWithoutLearningRate(Rule):
                 message = f"{what} but the learning rate is unchanged{_learning_rate_setting(change)}"
                 if factor is not None and factor != 1:
                     message += f"; the linear scaling rule would multiply it by {factor:g}"
-                yield _report_value(self, change, value_change, message=message)
+                yield report_value_change(self, change, value_change, message)
                 return  # one hint per file

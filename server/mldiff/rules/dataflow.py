@@ -494,3 +494,74 @@ def ast_span(view: ModuleView, index: int, node: ast.AST) -> Span:
                 column(start_line, node.col_offset) + (logical.indent_chars if first == 0 else 0) + 1,
                 logical.start + last + 1,
                 column(end_line, node.end_col_offset or 0) + (logical.indent_chars if last == 0 else 0) + 1)
+
+
+# -- what the structural rules of the families report alike -------------------------------------------------
+def scope_key(change: PythonChange, site, category: str) -> tuple:
+    """Pairing key of a call: its category and the functions around it (base names renamed)."""
+    scope = change.view(site.side).scope_names(site.index)
+    if site.side == "base":
+        scope = tuple(change.renames.get(name, name) for name in scope)
+    return (category, scope)
+
+
+def call_text(site, width: int = 60) -> str:
+    """``AdamW(model.parameters(), lr=3e-4)``, ``F.cross_entropy(logits, y)``: a call as a reader knows it."""
+    from mldiff.analysis.values import node_code, shorten
+    code = node_code(site.call.node)
+    arguments = code[code.index("("):] if "(" in code else "(...)"
+    qualname = site.qualname
+    short = "F." + qualname.rsplit(".", 1)[-1] if qualname.startswith("torch.nn.functional.") else \
+        site.short.replace("functional.", "F.")
+    return shorten(f"{short}{arguments}", width)
+
+
+def report_added_or_removed(rule, change: PythonChange, base, head, noun: str, width: int = 60):
+    """The finding for a call that exists on one side only (None when both sides have it)."""
+    from mldiff.rules.common import base_line, site_span
+    if base is not None and head is None:
+        return rule.report(change, removed_span(change, base), f"{noun} {call_text(base, width)} removed",
+                           base_line=base_line(change, base), before=call_text(base, 200))
+    if head is not None and base is None:
+        return rule.report(change, site_span(change, head), f"{noun} {call_text(head, width)} added",
+                           after=call_text(head, 200))
+    return None
+
+
+def report_value_change(rule, change, value_change, message: str | None = None, severity: str | None = None):
+    """A finding for one entry of ``value_changes`` (or a ValueChange a rule built itself)."""
+    return rule.report(change, value_change.span, message or value_change.describe(),
+                       base_line=value_change.base_line,
+                       before=value_change.old.code if value_change.old is not None else None,
+                       after=value_change.new.code if value_change.new is not None else None,
+                       related=value_change.related, severity=severity)
+
+
+def describe_difference(change: PythonChange, base_only: list[int], head_only: list[int], width: int = 70):
+    """(span, detail, base line, before, after) of the first statements that differ in meaning."""
+    from mldiff.analysis.values import shorten
+
+    def text(view: ModuleView, index: int, size: int) -> str:
+        return shorten(" ".join(view.source(index).split()), size)
+
+    if head_only:
+        detail = text(change.head, head_only[0], width)
+        detail += f" (was {text(change.base, base_only[0], 45)})" if base_only else " added"
+        span = change.head.span(head_only[0])
+    else:
+        detail = f"{text(change.base, base_only[0], width)} removed"
+        span = change.head_anchor(change.base.logical[base_only[0]].start)
+    base_line = change.base.logical[base_only[0]].start + 1 if base_only else None
+    before = " ".join(change.base.source(base_only[0]).split()) if base_only else None
+    after = " ".join(change.head.source(head_only[0]).split()) if head_only else None
+    return span, detail, base_line, before, after
+
+
+def paired_calls(change: PythonChange, predicate, category) -> list[tuple]:
+    """Calls matching ``predicate`` in the touched code, base paired with head by ``category`` (a
+    string, or a function of the call site) and enclosing function; computed once per change."""
+    def key(site):
+        return scope_key(change, site, category(site) if callable(category) else category)
+
+    cache_key = f"paired_calls.{getattr(predicate, '__qualname__', id(predicate))}"
+    return per_change(change, cache_key, lambda c: pair_calls_across_scopes(c, predicate, key))

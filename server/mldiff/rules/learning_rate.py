@@ -10,12 +10,13 @@ from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import dotted_name, node_code, shorten
+from mldiff.analysis.values import dotted_name, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, line_span, pair, site_span
-from mldiff.rules.dataflow import (differing_lines, find_defs, is_noise, is_test_file, matching_def,
-                                   pair_calls_across_scopes, per_change, removed_span, span_contains, statement_key)
+from mldiff.rules.common import CallSite, base_line, pair, site_span
+from mldiff.rules.dataflow import (call_text, describe_difference, differing_lines, find_defs, is_noise, is_test_file,
+                                   matching_def, paired_calls, per_change, report_added_or_removed, span_contains,
+                                   statement_key)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 
@@ -108,26 +109,13 @@ def _is_scheduler_name(qualname: str, receiver: str | None, view: ModuleView) ->
     return receiver is None or receiver.split(".", 1)[0] in view.aliases
 
 
-def _scheduler_key(change: PythonChange, site: CallSite) -> tuple:
-    scope = change.view(site.side).scope_names(site.index)
-    if site.side == "base":
-        scope = tuple(change.renames.get(name, name) for name in scope)
-    return ("scheduler", scope)
-
-
 def _call_text(site: CallSite, width: int = 70) -> str:
-    return shorten(f"{site.short}{_arguments_text(site)}", width)
-
-
-def _arguments_text(site: CallSite) -> str:
-    code = node_code(site.call.node)
-    return code[code.index("("):] if "(" in code else "(...)"
+    return call_text(site, width)
 
 
 def scheduler_pairs(change: PythonChange) -> list[tuple]:
     """Scheduler constructions of the touched code, base paired with head (shared by ML302 and ML304)."""
-    return per_change(change, "lr.scheduler_pairs", lambda c: pair_calls_across_scopes(
-        c, is_scheduler_call, lambda site: _scheduler_key(c, site)))
+    return paired_calls(change, is_scheduler_call, "scheduler")
 
 
 def _swapped_scheduler_spans(change: PythonChange) -> list[Span]:
@@ -260,13 +248,10 @@ class SchedulerChanged(Rule):
         if not isinstance(change, PythonChange) or is_test_file(change.path):
             return
         for base, head in scheduler_pairs(change):
-            if base is not None and head is None:
-                yield self.report(change, removed_span(change, base), f"LR scheduler {_call_text(base)} removed",
-                                  base_line=base_line(change, base), before=_call_text(base, 200))
-            elif head is not None and base is None:
-                yield self.report(change, site_span(change, head), f"LR scheduler {_call_text(head)} added",
-                                  after=_call_text(head, 200))
-            elif base is not None and head is not None and base.qualname != head.qualname:
+            one_sided = report_added_or_removed(self, change, base, head, "LR scheduler", width=70)
+            if one_sided is not None:
+                yield one_sided
+            elif base.qualname != head.qualname:
                 yield self.report(change, site_span(change, head),
                                   f"LR scheduler {_call_text(base, 55)} -> {_call_text(head, 55)}",
                                   base_line=base_line(change, base), before=_call_text(base, 200),
@@ -296,19 +281,9 @@ class SchedulerChanged(Rule):
             if not base_only and not head_only:
                 continue
             name = change.head.facts(head_header).def_name
-            if head_only and base_only:
-                detail = (f"{_statement_text(change.head, head_only[0])} "
-                          f"(was {_statement_text(change.base, base_only[0], 45)})")
-            elif head_only:
-                detail = f"{_statement_text(change.head, head_only[0])} added"
-            else:
-                detail = f"{_statement_text(change.base, base_only[0])} removed"
-            span = line_span(change, "head", head_only[0]) if head_only else \
-                change.head_anchor(change.base.logical[base_only[0]].start)
+            span, detail, line, before, after = describe_difference(change, base_only, head_only, width=60)
             yield self.report(change, span, f"hand-written LR schedule {name}() changed: {detail}",
-                              base_line=change.base.logical[base_only[0]].start + 1 if base_only else None,
-                              before=" ".join(change.base.source(base_only[0]).split()) if base_only else None,
-                              after=" ".join(change.head.source(head_only[0]).split()) if head_only else None)
+                              base_line=line, before=before, after=after)
 
 
 # -- where the schedule is applied ------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (backward_slice, differing_lines, is_test_file, pair_calls_across_scopes, per_change,
-                                   removed_span, scope_range, span_contains)
+from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, is_test_file,
+                                   paired_calls, per_change, report_added_or_removed, report_value_change, scope_key,
+                                   scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
@@ -52,22 +52,11 @@ def loss_kind(qualname: str) -> str:
 
 
 def _key(change: PythonChange, site: CallSite) -> tuple:
-    scope = change.view(site.side).scope_names(site.index)
-    if site.side == "base":
-        scope = tuple(change.renames.get(name, name) for name in scope)
-    return ("loss", scope)
+    return scope_key(change, site, "loss")
 
 
 def loss_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "loss.pairs", lambda c: pair_calls_across_scopes(
-        c, is_loss_call, lambda site: _key(c, site)))
-
-
-def _call_text(site: CallSite, width: int = 60) -> str:
-    code = node_code(site.call.node)
-    arguments = code[code.index("("):] if "(" in code else "(...)"
-    short = site.short.replace("functional.", "F.")
-    return shorten(f"{short}{arguments}", width)
+    return paired_calls(change, is_loss_call, "loss")
 
 
 def _swapped_spans(change: PythonChange) -> list[Span]:
@@ -138,24 +127,17 @@ class LossChanged(Rule):
             return
         if isinstance(change, PythonChange):
             for base, head in loss_pairs(change):
-                if base is not None and head is None:
-                    yield self.report(change, removed_span(change, base), f"loss {_call_text(base)} removed",
-                                      base_line=base_line(change, base), before=_call_text(base, 200))
-                elif head is not None and base is None:
-                    yield self.report(change, site_span(change, head), f"loss {_call_text(head)} added",
-                                      after=_call_text(head, 200))
-                elif base is not None and head is not None and loss_kind(base.qualname) != loss_kind(head.qualname):
+                one_sided = report_added_or_removed(self, change, base, head, "loss")
+                if one_sided is not None:
+                    yield one_sided
+                elif loss_kind(base.qualname) != loss_kind(head.qualname):
                     yield self.report(change, site_span(change, head),
-                                      f"loss {_call_text(base, 50)} -> {_call_text(head, 50)}",
-                                      base_line=base_line(change, base), before=_call_text(base, 200),
-                                      after=_call_text(head, 200))
+                                      f"loss {call_text(base, 50)} -> {call_text(head, 50)}",
+                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      after=call_text(head, 200))
         for value_change in value_changes(change):
             if value_change.family == "loss" and value_change.topic == "loss_choice":
-                yield self.report(change, value_change.span, value_change.describe(),
-                                  base_line=value_change.base_line,
-                                  before=value_change.old.code if value_change.old is not None else None,
-                                  after=value_change.new.code if value_change.new is not None else None,
-                                  related=value_change.related)
+                yield report_value_change(self, change, value_change)
 
 
 # -- arguments ---------------------------------------------------------------------------------------------
@@ -237,10 +219,6 @@ def _weight_changes(change: PythonChange):
     return out
 
 
-def _text(view: ModuleView, index: int, width: int = 60) -> str:
-    return shorten(" ".join(view.source(index).split()), width)
-
-
 class LossArgumentsChanged(ValueRule, Rule):
     """An argument of the loss changed: ``reduction``, ``weight`` / ``pos_weight``,
     ``label_smoothing``, ``ignore_index``, ``beta`` / ``delta``..., or the class-weight tensor
@@ -311,15 +289,7 @@ class LossArgumentsChanged(ValueRule, Rule):
             return
         for base, head, parameter, base_only, head_only in weight_changes(change):
             related = (Related(site_span(change, head), f"passed to {head.short} here"),)
-            if head_only:
-                detail = _text(change.head, head_only[0])
-                if base_only:
-                    detail += f" (was {_text(change.base, base_only[0], 45)})"
-                span = change.head.span(head_only[0])
-            else:
-                detail = f"{_text(change.base, base_only[0])} removed"
-                span = change.head_anchor(change.base.logical[base_only[0]].start)
+            span, detail, line, _, _ = describe_difference(change, base_only, head_only)
             yield self.report(change, span,
                               f"class weights passed to {head.short} ({parameter}) built differently: {detail}",
-                              base_line=change.base.logical[base_only[0]].start + 1 if base_only else None,
-                              related=related)
+                              base_line=line, related=related)

@@ -10,12 +10,13 @@ from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import dotted_name, node_code, shorten
+from mldiff.analysis.values import dotted_name, shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
                                  pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
-from mldiff.rules.dataflow import (ast_span, ast_statement, differing_lines, find_defs, is_test_file, matching_def,
-                                   pair_calls_across_scopes, per_change, removed_span, span_contains)
+from mldiff.rules.dataflow import (ast_span, ast_statement, call_text, describe_difference, differing_lines, find_defs,
+                                   is_test_file, matching_def, paired_calls, report_added_or_removed, scope_key,
+                                   span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 
@@ -138,23 +139,20 @@ def is_norm_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
 
 
 def _norm_key(change: PythonChange, site: CallSite) -> tuple:
-    scope = change.view(site.side).scope_names(site.index)
-    if site.side == "base":
-        scope = tuple(change.renames.get(name, name) for name in scope)
-    return ("functional" if site.qualname.startswith("torch.nn.functional.") else "layer", scope)
+    return scope_key(change, site, "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
 
 
 def norm_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "normalization.norm_pairs", lambda c: pair_calls_across_scopes(
-        c, is_norm_call, lambda site: _norm_key(c, site)))
+    return paired_calls(change, is_norm_call,
+                        lambda site: "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
 
 
 def _call_text(site: CallSite, width: int = 55) -> str:
-    code = node_code(site.call.node)
-    arguments = code[code.index("("):] if "(" in code else "(...)"
-    name = site.qualname
-    short = "F." + name.rsplit(".", 1)[-1] if name.startswith("torch.nn.functional.") else name.rsplit(".", 1)[-1]
-    return shorten(f"{short}{arguments}", width)
+    """``LayerNorm(c)``; a class of this file and torch's of the same name stay apart (``nn.LayerNorm``)."""
+    text = call_text(site, width)
+    if site.qualname.startswith("torch.nn.") and not site.qualname.startswith("torch.nn.functional."):
+        return "nn." + text
+    return text
 
 
 def _defined_here(view: ModuleView, qualname: str) -> str:
@@ -259,7 +257,7 @@ class NormLayerChanged(ValueRule, Rule):
                    "        self.ln_1 = nn.LayerNorm(c)\n",
             after="import torch.nn as nn\nclass LayerNormNoBias(nn.Module):\n    pass\n\nclass Block(nn.Module):\n"
                   "    def __init__(self, c):\n        self.ln_1 = LayerNormNoBias(c)\n",
-            expect=(Expect(7, "norm layer LayerNorm(c) -> LayerNormNoBias(c) (class defined at line 2)"),),
+            expect=(Expect(7, "norm layer nn.LayerNorm(c) -> LayerNormNoBias(c) (class defined at line 2)"),),
         ),
         Example(
             before="import torch.nn as nn\nlayers = [nn.Conv2d(3, 64, 3), nn.BatchNorm2d(64), nn.ReLU()]\n",
@@ -317,13 +315,10 @@ class NormLayerChanged(ValueRule, Rule):
         if not isinstance(change, PythonChange) or is_test_file(change.path):
             return
         for base, head in norm_pairs(change):
-            if base is not None and head is None:
-                yield self.report(change, removed_span(change, base), f"norm layer {_call_text(base)} removed",
-                                  base_line=base_line(change, base), before=_call_text(base, 200))
-            elif head is not None and base is None:
-                yield self.report(change, site_span(change, head), f"norm layer {_call_text(head)} added",
-                                  after=_call_text(head, 200))
-            elif base is not None and head is not None and base.qualname != head.qualname:
+            one_sided = report_added_or_removed(self, change, base, head, "norm layer", width=55)
+            if one_sided is not None:
+                yield one_sided
+            elif base.qualname != head.qualname:
                 yield self.report(change, site_span(change, head),
                                   f"norm layer {_call_text(base, 45)} -> {_call_text(head, 45)}"
                                   f"{_defined_here(change.head, head.qualname)}",
@@ -340,25 +335,14 @@ class NormLayerChanged(ValueRule, Rule):
             base_only = [i for i in base_only if not _covers(change.base, i, explained_base)]
             if not head_only and not base_only:
                 continue
-            if head_only:
-                detail = _statement(change.head, head_only[0])
-                if base_only:
-                    detail += f" (was {_statement(change.base, base_only[0], 45)})"
-                span = change.head.span(head_only[0])
-            else:
-                detail = f"{_statement(change.base, base_only[0])} removed"
-                span = change.head_anchor(change.base.logical[base_only[0]].start)
+            span, detail, line, before, after = describe_difference(change, base_only, head_only, width=60)
             yield self.report(change, span, f"custom norm layer {name} changed: {detail}",
-                              base_line=change.base.logical[base_only[0]].start + 1 if base_only else None)
+                              base_line=line, before=before, after=after)
 
 
 def _covers(view: ModuleView, index: int, lines: set[int]) -> bool:
     logical = view.logical[index]
     return any(logical.start < line <= logical.end for line in lines)
-
-
-def _statement(view: ModuleView, index: int, width: int = 60) -> str:
-    return shorten(" ".join(view.source(index).split()), width)
 
 
 # -- input scaling ----------------------------------------------------------------------------------------------
@@ -536,7 +520,7 @@ class InputScalingChanged(Rule):
         Example(
             before="from torchvision import transforms\ntf = transforms.Compose([transforms.ToTensor()])\n",
             after="from torchvision import transforms\ntf = transforms.Compose([transforms.PILToTensor()])\n",
-            expect=(Expect(2, "ToTensor() -> PILToTensor(): pixels scaled to [0, 1] -> not scaled"),),
+            expect=(Expect(2, "transforms.ToTensor() -> transforms.PILToTensor(): pixels scaled to [0, 1] -> not scaled"),),
         ),
         Example(  # torchvision v2 spelling of ToTensor: same scaling
             before="from torchvision import transforms\ntf = transforms.Compose([transforms.ToTensor()])\n",

@@ -7,12 +7,13 @@ from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import Value, node_code, shorten
+from mldiff.analysis.values import Value, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, argument_changes, base_line, line_span, site_span
-from mldiff.rules.dataflow import (backward_slice, differing_lines, find_defs, is_test_file, pair_calls_across_scopes,
-                                   per_change, removed_span, scope_range, span_contains)
+from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
+from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, find_defs,
+                                   is_test_file, paired_calls, per_change, report_added_or_removed, report_value_change,
+                                   scope_key, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_OPTIMIZERS = re.compile(
@@ -52,21 +53,11 @@ def optimizer_class(site: CallSite) -> str:
 
 
 def _key(change: PythonChange, site: CallSite) -> tuple:
-    scope = change.view(site.side).scope_names(site.index)
-    if site.side == "base":
-        scope = tuple(change.renames.get(name, name) for name in scope)
-    return ("optimizer", scope)
+    return scope_key(change, site, "optimizer")
 
 
 def optimizer_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "optimizer.pairs", lambda c: pair_calls_across_scopes(
-        c, is_optimizer_call, lambda site: _key(c, site)))
-
-
-def _call_text(site: CallSite, width: int = 60) -> str:
-    code = node_code(site.call.node)
-    arguments = code[code.index("("):] if "(" in code else "(...)"
-    return shorten(f"{site.short}{arguments}", width)
+    return paired_calls(change, is_optimizer_call, "optimizer")
 
 
 def _swapped_spans(change: PythonChange) -> list[Span]:
@@ -131,28 +122,21 @@ class OptimizerClassChanged(Rule):
             return
         if isinstance(change, PythonChange):
             for base, head in optimizer_pairs(change):
-                if base is not None and head is None:
-                    yield self.report(change, removed_span(change, base), f"optimizer {_call_text(base)} removed",
-                                      base_line=base_line(change, base), before=_call_text(base, 200))
-                elif head is not None and base is None:
-                    yield self.report(change, site_span(change, head), f"optimizer {_call_text(head)} added",
-                                      after=_call_text(head, 200))
-                elif base is not None and head is not None and optimizer_class(base) != optimizer_class(head):
+                one_sided = report_added_or_removed(self, change, base, head, "optimizer")
+                if one_sided is not None:
+                    yield one_sided
+                elif optimizer_class(base) != optimizer_class(head):
                     yield self.report(change, site_span(change, head),
                                       f"optimizer {optimizer_class(base)} -> {optimizer_class(head)}: "
-                                      f"{_call_text(head, 70)}",
-                                      base_line=base_line(change, base), before=_call_text(base, 200),
-                                      after=_call_text(head, 200))
+                                      f"{call_text(head, 70)}",
+                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      after=call_text(head, 200))
         for value_change in value_changes(change):
             if value_change.family == "optimizer" and value_change.topic == "optimizer_choice":
                 if isinstance(change, PythonChange) and any(span_contains(span, value_change.span)
                                                             for span in _swapped_spans(change)):
                     continue
-                yield self.report(change, value_change.span, value_change.describe(),
-                                  base_line=value_change.base_line,
-                                  before=value_change.old.code if value_change.old is not None else None,
-                                  after=value_change.new.code if value_change.new is not None else None,
-                                  related=value_change.related)
+                yield report_value_change(self, change, value_change)
 
 
 class OptimizerHyperparameterChanged(ValueRule, Rule):
@@ -339,10 +323,6 @@ def _group_structure_lines(change: PythonChange) -> tuple[set[int], set[int]]:
     return head_lines, base_lines
 
 
-def _text(view: ModuleView, index: int, width: int = 70) -> str:
-    return shorten(" ".join(view.source(index).split()), width)
-
-
 class ParameterGroupsChanged(Rule):
     """What the optimizer receives as parameters changed: the parameter groups (which tensors get
     weight decay, per-group learning rates), the filters that build them (no-decay name lists,
@@ -415,16 +395,6 @@ class ParameterGroupsChanged(Rule):
                 yield self.report(change, site_span(change, head), f"params of {name} {params_change}",
                                   base_line=base_line(change, base), related=related)
                 continue
-            if head_only:
-                detail = _text(change.head, head_only[0])
-                if base_only:
-                    detail += f" (was {_text(change.base, base_only[0], 45)})"
-                span = line_span(change, "head", head_only[0])
-            else:
-                detail = f"{_text(change.base, base_only[0])} removed"
-                span = change.head_anchor(change.base.logical[base_only[0]].start)
+            span, detail, line, before, after = describe_difference(change, base_only, head_only)
             yield self.report(change, span, f"parameter groups of {name} built differently: {detail}",
-                              base_line=change.base.logical[base_only[0]].start + 1 if base_only else None,
-                              before=" ".join(change.base.source(base_only[0]).split()) if base_only else None,
-                              after=" ".join(change.head.source(head_only[0]).split()) if head_only else None,
-                              related=related)
+                              base_line=line, before=before, after=after, related=related)

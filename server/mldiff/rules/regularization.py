@@ -13,8 +13,8 @@ from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (is_noise, is_test_file, named_argument_changes, pair_calls_across_scopes, per_change,
-                                   removed_span, span_contains)
+from mldiff.rules.dataflow import (call_text, is_noise, is_test_file, named_argument_changes, paired_calls,
+                                   report_added_or_removed, report_value_change, scope_key, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 _DROPOUT_ATTRIBUTE = re.compile(r"^(?:\w*drop(?:out)?\d*|\w*_drop|drop_?path\w*|\w*dropout\w*)$", re.I)
@@ -27,19 +27,6 @@ def _short(qualname: str) -> str:
     return parts[-1]
 
 
-def _call_text(site: CallSite, width: int = 60) -> str:
-    code = node_code(site.call.node)
-    arguments = code[code.index("("):] if "(" in code else "(...)"
-    return shorten(f"{_short(site.qualname)}{arguments}", width)
-
-
-def _scope_key(change: PythonChange, site: CallSite, kind: str) -> tuple:
-    scope = change.view(site.side).scope_names(site.index)
-    if site.side == "base":
-        scope = tuple(change.renames.get(name, name) for name in scope)
-    return (kind, scope)
-
-
 # -- dropout -------------------------------------------------------------------------------------------
 def is_dropout_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     return not call.in_lambda_or_def and apis.is_dropout(qualname)
@@ -50,9 +37,8 @@ def _is_functional(qualname: str) -> bool:
 
 
 def dropout_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "regularization.dropout_pairs", lambda c: pair_calls_across_scopes(
-        c, is_dropout_call, lambda site: _scope_key(c, site, "functional" if _is_functional(site.qualname)
-                                                     else "module")))
+    return paired_calls(change, is_dropout_call,
+                        lambda site: "functional" if _is_functional(site.qualname) else "module")
 
 
 def _dropout_module_call(view: ModuleView, call: CallFact) -> bool:
@@ -179,22 +165,17 @@ class DropoutChanged(ValueRule, Rule):
             return
         for value_change in named_argument_changes(change, "regularization"):
             if value_change.topic == "dropout":
-                yield self.report(change, value_change.span, self.message(value_change),
-                                  base_line=value_change.base_line, before=value_change.old.code,
-                                  after=value_change.new.code)
+                yield report_value_change(self, change, value_change, self.message(value_change))
         for base, head in dropout_pairs(change):
-            if base is not None and head is None:
-                yield self.report(change, removed_span(change, base), f"dropout {_call_text(base)} removed",
-                                  base_line=base_line(change, base), before=_call_text(base, 200))
-            elif head is not None and base is None:
-                yield self.report(change, site_span(change, head), f"dropout {_call_text(head)} added",
-                                  after=_call_text(head, 200))
-            elif base is not None and head is not None:
+            one_sided = report_added_or_removed(self, change, base, head, "dropout")
+            if one_sided is not None:
+                yield one_sided
+            else:
                 if base.qualname != head.qualname:
                     yield self.report(change, site_span(change, head),
-                                      f"dropout {_call_text(base, 45)} -> {_call_text(head, 45)}",
-                                      base_line=base_line(change, base), before=_call_text(base, 200),
-                                      after=_call_text(head, 200))
+                                      f"dropout {call_text(base, 45)} -> {call_text(head, 45)}",
+                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      after=call_text(head, 200))
                 elif _is_functional(head.qualname):
                     for _, old, new in argument_changes(change, base, head, only=("training",)):
                         old_text = old.code if old is not None else "(default True)"
@@ -227,7 +208,7 @@ def _apply_key(change: PythonChange, site: CallSite) -> tuple:
     callee = site.call.callee
     if site.side == "base":
         callee = ".".join(change.renames.get(part, part) for part in callee.split("."))
-    return _scope_key(change, site, "apply") + (callee,)
+    return scope_key(change, site, "apply") + (callee,)
 
 
 # -- data augmentation -------------------------------------------------------------------------------------
@@ -270,8 +251,7 @@ def _local_classes(view: ModuleView) -> set[str]:
 
 
 def augmentation_pairs(change: PythonChange) -> list[tuple]:
-    return per_change(change, "regularization.augmentation_pairs", lambda c: pair_calls_across_scopes(
-        c, is_augmentation_call, lambda site: _scope_key(c, site, "augmentation")))
+    return paired_calls(change, is_augmentation_call, "augmentation")
 
 
 class AugmentationChanged(ValueRule, Rule):
@@ -298,12 +278,12 @@ class AugmentationChanged(ValueRule, Rule):
                    "    transforms.ToTensor(),\n])\n",
             after="import torchvision.transforms as transforms\ntf = transforms.Compose([\n"
                   "    transforms.RandomHorizontalFlip(),\n    transforms.ToTensor(),\n])\n",
-            expect=(Expect(3, "augmentation RandomCrop(32, padding=4) removed"),),
+            expect=(Expect(3, "augmentation transforms.RandomCrop(32, padding=4) removed"),),
         ),
         Example(
             before="from torchvision import transforms\ntf = transforms.RandomResizedCrop(224)\n",
             after="from torchvision import transforms\ntf = transforms.RandomResizedCrop(224, scale=(0.35, 1.0))\n",
-            expect=(Expect(2, "augmentation RandomResizedCrop(224) -> RandomResizedCrop(224, scale=(0.35, 1.0))"),),
+            expect=(Expect(2, "augmentation transforms.RandomResizedCrop(224) -> transforms.RandomResizedCrop(224, scale="),),
         ),
         Example(
             before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--mixup', type=float, default=0.0)\n",
@@ -347,20 +327,14 @@ class AugmentationChanged(ValueRule, Rule):
             return
         for value_change in named_argument_changes(change, "regularization"):
             if value_change.topic == "augmentation" and self.accepts(change, value_change):
-                yield self.report(change, value_change.span, value_change.describe(),
-                                  base_line=value_change.base_line, before=value_change.old.code,
-                                  after=value_change.new.code)
+                yield report_value_change(self, change, value_change)
         for base, head in augmentation_pairs(change):
-            if base is not None and head is None:
-                yield self.report(change, removed_span(change, base), f"augmentation {_call_text(base)} removed",
-                                  base_line=base_line(change, base), before=_call_text(base, 200))
-            elif head is not None and base is None:
-                yield self.report(change, site_span(change, head), f"augmentation {_call_text(head)} added",
-                                  after=_call_text(head, 200))
-            elif base is not None and head is not None and argument_changes(change, base, head) \
-                    or (base is not None and head is not None and base.qualname != head.qualname):
+            one_sided = report_added_or_removed(self, change, base, head, "augmentation")
+            if one_sided is not None:
+                yield one_sided
+            elif base.qualname != head.qualname or argument_changes(change, base, head):
                 yield self.report(change, site_span(change, head),
-                                  f"augmentation {_call_text(base, 50)} -> {_call_text(head, 50)}",
-                                  base_line=base_line(change, base), before=_call_text(base, 200),
-                                  after=_call_text(head, 200))
+                                  f"augmentation {call_text(base, 50)} -> {call_text(head, 50)}",
+                                  base_line=base_line(change, base), before=call_text(base, 200),
+                                  after=call_text(head, 200))
 
