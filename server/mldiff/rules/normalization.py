@@ -212,6 +212,12 @@ def _norm_reference_changes(change: PythonChange):
     return out
 
 
+def _inside_norm_class(change: PythonChange, site: CallSite) -> bool:
+    view = change.view(site.side)
+    return any(view.logical[a].keyword == "class" and _LOCAL_NORM.search(view.facts(a).def_name or "")
+               for a in view.ancestors(site.index))
+
+
 def _norm_class_changes(change: PythonChange):
     """(head class header, base class header, base-only lines, head-only lines) of local norm classes."""
     out = []
@@ -315,6 +321,8 @@ class NormLayerChanged(ValueRule, Rule):
         if not isinstance(change, PythonChange) or is_test_file(change.path):
             return
         for base, head in norm_pairs(change):
+            if _inside_norm_class(change, base or head):
+                continue  # the class's own body: its uses are reported, its body changes below
             one_sided = report_added_or_removed(self, change, base, head, "norm layer", width=55)
             if one_sided is not None:
                 yield one_sided
