@@ -10,8 +10,8 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import shorten
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import pair
-from mldiff.rules.dataflow import (ast_span, ast_statement, is_noise, is_test_file, named_argument_changes,
-                                   report_value_change)
+from mldiff.rules.dataflow import (ast_span, ast_statement, is_measured, is_noise, is_placeholder, is_test_file,
+                                   named_argument_changes, report_value_change)
 from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
@@ -83,9 +83,6 @@ class BatchSizeChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        return not is_test_file(change.path)
-
     def check(self, change):
         for value_change in _batch_changes(change, "batch"):
             severity = "information" if _is_eval_setting(change, value_change) else None
@@ -95,13 +92,22 @@ class BatchSizeChanged(ValueRule, Rule):
 def _batch_changes(change, topic: str) -> Iterator[ValueChange]:
     if is_test_file(change.path):
         return
-    for value_change in value_changes(change):
-        if value_change.family == "batch_size" and value_change.topic == topic:
-            yield value_change
+    candidates = [v for v in value_changes(change) if v.family == "batch_size" and v.topic == topic]
     if isinstance(change, PythonChange):
-        for value_change in named_argument_changes(change, "batch_size"):
-            if value_change.topic == topic:
-                yield value_change
+        candidates += [v for v in named_argument_changes(change, "batch_size") if v.topic == topic]
+    for value_change in candidates:
+        if is_placeholder(value_change) or is_measured(value_change) or _computed_elsewhere(value_change):
+            continue
+        yield value_change
+
+
+def _computed_elsewhere(value_change: ValueChange) -> bool:
+    """Both sides computed from things that are not batch settings (``min(self.sizes)`` ->
+    ``min(...)``): library internals, not a batch size someone chose."""
+    old, new = value_change.old, value_change.new
+    if old is None or new is None or old.is_literal or new.is_literal:
+        return False
+    return not any(_batch_topic(name.rsplit(".", 1)[-1]) for name in old.names | new.names)
 
 
 # -- gradient accumulation --------------------------------------------------------------------------------
@@ -360,8 +366,8 @@ class BatchSizeWithoutLearningRate(Rule):
                 if _is_eval_setting(change, value_change) or _lr_reads_batch(change, value_change):
                     continue
                 factor = _factor(value_change)
-                if topic == "accumulation" and factor is None:
-                    continue
+                if factor is None:
+                    continue  # a derivation changed: nothing to scale the learning rate by
                 change_text = f"{value_change.subject} {shorten(value_change.old.code, 30)} -> " \
                               f"{shorten(value_change.new.code, 30)}"
                 scale = f" (x{factor:g})" if factor is not None else ""

@@ -288,10 +288,12 @@ def _bare_names(names) -> list[str]:
     return [name for name in names if "." not in name and name not in namespaces]
 
 
-def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int = 80) -> list[int]:
+def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int = 80,
+                   skip: re.Pattern[str] | None = None) -> list[int]:
     """Logical lines of the enclosing function that shape ``value`` as read at line ``index``:
     definitions and in-place changes of the names it reads, the loops and conditions
-    around them, followed transitively (at most ``limit`` lines)."""
+    around them, followed transitively (at most ``limit`` lines; names matching ``skip``
+    are not followed)."""
     if value is None:
         return []
     within = scope_range(view, index)
@@ -300,7 +302,7 @@ def backward_slice(view: ModuleView, index: int, value: Value | None, limit: int
     lines: set[int] = set()
     while pending and len(lines) < limit:
         name = pending.pop()
-        if name in seen_names or name in ("self", "cls") or "(" in name:
+        if name in seen_names or name in ("self", "cls") or "(" in name or (skip is not None and skip.search(name)):
             continue
         seen_names.add(name)
         found = [i for i, _ in view.definitions(name) if i in within and i <= index]
@@ -565,3 +567,17 @@ def paired_calls(change: PythonChange, predicate, category) -> list[tuple]:
 
     cache_key = f"paired_calls.{getattr(predicate, '__qualname__', id(predicate))}"
     return per_change(change, cache_key, lambda c: pair_calls_across_scopes(c, predicate, key))
+
+
+def is_placeholder(value_change) -> bool:
+    """``x = None``, ``groups = []`` added: a variable initialised, not a setting chosen."""
+    return value_change.old is None and value_change.new is not None and \
+        value_change.new.literal in (None, [], {}, (), "")
+
+
+_RUNTIME_VALUE = re.compile(r"\.shape\b|\.size\(|\blen\(|\.numel\(")
+
+
+def is_measured(value_change) -> bool:
+    """``batch_size = x.shape[0]``: a size read off a tensor at run time, not a setting."""
+    return any(v is not None and _RUNTIME_VALUE.search(v.code) for v in (value_change.old, value_change.new))

@@ -14,9 +14,9 @@ from mldiff.analysis.values import dotted_name, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (call_text, describe_difference, differing_lines, find_defs, is_noise, is_test_file,
-                                   matching_def, paired_calls, per_change, report_added_or_removed, span_contains,
-                                   statement_key)
+from mldiff.rules.dataflow import (call_text, describe_difference, differing_lines, find_defs, is_noise, is_placeholder,
+                                   is_test_file, matching_def, paired_calls, per_change, report_added_or_removed,
+                                   span_contains, statement_key)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 
@@ -354,7 +354,8 @@ def _applications(change: PythonChange, side: str) -> list[_Application]:
                 out.append(_Application(side, index, "call", f"{call.method}()", ("call", name), call))
         if not inside_schedule:
             for binding in facts.bindings:
-                if binding.name in ("lr", "initial_lr") and _writes_param_group(view, index, binding.target):
+                if binding.name in ("lr", "initial_lr") and _LR_WRITE.search(view.source(index)) \
+                        and _writes_param_group(view, index, binding.target):
                     out.append(_Application(side, index, "write", "param_group['lr'] = ...", ("write",), None))
     return out
 
@@ -683,8 +684,8 @@ class ScheduleHyperparameterChanged(ValueRule, Rule):
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        if value_change.old is None and value_change.new is not None and value_change.new.literal is None:
-            return False  # `scheduler = None` placeholders
+        if is_placeholder(value_change):
+            return False  # `scheduler = None`
         if is_test_file(change.path):
             return False
         literals = [v.literal for v in (value_change.old, value_change.new) if v is not None]

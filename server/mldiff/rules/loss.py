@@ -10,9 +10,9 @@ from mldiff.analysis.statements import CallFact
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, is_test_file,
-                                   paired_calls, per_change, report_added_or_removed, report_value_change, scope_key,
-                                   scope_range, span_contains)
+from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, is_placeholder,
+                                   is_test_file, paired_calls, per_change, report_added_or_removed, report_value_change,
+                                   scope_key, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
@@ -272,7 +272,7 @@ class LossArgumentsChanged(ValueRule, Rule):
         return value_change.describe().replace("functional.", "F.", 1)
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path):
+        if is_test_file(change.path) or is_placeholder(value_change):
             return False
         if not isinstance(change, PythonChange) or value_change.kind != "argument":
             return True

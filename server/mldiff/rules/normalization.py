@@ -15,8 +15,8 @@ from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
                                  pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
 from mldiff.rules.dataflow import (ast_span, ast_statement, call_text, describe_difference, differing_lines, find_defs,
-                                   is_test_file, matching_def, paired_calls, report_added_or_removed, scope_key,
-                                   span_contains)
+                                   is_placeholder, is_test_file, matching_def, paired_calls, report_added_or_removed,
+                                   scope_key, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 
@@ -308,7 +308,7 @@ class NormLayerChanged(ValueRule, Rule):
         return value_change.describe().replace("functional.", "F.", 1)
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path):
+        if is_test_file(change.path) or is_placeholder(value_change):
             return False
         if isinstance(change, PythonChange) and value_change.kind == "argument":
             swapped = [site_span(change, h) for b, h in norm_pairs(change)
@@ -397,6 +397,20 @@ def _reads_stat(node: ast.AST) -> bool:
     return any(_STAT_NAME.search(name.rsplit(".", 1)[-1]) for name in names)
 
 
+def _computed_here(view: ModuleView, index: int, node: ast.AST) -> bool:
+    """``mean = x.mean(-1)`` in the same function: a statistic of the activations (a norm layer
+    written by hand), not a stored input statistic."""
+    within = scope_range(view, index)
+    for name in _uncalled_names(node):
+        if "." in name or not _STAT_NAME.search(name):
+            continue
+        for line, binding in view.definitions(name):
+            if line in within and binding.value is not None and binding.value.node is not None \
+                    and not binding.value.is_literal:
+                return True
+    return False
+
+
 def _uncalled_names(node: ast.AST) -> set[str]:
     """Dotted names an expression reads as values (the functions it calls left out)."""
     out: set[str] = set()
@@ -438,13 +452,14 @@ def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
                     and isinstance(node.left.op, ast.Mult) and _number(node.left.right) == 2:
                 found.append((f"* 2 - {_show_number(right)}", node))
             elif isinstance(node.op, (ast.Sub, ast.Div)) and not isinstance(node.right, ast.Call) \
-                    and _reads_stat(node.right):
+                    and _reads_stat(node.right) and not _computed_here(view, index, node.right):
                 found.append((f"{'-' if isinstance(node.op, ast.Sub) else '/'} {ast.unparse(node.right)}", node))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
             method = node.func.attr
             if method in ("div", "div_", "true_divide") and _number(node.args[0]) in _PIXEL_DIVISORS:
                 found.append((f".{method}({_show_number(_number(node.args[0]))})", node))
-            elif method in ("sub", "sub_", "div", "div_") and _reads_stat(node.args[0]):
+            elif method in ("sub", "sub_", "div", "div_") and _reads_stat(node.args[0]) \
+                    and not _computed_here(view, index, node.args[0]):
                 found.append((f".{method}({ast.unparse(node.args[0])})", node))
     if found and any(_NOT_INPUT_STAT.search(name) for name in view.facts(index).reads
                      if name.startswith("running_") or name in ("gamma", "beta", "bn", "kernel")):

@@ -12,8 +12,8 @@ from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
 from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, find_defs,
-                                   is_test_file, paired_calls, per_change, report_added_or_removed, report_value_change,
-                                   scope_key, scope_range, span_contains)
+                                   is_placeholder, is_test_file, paired_calls, per_change, report_added_or_removed,
+                                   report_value_change, scope_key, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule, value_changes
 
 _OTHER_OPTIMIZERS = re.compile(
@@ -187,7 +187,7 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
     )
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path):
+        if is_test_file(change.path) or is_placeholder(value_change):
             return False
         if not isinstance(change, PythonChange):
             return True
@@ -254,8 +254,12 @@ def _group_slice(view: ModuleView, site: CallSite) -> list[int]:
     value = _params_value(site)
     if value is None:
         return []
-    lines = backward_slice(view, site.index, value)
+    lines = backward_slice(view, site.index, value, skip=_MODEL_NAME)
     return [i for i in lines if not _is_plain_setting(view, i) and not _reads_model_only(view, i)]
+
+
+# the model itself (``create_optimizer_v2(model, ...)``): how it is built is not how its groups are
+_MODEL_NAME = re.compile(r"^(?:\w*model\w*|net|\w*_net|network|module|\w*_module)$", re.I)
 
 
 def _is_plain_setting(view: ModuleView, index: int) -> bool:

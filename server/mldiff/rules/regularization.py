@@ -13,8 +13,8 @@ from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (call_text, is_noise, is_test_file, named_argument_changes, paired_calls,
-                                   report_added_or_removed, report_value_change, scope_key, span_contains)
+from mldiff.rules.dataflow import (call_text, is_noise, is_placeholder, is_test_file, named_argument_changes,
+                                   paired_calls, report_added_or_removed, report_value_change, scope_key, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 _DROPOUT_ATTRIBUTE = re.compile(r"^(?:\w*drop(?:out)?\d*|\w*_drop|drop_?path\w*|\w*dropout\w*)$", re.I)
@@ -153,7 +153,7 @@ class DropoutChanged(ValueRule, Rule):
         return value_change.describe().replace("functional.", "F.", 1)
 
     def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path):
+        if is_test_file(change.path) or is_placeholder(value_change):
             return False
         if isinstance(change, PythonChange) and value_change.kind == "argument":
             return not any(span_contains(span, value_change.span) for span in _swapped_spans(change))
@@ -317,9 +317,7 @@ class AugmentationChanged(ValueRule, Rule):
         values = [v for v in (value_change.old, value_change.new) if v is not None]
         if any(v.node is not None and isinstance(v.node, cst.Call) for v in values):
             return False  # ``self.aa = create_aa(...)``: a layer (anti-aliasing), not a setting
-        if value_change.old is None and value_change.new is not None and value_change.new.literal in (None, {}, (), ""):
-            return False  # a placeholder
-        return True
+        return not is_placeholder(value_change)
 
     def check(self, change):
         yield from super().check(change)
