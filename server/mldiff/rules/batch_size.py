@@ -77,6 +77,10 @@ class BatchSizeChanged(ValueRule, Rule):
             before="batch_size = 12\n",
             after="batch_size = 12 # if gradient_accumulation_steps > 1, this is the micro-batch size\n",
         ),
+        Example(  # a size read off the batch for logging, not a setting
+            before="def validate(model, loader):\n    for x, y in loader:\n        batch_size = y.size(0)\n",
+            after="def validate(model, loader):\n    for x, y in loader:\n        batch_size = x.shape[0]\n",
+        ),
         Example(  # the loader reads the setting through another name
             before="from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=args.batch_size)\n",
             after="from torch.utils.data import DataLoader\nloader = DataLoader(ds, batch_size=config.batch_size)\n",

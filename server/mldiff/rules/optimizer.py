@@ -106,6 +106,11 @@ class OptimizerClassChanged(Rule):
             before="import torch\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\noptimizer.step()\n",
             after="import torch\nself.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\nself.optimizer.step()\n",
         ),
+        Example(  # the script's code moved into main(): the same optimizer, nothing added or removed
+            before="import torch.optim as optim\nseq = Sequence()\noptimizer = optim.LBFGS(seq.parameters(), lr=0.8)\n",
+            after="import torch.optim as optim\n\ndef main():\n    seq = Sequence()\n"
+                  "    optimizer = optim.LBFGS(seq.parameters(), lr=0.8)\n",
+        ),
         Example(  # the import style changed, the class did not
             before="import torch\nopt = torch.optim.AdamW(params, lr=1e-3)\n",
             after="from torch.optim import AdamW\nopt = AdamW(params, lr=1e-3)\n",

@@ -132,6 +132,12 @@ class DropoutChanged(ValueRule, Rule):
             after="import torch.nn as nn\nclass B(nn.Module):\n    def __init__(self, p):\n        self.resid_drop = nn.Dropout(p)\n"
                   "    def forward(self, x):\n        return self.resid_drop(x)\n",
         ),
+        Example(  # one drop-path module split in two, still applied in the same places
+            before="class Block:\n    def forward(self, x):\n        x = x + self.drop_path(self.attn(x))\n"
+                   "        return x + self.drop_path(self.mlp(x))\n",
+            after="class Block:\n    def forward(self, x):\n        x = x + self.drop_path1(self.attn(x))\n"
+                  "        return x + self.drop_path2(self.mlp(x))\n",
+        ),
         Example(  # positional and keyword probability
             before="import torch.nn as nn\nd = nn.Dropout(0.1)\n",
             after="import torch.nn as nn\nd = nn.Dropout(p=0.1)  # attention dropout\n",
