@@ -361,11 +361,12 @@ def _applications(change: PythonChange, side: str) -> list[_Application]:
 
 
 def _applies_rate(facts, call: CallFact) -> bool:
-    """``adjust_learning_rate(opt, epoch)`` as a statement, or ``lr = get_lr(it)``: the schedule is
-    applied here (a call buried in an expression computes something else with it)."""
-    if any(binding.value is not None and binding.value.node is call.node for binding in facts.bindings):
-        return any(_LR_FUNCTION.search("_" + binding.name + "_") or binding.name in ("lr", "learning_rate")
-                   for binding in facts.bindings if binding.value is not None and binding.value.node is call.node)
+    """``adjust_learning_rate(opt, epoch)`` as a statement, or ``lr = get_lr(it) if decay_lr else lr0``:
+    the schedule is applied here (a call buried in another computation only reads it)."""
+    for binding in facts.bindings:
+        value = binding.value
+        if value is not None and value.node is not None and (value.node is call.node or call.callee in value.names):
+            return binding.name in ("lr", "learning_rate") or bool(_LR_FUNCTION.search("_" + binding.name + "_"))
     return bool(facts.calls) and facts.calls[0] is call and not facts.bindings
 
 
@@ -529,6 +530,12 @@ class SchedulerStepChanged(Rule):
                   "        g['lr'] = lr * (0.1 ** (epoch // 30))\n\n"
                   "for epoch in range(90):\n    train(epoch)\n",
             expect=(Expect(6, "adjust_learning_rate() removed (was per epoch"),),
+        ),
+        Example(
+            before="def get_lr(it):\n    return min_lr\n\nwhile True:\n    lr = learning_rate\n    step()\n",
+            after="def get_lr(it):\n    return min_lr\n\nwhile True:\n"
+                  "    lr = get_lr(iter_num) if decay_lr else learning_rate\n    step()\n",
+            expect=(Expect(5, "get_lr() added, per iteration in `while True`"),),
         ),
         Example(  # the epoch loop moved into a function, the step stays per epoch after the optimizer
             before="for epoch in range(10):\n    train()\n    scheduler.step()\n",
