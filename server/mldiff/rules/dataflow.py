@@ -581,3 +581,13 @@ _RUNTIME_VALUE = re.compile(r"\.shape\b|\.size\(|\blen\(|\.numel\(")
 def is_measured(value_change) -> bool:
     """``batch_size = x.shape[0]``: a size read off a tensor at run time, not a setting."""
     return any(v is not None and _RUNTIME_VALUE.search(v.code) for v in (value_change.old, value_change.new))
+
+
+def in_class_only_on_one_side(change: PythonChange, site) -> bool:
+    """Is the call inside a class that exists on its side only (a model class added or removed as a
+    whole, or moved to another file)? Its layers take effect where the class is used, not here."""
+    view = change.view(site.side)
+    for ancestor in view.ancestors(site.index):
+        if view.logical[ancestor].keyword == "class" and matching_def(change, site.side, ancestor) is None:
+            return True
+    return False

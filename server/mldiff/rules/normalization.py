@@ -15,8 +15,8 @@ from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
                                  pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
 from mldiff.rules.dataflow import (ast_span, ast_statement, call_text, describe_difference, differing_lines, find_defs,
-                                   is_placeholder, is_test_file, matching_def, paired_calls, report_added_or_removed,
-                                   scope_key, scope_range, span_contains)
+                                   in_class_only_on_one_side, is_placeholder, is_test_file, matching_def, paired_calls,
+                                   report_added_or_removed, scope_key, scope_range, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 
@@ -298,6 +298,11 @@ class NormLayerChanged(ValueRule, Rule):
             before="import torch.nn as nn\nself.bn = nn.BatchNorm2d(64)\nself.conv = nn.Conv2d(3, 64, 3)\n",
             after="import torch.nn as nn\nself.conv = nn.Conv2d(3, 64, 3)\nself.bn = nn.BatchNorm2d(64)\n",
         ),
+        Example(  # a whole model class moved out to its own file: its layers did not change here
+            before="import torch.nn as nn\n\nclass PreActBlock(nn.Module):\n    def __init__(self, c):\n"
+                   "        self.bn1 = nn.BatchNorm2d(c)\n\nclass Block(nn.Module):\n    pass\n",
+            after="import torch.nn as nn\n\nclass Block(nn.Module):\n    pass\n",
+        ),
         Example(  # Normalize is a transform (ML201), not a layer
             before="from torchvision import transforms\nnormalize = transforms.Normalize(mean, std)\n",
             after="from torchvision import transforms\nnormalize = transforms.Normalize(mean, std)  # ImageNet\n",
@@ -323,6 +328,8 @@ class NormLayerChanged(ValueRule, Rule):
         for base, head in norm_pairs(change):
             if _inside_norm_class(change, base or head):
                 continue  # the class's own body: its uses are reported, its body changes below
+            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+                continue  # a whole model class added or removed (or moved to another file)
             one_sided = report_added_or_removed(self, change, base, head, "norm layer", width=55)
             if one_sided is not None:
                 yield one_sided

@@ -28,7 +28,7 @@ def is_optimizer_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     if call.in_lambda_or_def:
         return False
     last = qualname.rsplit(".", 1)[-1]
-    if ".swa_utils." in qualname or last.endswith(("LR", "Scheduler")):
+    if ".swa_utils." in qualname or last.startswith("Averaged") or last.endswith(("LR", "Scheduler")):
         return False  # AveragedModel, SWALR: weight averaging and its schedule
     if apis.is_optimizer(qualname):
         return True

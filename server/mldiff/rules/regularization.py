@@ -13,8 +13,9 @@ from mldiff.analysis.values import node_code, shorten
 from mldiff.findings import Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (call_text, is_noise, is_placeholder, is_test_file, named_argument_changes,
-                                   paired_calls, report_added_or_removed, report_value_change, scope_key, span_contains)
+from mldiff.rules.dataflow import (call_text, in_class_only_on_one_side, is_noise, is_placeholder, is_test_file,
+                                   named_argument_changes, paired_calls, report_added_or_removed, report_value_change,
+                                   scope_key, span_contains)
 from mldiff.rules.roles import ValueChange, ValueRule
 
 _DROPOUT_ATTRIBUTE = re.compile(r"^(?:\w*drop(?:out)?\d*|\w*_drop|drop_?path\w*|\w*dropout\w*)$", re.I)
@@ -173,6 +174,8 @@ class DropoutChanged(ValueRule, Rule):
             if value_change.topic == "dropout":
                 yield report_value_change(self, change, value_change, self.message(value_change))
         for base, head in dropout_pairs(change):
+            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+                continue  # a whole model class added or removed (or moved to another file)
             one_sided = report_added_or_removed(self, change, base, head, "dropout")
             if one_sided is not None:
                 yield one_sided
@@ -199,6 +202,8 @@ class DropoutChanged(ValueRule, Rule):
         added = [h for b, h in pairs if b is None]
         pairs = pair(removed, added, lambda site: key(site)[:2], lambda b, h: True)
         for base, head in pairs:
+            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+                continue
             if base is not None and head is None:
                 text = shorten(node_code(base.call.node), 50)
                 yield self.report(change, change.head_anchor(change.base.logical[base.index].start),
