@@ -299,6 +299,7 @@ _LOGGING_ROOTS = frozenset({"wandb", "mlflow", "writer", "tb_writer", "logger", 
 
 def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
     out: list[ValueChange] = []
+    leaves: list[str] = []
     renames = change.renames
     for base_site, head_site in pair_bindings(change, lambda b: b.target.split(".", 1)[0] not in _LOGGING_ROOTS):
         site = head_site or base_site
@@ -345,7 +346,26 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
         out.append(ValueChange(role[0], role[1], subject, old, new, span,
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding"))
-    return out
+        leaves.append(binding.name)
+    return _without_moves(out, leaves)
+
+
+def _without_moves(changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:
+    """A setting removed in one place and added, same name and value, in another (``GPTConfig.dropout``
+    -> ``C.dropout`` when a dataclass becomes a config function) is a move, not two changes."""
+    removed = [i for i, c in enumerate(changes) if c.new is None and c.old is not None and c.old.is_literal]
+    added = [i for i, c in enumerate(changes) if c.old is None and c.new is not None and c.new.is_literal]
+    if not removed or not added:
+        return changes
+    from mldiff.analysis.values import _literal_equal
+    dropped: set[int] = set()
+    for i in removed:
+        for j in added:
+            if j not in dropped and leaves[i] == leaves[j] and \
+                    _literal_equal(changes[i].old.literal, changes[j].new.literal):
+                dropped.update((i, j))
+                break
+    return [c for k, c in enumerate(changes) if k not in dropped]
 
 
 def _is_api_call(view, value: Value | None) -> bool:
