@@ -100,9 +100,14 @@ def _batch_changes(change, topic: str) -> Iterator[ValueChange]:
     if isinstance(change, PythonChange):
         candidates += [v for v in named_argument_changes(change, "batch_size") if v.topic == topic]
     for value_change in candidates:
-        if is_placeholder(value_change) or is_measured(value_change) or _computed_elsewhere(value_change):
+        if is_placeholder(value_change) or is_measured(value_change) or _computed_elsewhere(value_change) \
+                or _NOT_TRAINING_BATCH.search(value_change.subject):
             continue
         yield value_change
+
+
+# batches of data preparation, not of training: ``tokenizer_batch_size``, ``map(batch_size=1000)``
+_NOT_TRAINING_BATCH = re.compile(r"tokeni[sz]|preprocess|encode|map\b|write|save|chunk|download|inference", re.I)
 
 
 def _computed_elsewhere(value_change: ValueChange) -> bool:

@@ -139,6 +139,11 @@ class DropoutChanged(ValueRule, Rule):
             after="class Block:\n    def forward(self, x):\n        x = x + self.drop_path1(self.attn(x))\n"
                   "        return x + self.drop_path2(self.mlp(x))\n",
         ),
+        Example(  # settings moved from a config class into a config function, same values
+            before="class GPTConfig:\n    embd_pdrop = 0.1\n    resid_pdrop = 0.1\n",
+            after="def get_default_config():\n    C = CfgNode()\n    C.embd_pdrop = 0.1\n    C.resid_pdrop = 0.1\n"
+                  "    return C\n",
+        ),
         Example(  # positional and keyword probability
             before="import torch.nn as nn\nd = nn.Dropout(0.1)\n",
             after="import torch.nn as nn\nd = nn.Dropout(p=0.1)  # attention dropout\n",
