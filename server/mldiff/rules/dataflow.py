@@ -71,9 +71,15 @@ def is_noise(view: ModuleView, index: int) -> bool:
 @lru_cache(maxsize=32768)
 def _ast_key(source: str) -> str:
     try:
-        return ast.dump(ast.parse(source), annotate_fields=False)
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return " ".join(source.split())
+    for node in ast.walk(tree):  # type annotations do not change what runs
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+    return ast.dump(tree, annotate_fields=False)
 
 
 def unit_source(view: ModuleView, index: int) -> str:

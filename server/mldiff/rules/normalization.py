@@ -112,7 +112,8 @@ def _args(site) -> str:
 # A class of the file that is a norm layer by name (``RMSNorm``, ``LayerNormNoBias``, ``Gemma4RMSNorm``),
 # not one that merely contains one (``ConvNormAct``, ``EvaBlockPostNorm``).
 _LOCAL_NORM = re.compile(r"(?:^|Layer|Batch|Group|Instance|RMS|Rms|Response|Frozen|Sync|Spectral|Adaptive|Ada|"
-                         r"Scale|Power|Channel|Global|Simple|Fused|Conditional|Cond|Qk|QK|Pixel|Weight)Norm(?!al)")
+                         r"Scale|Power|Channel|Global|Simple|Fused|Conditional|Cond|Qk|QK|Pixel|Weight)Norm(?!al)"
+                         r"(?!\w*(?:Mlp|Block|Head|Classifier|Conv|Attn|Attention|Net|Model|Encoder|Decoder|Stage|Stem))")
 _NORM_REFERENCE_KWARGS = re.compile(r"^(?:norm_?layer|norm|norm_?cls|norm_?fn|normalization|norm_?type|"
                                     r"\w*_norm_layer|\w*_norm)$")
 
