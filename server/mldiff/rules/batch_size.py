@@ -12,7 +12,7 @@ from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import pair
 from mldiff.rules.dataflow import (ast_span, ast_statement, is_measured, is_noise, is_placeholder, is_test_file,
                                    named_argument_changes, report_value_change)
-from mldiff.rules.roles import ValueChange, ValueRule, classify_name, value_changes
+from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, classify_name, value_changes
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
 
@@ -325,7 +325,7 @@ class BatchSizeWithoutLearningRate(Rule):
     name = "batch-size-without-lr"
     severity = "information"
     summary = "Batch size changed but the learning rate did not (linear-scaling hint)"
-    file_kinds = ("python", "yaml", "json", "toml", "notebook")
+    file_kinds = VALUE_FILE_KINDS
     examples = (
         Example(
             before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--batch-size', default=64)\n"

@@ -13,7 +13,7 @@ from mldiff.rules.common import CallSite, base_line, pair, site_span
 from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, is_placeholder,
                                    is_test_file, paired_calls, per_change, report_added_or_removed, report_value_change,
                                    scope_key, scope_range, span_contains)
-from mldiff.rules.roles import ValueChange, ValueRule, value_changes
+from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
                            r"BinaryCrossEntropy|JsdCrossEntropy|AsymmetricLossMultiLabel)$")
@@ -79,6 +79,7 @@ class LossChanged(Rule):
     family = "loss"
     name = "loss-function"
     summary = "Loss class or function changed, added or removed"
+    file_kinds = VALUE_FILE_KINDS  # `loss: focal` in a YAML config is a choice too
     examples = (
         Example(
             before="import torch.nn as nn\ncriterion = nn.CrossEntropyLoss()\n",

@@ -14,7 +14,7 @@ from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
 from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, find_defs,
                                    is_placeholder, is_test_file, paired_calls, per_change, report_added_or_removed,
                                    report_value_change, scope_key, scope_range, span_contains)
-from mldiff.rules.roles import ValueChange, ValueRule, value_changes
+from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
 
 _OTHER_OPTIMIZERS = re.compile(
     r"^(?:Lion\w*|LAMB|Lamb|FusedAdam|FusedLAMB|FusedSGD|Adafactor|AdaBelief|AdamP|SGDP|Muon\w*|Shampoo|"
@@ -80,6 +80,7 @@ class OptimizerClassChanged(Rule):
     family = "optimizer"
     name = "optimizer-class"
     summary = "Optimizer class (or optimizer choice) changed, optimizer added or removed"
+    file_kinds = VALUE_FILE_KINDS  # `optimizer: adamw` in a YAML config is a choice too
     examples = (
         Example(
             before="import torch.optim as optim\nopt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n",
