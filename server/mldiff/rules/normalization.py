@@ -192,10 +192,11 @@ def _norm_reference_changes(change: PythonChange):
         if _is_norm_reference(change.base, old) or _is_norm_reference(change.head, new):
             out.append((binding_span(change, head_site), binding_base_line(change, base_site),
                         f"{head_site.binding.target} {shorten(old.code, 40)} -> {shorten(new.code, 40)}"))
-    base_calls = [s for s in call_sites(change, "base", lambda q, c, v: any(_NORM_REFERENCE_KWARGS.match(k)
-                                                                            for k, _ in c.kwargs))]
-    head_calls = [s for s in call_sites(change, "head", lambda q, c, v: any(_NORM_REFERENCE_KWARGS.match(k)
-                                                                            for k, _ in c.kwargs))]
+    def passes_norm_class(qualname, call, view) -> bool:  # dict(norm_layer=...) is a binding, seen above
+        return call.callee != "dict" and any(_NORM_REFERENCE_KWARGS.match(k) for k, _ in call.kwargs)
+
+    base_calls = call_sites(change, "base", passes_norm_class)
+    head_calls = call_sites(change, "head", passes_norm_class)
     for base_site, head_site in pair(base_calls, head_calls, lambda s: (s.call.callee.rsplit(".", 1)[-1],),
                                      lambda b, h: True):
         if base_site is None or head_site is None:
@@ -217,6 +218,19 @@ def _inside_norm_class(change: PythonChange, site: CallSite) -> bool:
     view = change.view(site.side)
     return any(view.logical[a].keyword == "class" and _LOCAL_NORM.search(view.facts(a).def_name or "")
                for a in view.ancestors(site.index))
+
+
+def _grouped(changes):
+    """One finding per distinct swap: ``norm_layer=nn.LayerNorm -> LayerNorm`` in twenty block
+    signatures is one decision."""
+    seen: dict[str, list] = {}
+    for span, line, text in changes:
+        key = text.split(" ", 1)[-1].split("=", 1)[-1]
+        if key in seen:
+            seen[key][3] += 1
+        else:
+            seen[key] = [span, line, text, 1]
+    return [tuple(entry) for entry in seen.values()]
 
 
 def _norm_class_changes(change: PythonChange):
@@ -340,8 +354,9 @@ class NormLayerChanged(ValueRule, Rule):
                                   f"{_defined_here(change.head, head.qualname)}",
                                   base_line=base_line(change, base), before=_call_text(base, 200),
                                   after=_call_text(head, 200))
-        for span, line, text in _norm_reference_changes(change):
-            yield self.report(change, span, f"norm layer class {text}", base_line=line)
+        for span, line, text, count in _grouped(_norm_reference_changes(change)):
+            more = f" (and {count - 1} more places)" if count > 1 else ""
+            yield self.report(change, span, f"norm layer class {text}{more}", base_line=line)
         explained = [f for f in super().check(change)]
         explained_head = {f.span.line for f in explained}
         explained_base = {f.base_line for f in explained if f.base_line is not None}
