@@ -347,24 +347,33 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding"))
         leaves.append(binding.name)
-    return _without_moves(out, leaves)
+    return _without_moves(change, out, leaves)
 
 
-def _without_moves(changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:
-    """A setting removed in one place and added, same name and value, in another (``GPTConfig.dropout``
-    -> ``C.dropout`` when a dataclass becomes a config function) is a move, not two changes."""
+def _without_moves(change: PythonChange, changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:
+    """A setting removed in one place and bound, same name and value, in another (``GPTConfig.dropout``
+    -> ``C.dropout`` when a dataclass becomes a config function, ``TrainerConfig.batch_size`` -> a
+    ``batch_size=64`` parameter default) is a move, not a change."""
     removed = [i for i, c in enumerate(changes) if c.new is None and c.old is not None and c.old.is_literal]
     added = [i for i, c in enumerate(changes) if c.old is None and c.new is not None and c.new.is_literal]
-    if not removed or not added:
+    if not removed and not added:
         return changes
     from mldiff.analysis.values import _literal_equal
+
+    def touched_literals(side: str) -> list[tuple[str, Any]]:
+        view = change.view(side)
+        return [(b.name, b.value.literal) for i in change.touched(side) for b in view.facts(i).bindings
+                if b.value is not None and b.value.is_literal]
+
+    head_bound = touched_literals("head") if removed else []
+    base_bound = touched_literals("base") if added else []
     dropped: set[int] = set()
     for i in removed:
-        for j in added:
-            if j not in dropped and leaves[i] == leaves[j] and \
-                    _literal_equal(changes[i].old.literal, changes[j].new.literal):
-                dropped.update((i, j))
-                break
+        if any(name == leaves[i] and _literal_equal(value, changes[i].old.literal) for name, value in head_bound):
+            dropped.add(i)
+    for j in added:
+        if any(name == leaves[j] and _literal_equal(value, changes[j].new.literal) for name, value in base_bound):
+            dropped.add(j)
     return [c for k, c in enumerate(changes) if k not in dropped]
 
 
