@@ -332,11 +332,32 @@ def _is_scheduler_receiver(view: ModuleView, receiver: str) -> bool:
     return constructor is not None and apis.is_scheduler(apis.canonical(constructor))
 
 
+def _lines_to_read(change: PythonChange) -> dict[str, list[int]]:
+    """The touched lines, plus the scheduler steps of any loop whose optimizer step the change
+    moved: moving ``optimizer.step()`` below ``scheduler.step()`` reorders them just the same."""
+    out: dict[str, list[int]] = {}
+    for side in ("base", "head"):
+        view = change.view(side)
+        lines = set(change.touched(side))
+        for index in list(lines):
+            if not any(call.method == "step" and call.receiver and
+                       _OPTIMIZER_RECEIVER.search(call.receiver.rsplit(".", 1)[-1])
+                       for call in view.facts(index).calls):
+                continue
+            loop = next((a for a in view.ancestors(index) if view.logical[a].keyword in ("for", "while")), -1)
+            within = view.block(loop) if loop >= 0 else range(len(view.logical))
+            for line in view.lines_matching(_STEP_CALL, (".step(",)):
+                if line in within:
+                    lines.add(line)
+        out[side] = sorted(lines)
+    return out
+
+
 def _applications(change: PythonChange, side: str) -> list[_Application]:
     view = change.view(side)
     renames = change.renames if side == "base" else {}
     out: list[_Application] = []
-    for index in change.touched(side):
+    for index in per_change(change, "lr.lines_to_read", _lines_to_read)[side]:
         if is_noise(view, index):
             continue
         facts = view.facts(index)

@@ -291,6 +291,9 @@ class LossArgumentsChanged(ValueRule, Rule):
         for base, head, parameter, base_only, head_only in weight_changes(change):
             related = (Related(site_span(change, head), f"passed to {head.short} here"),)
             span, detail, line, _, _ = describe_difference(change, base_only, head_only)
+            changed_line = change.head.index_at(span.line - 1)
+            if changed_line < 0 or change.head.unit(changed_line).error is not None:
+                span = site_span(change, head)  # the edited line does not parse: point at the loss it feeds
             yield self.report(change, span,
                               f"class weights passed to {head.short} ({parameter}) built differently: {detail}",
                               base_line=line, related=related)
