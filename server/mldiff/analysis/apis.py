@@ -59,6 +59,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
                           "history_size", "line_search_fn"),
     "torch.optim.SparseAdam": ("params", "lr", "betas", "eps"),
     "torch.optim.Adafactor": ("params", "lr", "beta2_decay", "eps", "d", "weight_decay"),
+    "timm.optim.create_optimizer_v2": ("model_or_params", "opt", "lr", "weight_decay", "momentum"),
     # schedulers
     "torch.optim.lr_scheduler.StepLR": ("optimizer", "step_size", "gamma", "last_epoch"),
     "torch.optim.lr_scheduler.MultiStepLR": ("optimizer", "milestones", "gamma", "last_epoch"),

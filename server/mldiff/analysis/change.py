@@ -203,6 +203,9 @@ class PythonChange:
                         base_tokens, position):
                     local = None
                     break
+                if _names_another_api(self.base, self.head, base_tokens, head_tokens, position):
+                    local = {}  # SGD -> AdamW (imported names) are other APIs, not a rename
+                    break
                 if local.setdefault(old, new) != new:
                     local = None
                     break
@@ -221,7 +224,8 @@ class PythonChange:
 
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:
-        return set(_IDENTIFIER.findall(_strip_comments(view.text)))
+        """Identifiers of the code, not of its comments or strings (``"iter": iter_num`` does not use ``iter``)."""
+        return {token for token in _TOKEN.findall(view.text) if _IDENTIFIER.fullmatch(token)}
 
 
 def _is_fstring(tokens: list[str], position: int, token: str) -> bool:
@@ -299,12 +303,19 @@ def _binds(text: str, name: str) -> bool:
     return re.search(pattern, text) is not None
 
 
+def _names_another_api(base: ModuleView, head: ModuleView, base_tokens: list[str], head_tokens: list[str],
+                       position: int) -> bool:
+    """Do the tokens at ``position`` name different imported things (``SGD`` -> ``AdamW``, ``nn.X``
+    -> ``nn.Y``)? An alias renamed for the same import (``np`` -> ``npy``, both ``numpy``) does not."""
+    old, new = base_tokens[position], head_tokens[position]
+    if old in base.aliases or new in head.aliases:
+        return base.aliases.get(old) != head.aliases.get(new)
+    return any(position >= 2 and tokens[position - 1] == "." and tokens[position - 2] in view.aliases
+               for view, tokens in ((base, base_tokens), (head, head_tokens)))
+
+
 def _tokens(lines: Iterable[str]) -> list[str]:
     return [t for t in _TOKEN.findall("".join(lines)) if not t.startswith("#")]
-
-
-def _strip_comments(text: str) -> str:
-    return re.sub(r"#[^\n]*", "", text)
 
 
 def whole_line(view: ModuleView, line: int) -> Span:

@@ -256,9 +256,14 @@ class ModuleView:
 
     def _find_definitions(self, name: str) -> list[tuple[int, Binding]]:
         attr = name.rsplit(".", 1)[-1]
-        pattern = re.compile(r"\b" + re.escape(attr) + r"\b")
+        spelled = re.escape(attr)
+        needles: tuple[str, ...] = (attr,)
+        if name.startswith("args."):  # parser.add_argument('--batch-size') binds args.batch_size
+            spelled = spelled.replace("_", "[-_]")
+            needles = tuple(dict.fromkeys((attr, attr.replace("_", "-"))))
+        pattern = re.compile(r"\b" + spelled + r"\b")
         out = []
-        for index in self.lines_matching(pattern, (attr,)):
+        for index in self.lines_matching(pattern, needles):
             for binding in self.facts(index).bindings:
                 if binding.target == name or (name.startswith("args.") and binding.target == name):
                     out.append((index, binding))

@@ -35,6 +35,8 @@ COMPOUND = frozenset({
 # Clauses that continue the compound statement above them at the same indentation.
 CONTINUATION_CLAUSES = frozenset({"elif", "else", "except", "finally"})
 
+_BROKEN = "\x00"  # "last code char" of a line whose one-line string never closes
+
 # (depth change, string still open at end or None, ends with a joining backslash, last code char)
 LineScan = tuple[int, "str | None", bool, str]
 _SCAN_CACHE: dict[tuple[str, str | None], LineScan] = {}
@@ -81,7 +83,10 @@ def _scan_line(line: str, open_string: str | None) -> LineScan:
             quote = char * 3 if line.startswith(char * 3, start) else char
             end = _STRING_END[quote].match(line, start + len(quote))
             if end is None:
-                return depth, _still_open(line, quote), False, ""
+                still_open = _still_open(line, quote)
+                # an unterminated one-line string is a syntax error that ends the statement: recover
+                # there instead of letting the open bracket swallow the rest of the file
+                return depth, still_open, False, "" if still_open is not None else _BROKEN
             pos = end.end()
             continue
         depth += _BRACKET_DELTA[char]
@@ -228,8 +233,9 @@ def segment(lines: Sequence[str]) -> Segments:
                 scan_line(line, open_string) if open_string is not None else _line_info(line)[1])
         owner[number] = len(logical)
         depth += change
-        if depth < 0:
+        if depth < 0 or line_last == _BROKEN:
             depth = 0
+            line_last = "" if line_last == _BROKEN else line_last
         if line_last:
             last = line_last
         if open_string is None and depth == 0 and not joined:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from mldiff.analysis import apis
@@ -31,16 +32,18 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
      "batch_size", "accumulation"),
     (r"(?:batch_?size|bs|\w+_batch_?size|batch_?size_\w+|batchsize|micro_?batch\w*|global_?batch\w*|"
      r"tokens_per_batch|max_tokens)", "batch_size", "batch"),
-    (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_\w+|nesterov|amsgrad|optim(?:izer)?_?eps|"
-     r"no_?decay\w*)", "optimizer", "optimizer_hparam"),
+    (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_(?:beta[12]?|betas|eps|epsilon|weight_decay|wd)|"
+     r"nesterov|amsgrad|optim(?:izer)?_?eps|"
+     r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
     (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|drop_?block\w*|attn_?drop\w*|"
      r"proj_?drop\w*|stochastic_depth\w*)", "regularization", "dropout"),
     (r"(?:mixup\w*|cutmix\w*|rand_?aug\w*|auto_?aug\w*|aa|reprob|re_?prob|color_?jitter|hflip|vflip|"
      r"augment\w*|\w+_aug|aug_\w+|random_?erasing\w*|trivial_?aug\w*|scale_?jitter)", "regularization",
      "augmentation"),
-    (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index|loss_?(?:fn|type|name)?|"
-     r"criterion)", "loss", "loss_arg"),
+    (r"(?:label_?smoothing|smoothing|focal_\w+|pos_?weight|class_?weights?|ignore_?index)", "loss", "loss_arg"),
+    # ``loss`` alone is the loss value, not a setting; these name a loss only when they hold a string choice
+    (r"(?:loss_?(?:fn|func|function|type|name)|criterion)", "loss", "loss_choice"),
     (r"(?:pythonhashseed|cublas_workspace_config)", "determinism", "deterministic_flag"),
     (r"(?:\w*seed|seed_\w+|seeds|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
@@ -79,24 +82,30 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
 ]
 _COMPILED = [(re.compile(pattern + r"$"), family, topic) for pattern, family, topic in _NAME_TOPICS]
 # Names that only mean something when their value is a string choice ("adamw", "resnet50")
-_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "device_choice"}
+_STRING_ONLY_TOPICS = {"optimizer_choice", "architecture", "device_choice", "loss_choice"}
 
 
 def classify_name(name: str, value: Any = NOT_LITERAL) -> tuple[str, str] | None:
     """(family, topic) of a hyperparameter called ``name`` (last dotted component)."""
-    key = name.rsplit(".", 1)[-1].lower().lstrip("_")
+    role = _name_role(name.rsplit(".", 1)[-1])
+    if role is not None and role[1] in _STRING_ONLY_TOPICS and not isinstance(value, str):
+        return None
+    return role
+
+
+@lru_cache(maxsize=16384)
+def _name_role(last: str) -> tuple[str, str] | None:
+    key = last.lower().lstrip("_")
     if key.startswith("--"):
         key = key[2:].replace("-", "_")
     for pattern, family, topic in _COMPILED:
         if pattern.match(key):
-            if topic in _STRING_ONLY_TOPICS and not isinstance(value, str):
-                return None
             return family, topic
     return None
 
 
 _IGNORED_PARAMETERS = {"input", "target", "params", "optimizer", "module", "model", "dataset", "tensor",
-                       "parameters", "query", "key", "value", "#0", "verbose"}
+                       "parameters", "query", "key", "value", "#0", "verbose", "model_or_params"}
 
 
 def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
@@ -106,6 +115,10 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
     q = apis.canonical(qualname)
     last = q.rsplit(".", 1)[-1]
     if apis.is_optimizer(q):
+        if param in ("opt", "optimizer_name", "opt_name"):  # timm's create_optimizer_v2(model, opt='adamw')
+            return "optimizer", "optimizer_choice"
+        if param.startswith("#"):  # a position the signature table does not name (the params, usually)
+            return None
         return ("learning_rate", "lr") if param == "lr" else ("optimizer", "optimizer_hparam")
     if apis.is_scheduler(q):
         return "learning_rate", "schedule"
@@ -258,6 +271,8 @@ def _argument_value_changes(change: PythonChange) -> list[ValueChange]:
         if base_site is None or head_site is None:
             continue
         for param, old, new in argument_changes(change, base_site, head_site):
+            if (new is None and head_site.call.star_kwargs) or (old is None and base_site.call.star_kwargs):
+                continue  # moved into (or out of) a **kwargs dict: its value is compared where the dict is built
             role = classify_argument(head_site.qualname, param) or classify_argument(base_site.qualname, param)
             if role is None:
                 continue
@@ -390,7 +405,7 @@ def _reference(view, value: Value) -> tuple[str, bool] | None:
     plain reference such as ``args.lr`` or ``torch.float16``; None for other expressions."""
     from mldiff.analysis.values import dotted_name
     node = value.node
-    if node is None:
+    if node is None or value.is_literal:  # None / True / False are values, not references
         return None
     name = dotted_name(node)
     if not name or "(" in name or "[" in name:
@@ -399,10 +414,15 @@ def _reference(view, value: Value) -> tuple[str, bool] | None:
     return view.resolve(name), root in view.aliases
 
 
+# ``wandb.config.batch_size = 128`` records a setting for the experiment tracker; it trains nothing
+_LOGGING_ROOTS = frozenset({"wandb", "mlflow", "writer", "tb_writer", "logger", "neptune", "run", "experiment"})
+
+
 def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
     out: list[ValueChange] = []
+    leaves: list[str] = []
     renames = change.renames
-    for base_site, head_site in pair_bindings(change, lambda b: True):
+    for base_site, head_site in pair_bindings(change, lambda b: b.target.split(".", 1)[0] not in _LOGGING_ROOTS):
         site = head_site or base_site
         binding = site.binding
         old = base_site.binding.value if base_site else None
@@ -429,6 +449,8 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                 continue
             if change.head.definitions(binding.target):
                 continue
+        if _is_api_call(change.base, old) or _is_api_call(change.head, new):
+            continue  # its arguments are paired call by call; class swaps are structural rules' business
         literal = (new if new is not None else old).literal
         role = classify_name(binding.target, literal)
         uses = flows(change, head_site) if head_site is not None else []
@@ -451,7 +473,47 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding", name=binding.target,
                                origin=binding.kind))
-    return out
+        leaves.append(binding.name)
+    return _without_moves(change, out, leaves)
+
+
+def _without_moves(change: PythonChange, changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:
+    """A setting removed in one place and bound, same name and value, in another (``GPTConfig.dropout``
+    -> ``C.dropout`` when a dataclass becomes a config function, ``TrainerConfig.batch_size`` -> a
+    ``batch_size=64`` parameter default) is a move, not a change."""
+    removed = [i for i, c in enumerate(changes) if c.new is None and c.old is not None and c.old.is_literal]
+    added = [i for i, c in enumerate(changes) if c.old is None and c.new is not None and c.new.is_literal]
+    if not removed and not added:
+        return changes
+    from mldiff.analysis.values import _literal_equal
+
+    def touched_literals(side: str) -> list[tuple[str, Any]]:
+        view = change.view(side)
+        return [(b.name, b.value.literal) for i in change.touched(side) for b in view.facts(i).bindings
+                if b.value is not None and b.value.is_literal]
+
+    head_bound = touched_literals("head") if removed else []
+    base_bound = touched_literals("base") if added else []
+    dropped: set[int] = set()
+    for i in removed:
+        if any(name == leaves[i] and _literal_equal(value, changes[i].old.literal) for name, value in head_bound):
+            dropped.add(i)
+    for j in added:
+        if any(name == leaves[j] and _literal_equal(value, changes[j].new.literal) for name, value in base_bound):
+            dropped.add(j)
+    return [c for k, c in enumerate(changes) if k not in dropped]
+
+
+def _is_api_call(view, value: Value | None) -> bool:
+    """``nn.Dropout(0.1)``, ``optim.SGD(...)``: a call of an API whose arguments ``value_changes`` compares."""
+    node = value.node if value is not None else None
+    if node is None or node.__class__.__name__ != "Call":
+        return False
+    from mldiff.analysis.values import dotted_name
+    callee = dotted_name(node.func)
+    if not callee:
+        return False
+    return _known_call(apis.canonical(view.resolve(callee)), None, view)
 
 
 def _extracted_constant(change: PythonChange, uses, new: Value) -> bool:

@@ -1,0 +1,410 @@
+"""optimizer: optimizer class, weight decay, betas, momentum, eps, fused/foreach, parameter groups."""
+from __future__ import annotations
+
+import re
+
+from mldiff.analysis import apis
+from mldiff.analysis.change import PythonChange
+from mldiff.analysis.module import ModuleView
+from mldiff.analysis.statements import CallFact
+from mldiff.analysis.values import Value, shorten
+from mldiff.findings import Related, Span
+from mldiff.rules.base import Example, Expect, Rule
+from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
+from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, find_defs,
+                                   is_placeholder, is_test_file, paired_calls, per_change, report_added_or_removed,
+                                   report_value_change, scope_key, scope_range, span_contains)
+from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
+
+_OTHER_OPTIMIZERS = re.compile(
+    r"^(?:Lion\w*|LAMB|Lamb|FusedAdam|FusedLAMB|FusedSGD|Adafactor|AdaBelief|AdamP|SGDP|Muon\w*|Shampoo|"
+    r"Sophia\w*|Prodigy|DAdapt\w+|\w*Adam\w*8bit|PagedAdam\w*|Ranger\w*|Lookahead|NovoGrad|MADGRAD|Adan|SOAP|"
+    r"\w*ScheduleFree\w*|ZeroRedundancyOptimizer|create_optimizer(?:_v2)?)$")
+_FACTORIES = frozenset({"create_optimizer_v2", "create_optimizer"})
+
+
+def is_optimizer_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
+    """An optimizer being built: torch's, a library's, or a class of the file that subclasses Optimizer."""
+    if call.in_lambda_or_def:
+        return False
+    last = qualname.rsplit(".", 1)[-1]
+    if ".swa_utils." in qualname or last.startswith("Averaged") or last.endswith(("LR", "Scheduler")):
+        return False  # AveragedModel, SWALR: weight averaging and its schedule
+    if apis.is_optimizer(qualname):
+        return True
+    if call.receiver is not None and call.receiver.split(".", 1)[0] not in view.aliases:
+        return False
+    if _OTHER_OPTIMIZERS.match(last):
+        return True
+    if "." not in qualname and last[:1].isupper():
+        return any(base.endswith("Optimizer") for header in find_defs(view, last, "class")
+                   for base in view.facts(header).bases)
+    return False
+
+
+def optimizer_class(site: CallSite) -> str:
+    """``AdamW`` for ``torch.optim.AdamW(...)``; the ``opt`` choice for timm's factory."""
+    last = site.qualname.rsplit(".", 1)[-1]
+    if last in _FACTORIES:
+        choice = apis.argument(site.call, site.qualname, "opt")
+        if choice is not None:
+            return f"{last}({choice.code})"
+    return last
+
+
+def _key(change: PythonChange, site: CallSite) -> tuple:
+    return scope_key(change, site, "optimizer")
+
+
+def optimizer_pairs(change: PythonChange) -> list[tuple]:
+    return paired_calls(change, is_optimizer_call, "optimizer")
+
+
+def _swapped_spans(change: PythonChange) -> list[Span]:
+    return [site_span(change, head) for base, head in optimizer_pairs(change)
+            if base is not None and head is not None and optimizer_class(base) != optimizer_class(head)]
+
+
+class OptimizerClassChanged(Rule):
+    """The optimizer changed class (``SGD`` -> ``AdamW``), was added or removed, or a string
+    choice of optimizer changed (``optimizer = 'adamw'``, ``--optim`` default).
+
+    Optimizers differ in how they scale updates: Adam's per-parameter scaling makes a learning
+    rate tuned for SGD far too large, ``Adam(weight_decay=...)`` is L2 regularization while
+    ``AdamW`` decouples it, and momentum/betas do not carry over. Check the learning rate,
+    weight decay and schedule together with the new class, and that checkpoints saved with
+    the old optimizer's state are not loaded into the new one.
+    """
+
+    code = "ML401"
+    family = "optimizer"
+    name = "optimizer-class"
+    summary = "Optimizer class (or optimizer choice) changed, optimizer added or removed"
+    file_kinds = VALUE_FILE_KINDS  # `optimizer: adamw` in a YAML config is a choice too
+    examples = (
+        Example(
+            before="import torch.optim as optim\nopt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n",
+            after="import torch.optim as optim\nopt = optim.AdamW(model.parameters(), lr=0.1)\n",
+            expect=(Expect(2, "optimizer SGD -> AdamW"),),
+        ),
+        Example(
+            before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--optimizer', default='sgd')\n",
+            after="import argparse\np = argparse.ArgumentParser()\np.add_argument('--optimizer', default='adamw')\n",
+            expect=(Expect(3, "--optimizer default 'sgd' -> 'adamw'"),),
+        ),
+        Example(
+            before="from timm.optim import create_optimizer_v2\nopt = create_optimizer_v2(model, 'sgd', lr=0.1)\n",
+            after="from timm.optim import create_optimizer_v2\nopt = create_optimizer_v2(model, 'lamb', lr=0.1)\n",
+            expect=(Expect(2, "optimizer create_optimizer_v2('sgd') -> create_optimizer_v2('lamb')"),),
+        ),
+        Example(
+            before="import torch\n\ndef configure(model):\n    return None\n",
+            after="import torch\n\ndef configure(model):\n"
+                  "    return torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95))\n",
+            expect=(Expect(4, "optimizer AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95)) added"),),
+        ),
+        Example(  # the optimizer kept in an attribute instead of a local: same optimizer
+            before="import torch\noptimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\noptimizer.step()\n",
+            after="import torch\nself.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\nself.optimizer.step()\n",
+        ),
+        Example(  # the script's code moved into main(): the same optimizer, nothing added or removed
+            before="import torch.optim as optim\nseq = Sequence()\noptimizer = optim.LBFGS(seq.parameters(), lr=0.8)\n",
+            after="import torch.optim as optim\n\ndef main():\n    seq = Sequence()\n"
+                  "    optimizer = optim.LBFGS(seq.parameters(), lr=0.8)\n",
+        ),
+        Example(  # the import style changed, the class did not
+            before="import torch\nopt = torch.optim.AdamW(params, lr=1e-3)\n",
+            after="from torch.optim import AdamW\nopt = AdamW(params, lr=1e-3)\n",
+        ),
+        Example(  # help text of the optimizer option
+            before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--opt', default='sgd', help='optimizer')\n",
+            after="import argparse\np = argparse.ArgumentParser()\n"
+                  "p.add_argument('--opt', default='sgd', help='optimizer: sgd | adamw')\n",
+        ),
+    )
+
+    def check(self, change):
+        if is_test_file(change.path):
+            return
+        if isinstance(change, PythonChange):
+            for base, head in optimizer_pairs(change):
+                one_sided = report_added_or_removed(self, change, base, head, "optimizer")
+                if one_sided is not None:
+                    yield one_sided
+                elif optimizer_class(base) != optimizer_class(head):
+                    yield self.report(change, site_span(change, head),
+                                      f"optimizer {optimizer_class(base)} -> {optimizer_class(head)}: "
+                                      f"{call_text(head, 70)}",
+                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      after=call_text(head, 200))
+        for value_change in value_changes(change):
+            if value_change.family == "optimizer" and value_change.topic == "optimizer_choice":
+                if isinstance(change, PythonChange) and any(span_contains(span, value_change.span)
+                                                            for span in _swapped_spans(change)):
+                    continue
+                yield report_value_change(self, change, value_change)
+
+
+class OptimizerHyperparameterChanged(ValueRule, Rule):
+    """An optimizer setting other than the learning rate changed: ``weight_decay``, ``betas``,
+    ``momentum``, ``eps``, ``nesterov``, ``amsgrad``, ``fused`` / ``foreach``, as an argument or
+    as a setting that flows into one.
+
+    Weight decay and momentum change what the optimizer converges to; ``beta2`` and ``eps``
+    change Adam's stability (a larger beta2 reacts slowly to loss spikes, a tiny eps can blow
+    up updates in fp16); ``fused``/``foreach`` change the kernels and their numerics. Check
+    the value against the recipe the model follows, and that the learning rate still fits.
+    """
+
+    code = "ML402"
+    family = "optimizer"
+    name = "optimizer-hyperparameter"
+    summary = "Optimizer hyperparameter changed (weight decay, betas, momentum, eps, fused...)"
+    topics = ("optimizer_hparam",)
+    examples = (
+        Example(
+            before="import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)\n",
+            after="import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)\n",
+            expect=(Expect(2, "SGD weight_decay 5e-4 -> 1e-4"),),
+        ),
+        Example(
+            before="weight_decay = 1e-1\nbeta1 = 0.9\nbeta2 = 0.95\n",
+            after="weight_decay = 1e-1\nbeta1 = 0.9\nbeta2 = 0.99\n",
+            expect=(Expect(3, "beta2 0.95 -> 0.99"),),
+        ),
+        Example(
+            before="import torch\nopt = torch.optim.AdamW(params, lr=1e-3)\n",
+            after="import torch\nopt = torch.optim.AdamW(params, lr=1e-3, fused=True)\n",
+            expect=(Expect(2, "AdamW fused set to True"),),
+        ),
+        Example(  # positional and keyword spellings of the same momentum
+            before="import torch\nopt = torch.optim.SGD(params, 0.1, 0.9)\n",
+            after="import torch\nopt = torch.optim.SGD(params, lr=0.1, momentum=0.9)\n",
+        ),
+        Example(  # a comment about weight decay
+            before="weight_decay = 0.05\n",
+            after="weight_decay = 0.05  # as in DeiT\n",
+        ),
+        Example(  # logging the optimizer's settings
+            before="import torch\nopt = torch.optim.AdamW(params, weight_decay=0.1)\n",
+            after="import torch\nopt = torch.optim.AdamW(params, weight_decay=0.1)\n"
+                  "print(f\"weight decay {opt.defaults['weight_decay']}\")\n",
+        ),
+    )
+
+    def accepts(self, change, value_change: ValueChange) -> bool:
+        if is_test_file(change.path) or is_placeholder(value_change):
+            return False
+        if not isinstance(change, PythonChange):
+            return True
+        if value_change.kind == "argument":
+            return not any(span_contains(span, value_change.span) for span in _swapped_spans(change))
+        head_lines, base_lines = per_change(change, "optimizer.group_lines", _group_structure_lines)
+        if value_change.new is not None and value_change.span.line in head_lines:
+            return False
+        return not (value_change.base_line is not None and value_change.base_line in base_lines)
+
+
+# -- parameter groups -----------------------------------------------------------------------------------
+_OPTIMIZER_TEXT = re.compile(r"\b(?:optim\.\w+|SGD|Adam\w*|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|ASGD|"
+                             r"Rprop|Adafactor|Lion\w*|LAMB|Lamb|Fused\w+|Muon\w*|Sophia\w*|create_optimizer\w*|"
+                             r"ZeroRedundancyOptimizer|[A-Z]\w*Optimizer)\s*\(")
+
+
+_OPTIMIZER_WORDS = ("optim.", "Optimizer(", "SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "LBFGS", "Rprop",
+                    "Lion", "LAMB", "Lamb", "Muon", "Sophia", "Adafactor", "create_optimizer")
+
+
+def _mentions_optimizer(view: ModuleView, scopes: set[tuple[int, int]]) -> bool:
+    """A cheap substring test before the regex scan: most model files build no optimizer."""
+    logical = view.logical
+    for start, stop in scopes:
+        if start >= stop:
+            continue
+        text = "".join(view.lines[logical[start].start:logical[stop - 1].end])
+        if any(word in text for word in _OPTIMIZER_WORDS):
+            return True
+    return False
+
+
+def _params_value(site: CallSite) -> Value | None:
+    value = apis.argument(site.call, site.qualname, "params")
+    if value is None:
+        value = site.call.kwarg("model_or_params") or (site.call.args[0] if site.call.args else None)
+    return value
+
+
+def _optimizers_in_scopes(change: PythonChange, side: str) -> list[CallSite]:
+    """Optimizer constructions in the functions (or module) whose code the change touches."""
+    view = change.view(side)
+    scopes: set[tuple[int, int]] = set()
+    for index in change.touched(side):
+        within = scope_range(view, index)
+        scopes.add((within.start, within.stop))
+    if not scopes or not _mentions_optimizer(view, scopes):
+        return []
+    out = []
+    for index in view._lines_matching(_OPTIMIZER_TEXT):
+        if not any(start <= index < stop for start, stop in scopes):
+            continue
+        for call in view.facts(index).calls:
+            qualname = apis.canonical(view.qualname(call))
+            if is_optimizer_call(qualname, call, view):
+                out.append(CallSite(side, index, call, qualname))
+    return out
+
+
+def _group_slice(view: ModuleView, site: CallSite) -> list[int]:
+    """Lines that build the optimizer's params argument, without the model itself and without
+    plain hyperparameter settings (those are ML402's)."""
+    value = _params_value(site)
+    if value is None:
+        return []
+    lines = backward_slice(view, site.index, value, skip=_MODEL_NAME)
+    return [i for i in lines if not _is_plain_setting(view, i) and not _reads_model_only(view, i)]
+
+
+# the model itself (``create_optimizer_v2(model, ...)``): how it is built is not how its groups are
+_MODEL_NAME = re.compile(r"^(?:\w*model\w*|net|\w*_net|network|module|\w*_module)$", re.I)
+
+
+def _is_plain_setting(view: ModuleView, index: int) -> bool:
+    """``weight_decay = 0.1``, ``prefix_type = 'soft'``: a setting with a scalar value (a value
+    rule reports it when it is a hyperparameter), not the construction of the groups."""
+    bindings = view.facts(index).bindings
+    return bool(bindings) and all(
+        b.value is not None and b.value.is_literal and not isinstance(b.value.literal, (tuple, list, dict, set))
+        for b in bindings)
+
+
+def _reads_model_only(view: ModuleView, index: int) -> bool:
+    """``model = GPT(config)``: building the model is not building the groups."""
+    facts = view.facts(index)
+    return any(b.name in ("model", "net", "raw_model", "module") for b in facts.bindings)
+
+
+def group_changes(change: PythonChange) -> list[tuple[CallSite | None, CallSite, list[int], list[int], str]]:
+    """(base optimizer, head optimizer, base-only lines, head-only lines, params text change) for
+    each optimizer whose parameter groups are built differently."""
+    return per_change(change, "optimizer.groups", _group_changes)
+
+
+def _group_changes(change: PythonChange):
+    base_sites = _optimizers_in_scopes(change, "base")
+    head_sites = _optimizers_in_scopes(change, "head")
+    if not base_sites or not head_sites:
+        return []
+    from mldiff.rules.common import pair
+    pairs = pair(base_sites, head_sites, lambda site: _key(change, site), lambda b, h: True)
+    touched = {"base": set(change.touched_base), "head": set(change.touched_head)}
+    out = []
+    for base, head in pairs:
+        if base is None or head is None or optimizer_class(base) != optimizer_class(head):
+            continue
+        params_change = ""
+        direct = argument_changes(change, base, head, only=("params",)) if base.index in touched["base"] or \
+            head.index in touched["head"] else []
+        if not direct and _params_value(base) is not None and _params_value(head) is not None \
+                and not _params_value(base).same_as(_params_value(head), change.renames) \
+                and (base.index in touched["base"] or head.index in touched["head"]):
+            direct = [("params", _params_value(base), _params_value(head))]
+        if direct:
+            _, old, new = direct[0]
+            before, after = old.code if old else "(none)", new.code if new else "(none)"
+            params_change = f"{shorten(before, 40)} -> {shorten(after, 40)}"
+        base_slice = _group_slice(change.base, base)
+        head_slice = _group_slice(change.head, head)
+        if not (touched["base"] & set(base_slice) or touched["head"] & set(head_slice)) and not params_change:
+            continue
+        base_only, head_only = differing_lines(change, base_slice, head_slice)
+        base_only = [i for i in base_only if i in touched["base"]]
+        head_only = [i for i in head_only if i in touched["head"]]
+        if base_only or head_only or params_change:
+            out.append((base, head, base_only, head_only, params_change))
+    return out
+
+
+def _group_structure_lines(change: PythonChange) -> tuple[set[int], set[int]]:
+    head_lines: set[int] = set()
+    base_lines: set[int] = set()
+    for _, _, base_only, head_only, _ in group_changes(change):
+        head_lines.update(change.head.logical[i].start + 1 for i in head_only)
+        base_lines.update(change.base.logical[i].start + 1 for i in base_only)
+    return head_lines, base_lines
+
+
+class ParameterGroupsChanged(Rule):
+    """What the optimizer receives as parameters changed: the parameter groups (which tensors get
+    weight decay, per-group learning rates), the filters that build them (no-decay name lists,
+    module-type white/black lists, ``p.dim() >= 2``), or the params argument itself (a frozen
+    backbone, ``model.head.parameters()``).
+
+    Decaying LayerNorm gains and biases, or no longer decaying embeddings, changes the
+    regularization silently; a parameter that falls out of every group is never trained. Check
+    that each parameter lands in exactly one group with the intended weight decay and learning
+    rate (``sum(p.numel() for g in optimizer.param_groups for p in g['params'])`` against the model).
+    """
+
+    code = "ML403"
+    family = "optimizer"
+    name = "parameter-groups"
+    summary = "Parameter groups or the params passed to the optimizer changed"
+    examples = (
+        Example(
+            before="import torch\n\ndef configure(model, wd):\n"
+                   "    decay = [p for n, p in model.named_parameters() if not n.endswith('bias')]\n"
+                   "    no_decay = [p for n, p in model.named_parameters() if n.endswith('bias')]\n"
+                   "    groups = [{'params': decay, 'weight_decay': wd}, {'params': no_decay, 'weight_decay': 0.0}]\n"
+                   "    return torch.optim.AdamW(groups, lr=1e-3)\n",
+            after="import torch\n\ndef configure(model, wd):\n"
+                  "    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]\n"
+                  "    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]\n"
+                  "    groups = [{'params': decay, 'weight_decay': wd}, {'params': no_decay, 'weight_decay': 0.0}]\n"
+                  "    return torch.optim.AdamW(groups, lr=1e-3)\n",
+            expect=(Expect(4, "parameter groups of AdamW built differently: decay = [p for n, p in"),),
+        ),
+        Example(
+            before="import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.01)\n",
+            after="import torch\nopt = torch.optim.SGD(model.fc.parameters(), lr=0.01)\n",
+            expect=(Expect(2, "params of SGD model.parameters() -> model.fc.parameters()"),),
+        ),
+        Example(
+            before="import torch\nno_decay = ['bias', 'LayerNorm.weight']\n"
+                   "groups = [{'params': [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)]}]\n"
+                   "opt = torch.optim.AdamW(groups, lr=5e-5)\n",
+            after="import torch\nno_decay = ['bias']\n"
+                  "groups = [{'params': [p for n, p in model.named_parameters() if not any(nd in n for nd in no_decay)]}]\n"
+                  "opt = torch.optim.AdamW(groups, lr=5e-5)\n",
+            expect=(Expect(2, "parameter groups of AdamW built differently: no_decay = ['bias']"),),
+        ),
+        Example(  # the model's construction changed, not the groups
+            before="import torch\nmodel = Net(width=64)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+            after="import torch\nmodel = Net(width=64, verbose=True)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n",
+        ),
+        Example(  # printing group sizes, and a comment
+            before="import torch\ngroups = [{'params': decay}, {'params': rest, 'weight_decay': 0.0}]\n"
+                   "opt = torch.optim.AdamW(groups)\n",
+            after="import torch\n# two groups: decayed and not\ngroups = [{'params': decay}, {'params': rest, 'weight_decay': 0.0}]\n"
+                  "print(f'{len(decay)} decayed tensors')\nopt = torch.optim.AdamW(groups)\n",
+        ),
+        Example(  # a setting read from a config object instead of a global: same groups
+            before="import torch\ngroups = [{'params': decay, 'weight_decay': weight_decay}]\n"
+                   "opt = torch.optim.AdamW(groups)\n",
+            after="import torch\ngroups = [{'params': decay, 'weight_decay': config.weight_decay}]\n"
+                  "opt = torch.optim.AdamW(groups)\n",
+        ),
+    )
+
+    def check(self, change):
+        if not isinstance(change, PythonChange) or is_test_file(change.path):
+            return
+        for base, head, base_only, head_only, params_change in group_changes(change):
+            name = optimizer_class(head)
+            related = (Related(site_span(change, head), f"{name} built here"),)
+            if params_change and not base_only and not head_only:
+                yield self.report(change, site_span(change, head), f"params of {name} {params_change}",
+                                  base_line=base_line(change, base), related=related)
+                continue
+            span, detail, line, before, after = describe_difference(change, base_only, head_only)
+            yield self.report(change, span, f"parameter groups of {name} built differently: {detail}",
+                              base_line=line, before=before, after=after, related=related)
