@@ -24,6 +24,8 @@ _WRAPPERS = {
     "finally": ("try: pass\n", ""),
 }
 _HEADER_BODY = "\n pass\n"
+# Headers whose block alone is not a statement: ``try:`` needs a handler, ``match`` a case.
+_HEADER_BODIES = {"try": "\n pass\nfinally:\n pass\n", "match": "\n case _:\n  pass\n"}
 _DECORATED = "\ndef _mldiff_decorated(): pass\n"
 
 
@@ -102,7 +104,7 @@ class Unit:
         if keyword == "@":
             after = _DECORATED
         elif is_header:
-            after = _HEADER_BODY
+            after = _HEADER_BODIES.get(keyword, _HEADER_BODY)
         if keyword == "case":
             self.error = ("match/case is not analysed", 0)
             self.offset = 0
