@@ -15,6 +15,7 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from json.decoder import scanstring as _scanstring
 from typing import Any, Iterator
 
 from mldiff.findings import Span
@@ -127,21 +128,25 @@ _JSON_WORDS = {"true": True, "false": False, "null": None,   # and what Python's
                "NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def parse_json(text: str, *, comments: bool = True) -> Node:
+def parse_json(text: str, *, comments: bool = True, skip: frozenset[str] = frozenset()) -> Node:
     """A JSON document as a ``Node`` tree. With ``comments`` (the default), ``//`` and
-    ``/* */`` comments and trailing commas are accepted, as VS Code's JSONC allows."""
+    ``/* */`` comments and trailing commas are accepted, as VS Code's JSONC allows.
+    Values of keys in ``skip`` are read by the C decoder, without positions inside them
+    (a notebook's outputs can be megabytes of JSON nobody reports on)."""
     body, shift = strip_bom(text)
-    parser = _JsonParser(body, comments)
+    parser = _JsonParser(body, comments, skip)
     node = parser.document()
     _shift_first_line(node, shift)
     return node
 
 
 class _JsonParser:
-    def __init__(self, text: str, comments: bool) -> None:
+    def __init__(self, text: str, comments: bool, skip: frozenset[str] = frozenset()) -> None:
         self.text = text
         self.lines = _Lines(text)
         self.comments = comments
+        self.skip_keys = skip
+        self.decoder = json.JSONDecoder()
         self.pos = 0
         self.count = 0
 
@@ -199,16 +204,25 @@ class _JsonParser:
         raise self.error(f"unexpected character {char!r}")
 
     def string(self) -> tuple[str, str]:
-        match = _JSON_STRING.match(self.text, self.pos)
-        if match is None:
-            raise self.error("unterminated string")
-        written = match.group()
+        start = self.pos
         try:
-            value = json.loads(written)
+            value, end = _scanstring(self.text, start + 1)
         except ValueError as exc:
-            raise self.error(f"invalid string: {exc.msg}") from None
-        self.pos = match.end()
-        return value, written
+            if _JSON_STRING.match(self.text, start) is None:
+                raise self.error("unterminated string") from None
+            raise self.error(f"invalid string: {getattr(exc, 'msg', exc)}") from None
+        self.pos = end
+        return value, self.text[start:end]
+
+    def skipped(self) -> Node | None:
+        """The value at ``pos`` decoded in C, or None to parse it here (JSONC, errors)."""
+        start = self.pos
+        try:
+            value, end = self.decoder.raw_decode(self.text, start)
+        except (ValueError, RecursionError):
+            return None
+        self.pos = end
+        return Node.from_python(value, self.lines.span(start, end))
 
     def container(self, depth: int, kind: str, close: str) -> Node:
         text, start = self.text, self.pos
@@ -240,7 +254,7 @@ class _JsonParser:
                     raise self.error("expected ':' after a property name")
                 self.pos += 1
                 self.skip()
-                child = self.value(depth + 1)
+                child = (self.skipped() if key in self.skip_keys else None) or self.value(depth + 1)
                 child.key_span = key_span
                 items.append((key, child))
             else:

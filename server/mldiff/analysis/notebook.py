@@ -31,6 +31,8 @@ from mldiff.hunks import split_lines
 # Cell magics whose body is still Python; any other (%%bash, %%writefile, %%html) is not.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3", "memit",
                                 "tensorboard", "autoreload", "skip"})
+# Parts of a notebook read without positions: nothing is reported inside them.
+_NOT_CODE = frozenset({"outputs", "attachments", "metadata"})
 _MAGIC_LINE = re.compile(r"[ \t]*(?:[%!?]|[A-Za-z_][\w.]*[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
 
 
@@ -95,7 +97,7 @@ def _raw_offsets(written: str) -> tuple[int, ...]:
 
 def read_notebook(text: str) -> VirtualNotebook:
     """The virtual Python text of a notebook; ``ConfigSyntaxError`` if it is not JSON."""
-    root = parse_json(text)
+    root = parse_json(text, skip=_NOT_CODE)
     if root.kind != "map":
         raise ConfigSyntaxError("not a notebook: the document is not a JSON object", root.span.line)
     language = _language(root)
@@ -197,12 +199,32 @@ def pythonize(code: str) -> tuple[str, tuple[int, str] | None]:
     candidate = "\n".join(lines)
     error = _syntax_error(candidate)
     if error is not None:
-        lines = [_neutral(line) if _MAGIC_LINE.match(line) else line for line in lines]
+        lines = _neutralize_magics(lines)
         candidate = "\n".join(lines)
         error = _syntax_error(candidate)
     if error is not None:
         return "\n".join("# " + line for line in lines), error
     return candidate, None
+
+
+def _neutralize_magics(lines: list[str]) -> list[str]:
+    """Magic and shell lines that start a statement become ``pass``; a ``%`` that continues
+    an expression (``(a\n % b)``) is the modulo operator and stays."""
+    from mldiff.analysis.segments import scan_line
+
+    out = []
+    depth, open_string, joined = 0, None, False
+    magic_continues = False
+    for line in lines:
+        at_start = depth == 0 and open_string is None and not joined
+        if magic_continues or (at_start and _MAGIC_LINE.match(line)):
+            out.append("# " + line if magic_continues else _neutral(line))
+            magic_continues = line.rstrip().endswith("\\")   # "!cmd --a \" goes on
+            continue
+        change, open_string, joined, _ = scan_line(line + "\n", open_string)
+        depth = max(depth + change, 0)
+        out.append(line)
+    return out
 
 
 def _neutral(line: str) -> str:
