@@ -306,3 +306,11 @@ def test_compose_image_and_interpolation():
     after = "services:\n  train:\n    image: ${IMAGE:-pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime}\n"
     (finding,) = analyze("compose.yaml", before, after).findings
     assert "torch 2.1.0 -> 2.3.0, CUDA 11.8 -> 12.1" in finding.message
+
+
+def test_file_kinds_for_compose_overrides_and_requirements_directories():
+    from mldiff.analysis.filekinds import file_kind
+    assert file_kind("docker-compose.override.yml") == "compose"
+    assert file_kind("deploy/compose.gpu.yaml") == "compose"
+    assert file_kind("requirements/train.txt") == "requirements"
+    assert file_kind("docs/notes.txt") is None
