@@ -32,7 +32,7 @@ ECOSYSTEM_PACKAGES = frozenset({"transformers", "accelerate", "lightning", "pyto
                                 "tensorrt", "cupy", "numpy"})
 # conda's names for CUDA itself (pip's are nvidia-*-cu12 wheels)
 CUDA_PACKAGES = frozenset({"pytorch-cuda", "cudatoolkit", "cuda-toolkit", "cuda-version", "cuda-runtime",
-                           "cuda", "cudnn", "cuda-nvcc", "nccl"})
+                           "cuda", "cudnn", "cuda-nvcc", "nccl", "cpuonly"})
 _CONDA_NAMES = {"pytorch": "torch"}
 _NVIDIA_WHEEL = re.compile(r"(nvidia-[a-z0-9-]+?)-(cu\d+)$")
 
@@ -198,6 +198,11 @@ class BaseImageChanged(Rule):
             before="FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime\nRUN pip install x\n",
             after="# base image pinned for reproducibility\nfrom   pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime\n"
                   "RUN pip install x\n",
+        ),
+        Example(  # the same image spelled with its registry; compose services reordered
+            path="docker-compose.yml",
+            before="services:\n  train:\n    image: python:3.11\n  db:\n    image: postgres:16\n",
+            after="services:\n  db:\n    image: postgres:16\n  train:\n    image: docker.io/library/python:3.11\n",
         ),
         Example(  # devcontainer: only an unrelated setting changed
             path=".devcontainer/devcontainer.json",
@@ -385,6 +390,11 @@ class TorchPinChanged(Rule):
             before="numpy==1.24.4\ntorch>=2.0\n",
             after="numpy==1.26.4\ntorch>=2.0\n",
         ),
+        Example(  # the same constraint with its clauses reordered and spaced
+            path="requirements.txt",
+            before="torch>=2.0,<3\ntorchvision\n",
+            after="torch < 3, >= 2.0.0\ntorchvision\n",
+        ),
         Example(  # a pyproject change outside the dependencies
             path="pyproject.toml",
             before='[project]\nname = "x"\nversion = "0.1"\ndependencies = ["torch>=2.1"]\n',
@@ -523,6 +533,12 @@ class CudaVariantChanged(Rule):
                    "--extra-index-url https://download.pytorch.org/whl/cu121\ntorch==2.2.0\n",
             after="--extra-index-url https://download.pytorch.org/whl/cu121\n"
                   "--index-url https://mirror.example.com/simple\ntorch==2.2.0\n",
+        ),
+        Example(  # conda: the CPU-only build chosen
+            path="environment.yml",
+            before="name: t\nchannels: [pytorch]\ndependencies:\n  - pytorch=2.1\n",
+            after="name: t\nchannels: [pytorch]\ndependencies:\n  - pytorch=2.1\n  - cpuonly\n",
+            expect=(Expect(5, "cpuonly added"),),
         ),
         Example(  # the same index written as -i, with a comment
             path="requirements.txt",
