@@ -178,3 +178,9 @@ def test_fixes_are_mapped_inside_one_string_and_escaped_or_dropped():
 def test_virtual_text_and_no_code():
     assert read_notebook(notebook(("markdown", "only prose\n"))).text == ""
     assert analyze("a.ipynb", notebook(("markdown", "a\n")), notebook(("markdown", "b\n"))).findings == []
+
+
+def test_jupyter_checkpoint_copies_are_not_read():
+    before, after = notebook(OPTIMIZER.format(lr="0.1")), notebook(OPTIMIZER.format(lr="0.2"))
+    assert analyze("nb/.ipynb_checkpoints/a-checkpoint.ipynb", before, after).findings == []
+    assert len(analyze("nb/a.ipynb", before, after).findings) == 1

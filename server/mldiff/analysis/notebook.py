@@ -341,9 +341,12 @@ def _cell_at(notebook: VirtualNotebook, line: int) -> str | None:
     return None
 
 
-def notebook_change(path: str, base_text: str | None, head_text: str | None) -> NotebookChange:
+def notebook_change(path: str, base_text: str | None, head_text: str | None) -> NotebookChange | None:
     """The engine's entry point for ``.ipynb`` files. A side that is not valid JSON gives a
-    parse error and no other finding (a half-read notebook would look like deleted code)."""
+    parse error and no other finding (a half-read notebook would look like deleted code).
+    Jupyter's autosave copies (``.ipynb_checkpoints/``) are not read."""
+    if ".ipynb_checkpoints/" in path.replace("\\", "/"):
+        return None
     errors: list[tuple[str, int, str]] = []
     sides: dict[str, VirtualNotebook | None] = {}
     for side, text in (("base", base_text), ("head", head_text)):
