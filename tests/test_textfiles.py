@@ -314,3 +314,17 @@ def test_file_kinds_for_compose_overrides_and_requirements_directories():
     assert file_kind("deploy/compose.gpu.yaml") == "compose"
     assert file_kind("requirements/train.txt") == "requirements"
     assert file_kind("docs/notes.txt") is None
+
+
+def test_positions_of_changes_deep_in_a_large_config():
+    groups = ",\n".join(f'    {{"name": "g{i}", "lr": {i}.5, "wd": 0.1}}' for i in range(20))
+    before = '{\n  "other": {"seed": 1},\n  "param_groups": [\n' + groups + '\n  ]\n}\n'
+    after = before.replace('"name": "g7", "lr": 7.5', '"name": "g7", "lr": 9.5')
+    change = text_change("json", "c.json", before, after)
+    (value_change,) = change.value_changes()
+    assert value_change.subject == "param_groups[name=g7].lr"
+    assert at(after, value_change.span) == "9.5" and value_change.base_line == value_change.span.line
+    yaml_before = "other: {seed: 1}\nparam_groups:\n" + "".join(f"  - name: g{i}\n    lr: {i}.5\n" for i in range(20))
+    yaml_after = yaml_before.replace("name: g7\n    lr: 7.5", "name: g7\n    lr: 9.5")
+    (value_change,) = text_change("yaml", "c.yaml", yaml_before, yaml_after).value_changes()
+    assert at(yaml_after, value_change.span) == "9.5"

@@ -46,53 +46,85 @@ class Leaf:
     value: Any         # as compared (see textfiles.comparable)
     written: str       # for messages
     span: Span
+    keys: tuple[str, ...] = ()   # mapping keys along the path (and keys naming list items)
 
 
-def leaves(documents: list[Node]) -> list[Leaf]:
-    """Every setting of every document (documents after the first are prefixed ``1:``, ...)."""
+def leaves(documents: list) -> list[Leaf]:
+    """Every setting of every document (documents after the first are prefixed ``1:``, ...).
+    A document is a ``Node`` tree (positions) or a plain parsed value (no positions: values
+    are compared first, and only what changed is looked up in a positioned parse)."""
     out: list[Leaf] = []
     for number, document in enumerate(documents):
         prefix = f"{number}:" if number else ""
-        out.extend(_walk(document, prefix, "", ""))
+        out.extend(_walk(document, prefix, "", "", ()))
     return out
 
 
-def _walk(node: Node, path: str, key: str, parent: str) -> Iterator[Leaf]:
-    if node.kind == "scalar":
-        yield Leaf(path, key, parent, comparable(node.value), node.written, node.span)
+_NOWHERE = Span(1, 1, 1, 1)
+
+
+def _kind(item: Any) -> str:
+    if isinstance(item, Node):
+        return item.kind
+    return "map" if isinstance(item, dict) else "list" if isinstance(item, list) else "scalar"
+
+
+def _entries(item: Any) -> Iterable[tuple[Any, Any]]:
+    if isinstance(item, Node):
+        return item.items
+    return item.items() if isinstance(item, dict) else enumerate(item)
+
+
+def _scalar(item: Any) -> tuple[Any, str, Span]:
+    if isinstance(item, Node):
+        return item.value, item.written, item.span
+    return item, str(item), _NOWHERE
+
+
+def _walk(node: Any, path: str, key: str, parent: str, keys: tuple[str, ...]) -> Iterator[Leaf]:
+    kind = _kind(node)
+    if kind == "scalar":
+        value, written, span = _scalar(node)
+        yield Leaf(path, key, parent, comparable(value), written, span, keys)
         return
-    if node.kind == "map":
-        for item_key, child in node.items:
+    if kind == "map":
+        for item_key, child in _entries(node):
             name = str(item_key)
-            if name in LOG_KEYS and child.kind != "scalar":
+            if name in LOG_KEYS and _kind(child) != "scalar":
                 continue
-            yield from _walk(child, f"{path}.{name}" if path else name, name, key)
+            yield from _walk(child, f"{path}.{name}" if path else name, name, key, keys + (name,))
         return
-    children = [child for _, child in node.items]
-    if all(child.kind == "scalar" for child in children):
-        value = [comparable(child.value) for child in children]
-        written = "[" + ", ".join(child.written for child in children) + "]"
-        yield Leaf(path, key, parent, value, shorten(written, 60), node.span)
+    children = [child for _, child in _entries(node)]
+    if all(_kind(child) == "scalar" for child in children):
+        scalars = [_scalar(child) for child in children]
+        written = "[" + ", ".join(written for _, written, _ in scalars) + "]"
+        span = node.span if isinstance(node, Node) else _NOWHERE
+        yield Leaf(path, key, parent, [comparable(v) for v, _, _ in scalars], shorten(written, 60), span, keys)
         return
-    maps = [child for child in children if child.kind == "map"]
+    maps = [child for child in children if _kind(child) == "map"]
     if len(maps) == len(children) and len(maps) > MAX_LIST_OF_MAPS:
         return  # records, not settings
     labels = _identities(children)
     for index, child in enumerate(children):
-        yield from _walk(child, f"{path}[{labels[index]}]", key, parent)
+        label = labels[index]
+        item_keys = keys + (label.split("=", 1)[0],) if "=" in label else keys
+        yield from _walk(child, f"{path}[{label}]", key, parent, item_keys)
 
 
-def _identities(children: list[Node]) -> list[str]:
+def _identities(children: list) -> list[str]:
     """``name=backbone`` for each item when the items carry a unique name-like key, else
     their positions: inserting a parameter group does not renumber the others."""
-    if children and all(child.kind == "map" for child in children):
+    if children and all(_kind(child) == "map" for child in children):
         for identity in _IDENTITY_KEYS:
             values = []
             for child in children:
                 item = child.get(identity)
-                if item is None or item.kind != "scalar" or not isinstance(item.value, (str, int)):
+                if item is None or _kind(item) != "scalar":
                     break
-                values.append(str(item.value))
+                value = _scalar(item)[0]
+                if not isinstance(value, (str, int)) or isinstance(value, bool):
+                    break
+                values.append(str(value))
             else:
                 if len(set(values)) == len(values):
                     return [f"{identity}={value}" for value in values]
@@ -143,12 +175,14 @@ def config_value_changes(change: TextChange) -> list[ValueChange]:
     base_documents, head_documents = change.documents("base"), change.documents("head")
     if not base_documents or not head_documents:
         return []   # one side does not parse: reported as a parse error, nothing to compare
-    base = _by_path(leaves([Node.from_python(d) for d in base_documents]))
-    head = _by_path(leaves([Node.from_python(d) for d in head_documents]))
+    base = settings(change.kind, change.base_text, base_documents)
+    head = settings(change.kind, change.head_text, head_documents)
     pairs = _changed_pairs(base, head)
     if not pairs:
         return []
-    positioned = {side: _by_path(leaves(change.trees(side)))
+    keys = frozenset(part for old, new, _ in pairs for leaf in (old, new) if leaf is not None
+                     for part in leaf.keys)
+    positioned = {side: _by_path(leaves(change.positioned(side, keys)))
                   for side in ("base", "head") if any(pair[side == "head"] is not None for pair in pairs)}
 
     def located(leaf: Leaf | None, side: str) -> Leaf | None:
@@ -189,6 +223,22 @@ def _changed_pairs(base: dict[str, Leaf], head: dict[str, Leaf]) -> list[tuple[L
         if role is not None:
             out.append((old, new, role))
     return out
+
+
+_SETTINGS_CACHE: dict[tuple[str, str], dict[str, Leaf]] = {}
+
+
+def settings(kind: str, text: str, documents: list) -> dict[str, Leaf]:
+    """A side's settings by path, cached by text: the language server re-analyses a buffer
+    on every keystroke against the same base."""
+    key = (kind, text)
+    hit = _SETTINGS_CACHE.get(key)
+    if hit is None:
+        hit = _by_path(leaves(documents))
+        if len(_SETTINGS_CACHE) >= 16:
+            _SETTINGS_CACHE.pop(next(iter(_SETTINGS_CACHE)))
+        _SETTINGS_CACHE[key] = hit
+    return hit
 
 
 def _by_path(items: Iterable[Leaf]) -> dict[str, Leaf]:

@@ -128,24 +128,30 @@ _JSON_WORDS = {"true": True, "false": False, "null": None,   # and what Python's
                "NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def parse_json(text: str, *, comments: bool = True, skip: frozenset[str] = frozenset()) -> Node:
+def parse_json(text: str, *, comments: bool = True, skip: frozenset[str] = frozenset(),
+               only: frozenset[str] | None = None, drop: frozenset[str] = frozenset()) -> Node:
     """A JSON document as a ``Node`` tree. With ``comments`` (the default), ``//`` and
     ``/* */`` comments and trailing commas are accepted, as VS Code's JSONC allows.
-    Values of keys in ``skip`` are read by the C decoder, without positions inside them
-    (a notebook's outputs can be megabytes of JSON nobody reports on)."""
+    Values of keys in ``skip`` (or, with ``only``, of keys not in it) are read by the C
+    decoder, without positions inside them: a notebook's outputs can be megabytes of JSON
+    nobody reports on, and a config needs positions only on the paths that changed.
+    Keys in ``drop`` are stepped over and left out of the tree."""
     body, shift = strip_bom(text)
-    parser = _JsonParser(body, comments, skip)
+    parser = _JsonParser(body, comments, skip, only, drop)
     node = parser.document()
     _shift_first_line(node, shift)
     return node
 
 
 class _JsonParser:
-    def __init__(self, text: str, comments: bool, skip: frozenset[str] = frozenset()) -> None:
+    def __init__(self, text: str, comments: bool, skip: frozenset[str] = frozenset(),
+                 only: frozenset[str] | None = None, drop: frozenset[str] = frozenset()) -> None:
         self.text = text
         self.lines = _Lines(text)
         self.comments = comments
         self.skip_keys = skip
+        self.only_keys = only
+        self.drop_keys = drop
         self.decoder = json.JSONDecoder()
         self.pos = 0
         self.count = 0
@@ -214,20 +220,24 @@ class _JsonParser:
         self.pos = end
         return value, self.text[start:end]
 
-    def skipped(self) -> Node | None:
-        """The value at ``pos`` decoded in C, or None to parse it here (JSONC, errors)."""
+    def skipped(self, keep: bool = True) -> Node | None:
+        """The value at ``pos`` decoded in C (a Node without inner positions if ``keep``,
+        else only stepped over), or None to parse it here (JSONC, errors)."""
         start = self.pos
         try:
             value, end = self.decoder.raw_decode(self.text, start)
         except (ValueError, RecursionError):
             return None
         self.pos = end
+        if not keep:
+            return Node("scalar", Span(1, 1, 1, 1))
         return Node.from_python(value, self.lines.span(start, end))
 
     def container(self, depth: int, kind: str, close: str) -> Node:
         text, start = self.text, self.pos
         self.pos += 1
         items: list[tuple[Any, Node]] = []
+        seen = 0
         while True:
             self.skip()
             if self.pos >= len(text):
@@ -235,7 +245,7 @@ class _JsonParser:
             if text[self.pos] == close:
                 self.pos += 1
                 break
-            if items:
+            if seen:
                 if text[self.pos] != ",":
                     raise self.error(f"expected ',' or {close!r}")
                 self.pos += 1
@@ -246,6 +256,7 @@ class _JsonParser:
             if kind == "map":
                 if self.pos >= len(text) or text[self.pos] != '"':
                     raise self.error("expected a property name in double quotes")
+                seen += 1
                 key_start = self.pos
                 key, _ = self.string()
                 key_span = self.lines.span(key_start, self.pos)
@@ -254,17 +265,22 @@ class _JsonParser:
                     raise self.error("expected ':' after a property name")
                 self.pos += 1
                 self.skip()
+                unwanted = key in self.drop_keys or (self.only_keys is not None and key not in self.only_keys)
+                if unwanted and self.skipped(keep=False):
+                    continue   # not wanted: stepped over in C
                 child = (self.skipped() if key in self.skip_keys else None) or self.value(depth + 1)
                 child.key_span = key_span
                 items.append((key, child))
             else:
+                seen += 1
                 items.append((len(items), self.value(depth + 1)))
         return Node(kind, self.lines.span(start, self.pos), items=items)
 
 
 # -- YAML ------------------------------------------------------------------------------------
-def parse_yaml(text: str) -> list[Node]:
-    """Every document of a YAML stream as a ``Node`` tree (empty documents are skipped)."""
+def parse_yaml(text: str, only: frozenset[str] | None = None) -> list[Node]:
+    """Every document of a YAML stream as a ``Node`` tree (empty documents are skipped);
+    with ``only``, mapping entries whose key is not in it are left out."""
     import yaml
 
     body, shift = strip_bom(text)
@@ -278,7 +294,7 @@ def parse_yaml(text: str) -> list[Node]:
                                 (mark.column + 1) if mark else 0) from None
     except yaml.YAMLError as exc:
         raise ConfigSyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
-    builder = _YamlBuilder(body)
+    builder = _YamlBuilder(body, only)
     out = []
     for document in documents:
         if document is None:
@@ -290,10 +306,11 @@ def parse_yaml(text: str) -> list[Node]:
 
 
 class _YamlBuilder:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, only: frozenset[str] | None = None) -> None:
         import yaml
 
         self.yaml = yaml
+        self.only = only
         self.lines = text.split("\n")
         self.constructor = yaml.constructor.SafeConstructor()
         self.count = 0
@@ -321,9 +338,12 @@ class _YamlBuilder:
                             merged = self.build(source, depth + 1, active)
                             items.extend((k, c) for k, c in merged.items if k not in explicit)
                     continue
+                key = self.key(key_node)
+                if self.only is not None and str(key) not in self.only:
+                    continue
                 child = self.build(value_node, depth + 1, active)
                 child.key_span = self.span(key_node)
-                items.append((self.key(key_node), child))
+                items.append((key, child))
             return Node("map", self.span(node), items=items)
         if isinstance(node, yaml.SequenceNode):
             return Node("list", self.span(node),
@@ -582,10 +602,11 @@ def load_config(kind: str, text: str) -> list[Any]:
         raise ConfigSyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
 
 
-def parse_config(kind: str, text: str) -> list[Node]:
-    """The documents of a config text of ``kind`` ("yaml", "json" or "toml")."""
+def parse_config(kind: str, text: str, only: frozenset[str] | None = None) -> list[Node]:
+    """The documents of a config text of ``kind`` ("yaml", "json" or "toml"); with ``only``,
+    positions are needed only under keys in it (others may be missing or unpositioned)."""
     if kind == "json":
-        return [parse_json(text)]
+        return [parse_json(text, only=only)]
     if kind == "toml":
         return [parse_toml(text)]
-    return parse_yaml(text)
+    return parse_yaml(text, only)

@@ -31,8 +31,10 @@ from mldiff.hunks import split_lines
 # Cell magics whose body is still Python; any other (%%bash, %%writefile, %%html) is not.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3", "memit",
                                 "tensorboard", "autoreload", "skip"})
-# Parts of a notebook read without positions: nothing is reported inside them.
-_NOT_CODE = frozenset({"outputs", "attachments", "metadata"})
+# Parts of a notebook read without positions (nothing is reported inside them), and parts
+# not needed at all (stepped over by the C decoder).
+_METADATA = frozenset({"metadata"})
+_NOT_CODE = frozenset({"outputs", "attachments"})
 _MAGIC_LINE = re.compile(r"[ \t]*(?:[%!?]|[A-Za-z_][\w.]*[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
 
 
@@ -97,7 +99,7 @@ def _raw_offsets(written: str) -> tuple[int, ...]:
 
 def read_notebook(text: str) -> VirtualNotebook:
     """The virtual Python text of a notebook; ``ConfigSyntaxError`` if it is not JSON."""
-    root = parse_json(text, skip=_NOT_CODE)
+    root = parse_json(text, skip=_METADATA, drop=_NOT_CODE)
     if root.kind != "map":
         raise ConfigSyntaxError("not a notebook: the document is not a JSON object", root.span.line)
     language = _language(root)

@@ -303,13 +303,16 @@ def _variant_in_name(name: str) -> str:
 
 
 # -- conda environment files -----------------------------------------------------------------
-def is_conda_environment(root: Node) -> bool:
-    """A YAML mapping with a ``dependencies`` list and a ``channels`` list or a ``name``."""
-    if root.kind != "map":
+def is_conda_environment(root: Node | dict) -> bool:
+    """A YAML mapping with a ``dependencies`` list and a ``channels`` list or a ``name``
+    (a parsed ``Node`` or the plain value)."""
+    if isinstance(root, Node):
+        if root.kind != "map":
+            return False
+        root = {key: child.to_python() if key == "dependencies" else True for key, child in root.items}
+    if not isinstance(root, dict):
         return False
-    dependencies = root.get("dependencies")
-    return dependencies is not None and dependencies.kind == "list" and (
-        root.get("channels") is not None or root.get("name") is not None)
+    return isinstance(root.get("dependencies"), list) and ("channels" in root or "name" in root)
 
 
 def conda_environment(root: Node) -> Environment:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from mldiff.findings import Span
@@ -179,6 +179,19 @@ class TextChange:
         only when a finding needs a position, and for the small environment files)."""
         return self._cached("_trees", side, "parse_config")
 
+    def positioned(self, side: str, keys: frozenset[str]) -> list:
+        """Like ``trees`` but with positions only under mapping keys in ``keys`` (all the
+        components of the paths a rule reports on): much less work on a large config."""
+        from mldiff.analysis import configtree
+        text = self.text(side)
+        syntax = _TREE_SYNTAX.get(self.kind)
+        if text is None or syntax is None or "_trees" in self.__dict__ and side in self._trees:
+            return self.trees(side)
+        try:
+            return list(_parsed("parse_config", syntax, text, keys))
+        except configtree.ConfigSyntaxError:
+            return []
+
     def _cached(self, name: str, side: str, parser: str) -> list:
         cache = self.__dict__.setdefault(name, {})
         if side not in cache:
@@ -192,7 +205,7 @@ class TextChange:
         if text is None or syntax is None or not text.strip():
             return []
         try:
-            return getattr(configtree, parser)(syntax, text)
+            return list(_parsed(parser, syntax, text))
         except configtree.ConfigSyntaxError as exc:
             self._errors.setdefault(side, (max(exc.line, 1), exc.message))
             return []
@@ -213,10 +226,14 @@ class TextChange:
         if self.kind == "requirements":
             from mldiff.analysis.requirements import requirements_environment
             return requirements_environment(text)
+        from mldiff.analysis import requirements
+        if self.kind == "yaml":   # a conda environment under another name (a100env.yml)?
+            documents = self.documents(side)
+            if not documents or not requirements.is_conda_environment(documents[0]):
+                return Environment()
         trees = self.trees(side)
         if not trees:
             return Environment()
-        from mldiff.analysis import requirements
         if self.kind == "devcontainer":
             return requirements.devcontainer_environment(trees[0])
         if self.kind == "compose":
@@ -246,6 +263,16 @@ class TextChange:
     def head_line_changed(self, line: int) -> bool:
         """Whether 1-based head ``line`` is new or changed."""
         return self.map.head_to_base(line - 1) is None
+
+
+@lru_cache(maxsize=32)
+def _parsed(parser: str, syntax: str, text: str, only: frozenset[str] | None = None) -> tuple:
+    """Parsed documents by text: the language server re-analyses a buffer on every
+    keystroke against the same base, whose parse is then free. Results are not mutated."""
+    from mldiff.analysis import configtree
+    if only is not None:
+        return tuple(configtree.parse_config(syntax, text, only))
+    return tuple(getattr(configtree, parser)(syntax, text))
 
 
 _TREE_SYNTAX = {"yaml": "yaml", "json": "json", "toml": "toml", "devcontainer": "json", "compose": "yaml",
