@@ -84,7 +84,7 @@ def image_versions(ref: str) -> dict[str, str]:
     elif name in ("ubuntu", "debian") and tag:
         out[name.capitalize()] = tag
     patterns = (
-        ("torch", r"(?:^|[-_])(?:pytorch|torch|pt)[-_]?v?(\d+\.\d+(?:\.\d+)?)"),
+        ("torch", r"(?:^|[-_])(?:pytorch|torch|pt)[-_]?(?:release[-_])?v?(\d+\.\d+(?:\.\d+)?)"),
         ("CUDA", r"cuda[-_]?(\d+(?:\.\d+)*)"),
         ("cuDNN", r"cudnn[-_]?(\d+(?:\.\d+)*)"),
         ("Python", r"(?:^|[-_])py(?:thon)?[-_]?(3(?:\.?\d{1,2})?)(?=$|[-_.])"),
@@ -405,6 +405,7 @@ class TorchPinChanged(Rule):
     def check(self, change: TextChange) -> Iterator[Finding]:
         if not _whole(change):
             return
+        reported: set[tuple] = set()
         for old, new in pin_pairs(change):
             pin = new or old
             if _is_cuda_pin(pin) or not _tracked(pin):
@@ -429,16 +430,30 @@ class TorchPinChanged(Rule):
                 yield self.report(change, span, message + _group_text(new), base_line=old.span.line,
                                   before=old.written, after=new.written, related=related,
                                   severity=self._severity(new))
-            elif new is not None and old is None:
-                yield self.report(change, new.span, f"{new.display} added ({_public(new.spec) or 'unpinned'})"
-                                  f"{_group_text(new)}", after=new.written, severity="information")
-            elif old is not None:
-                yield self.report(change, change.head_anchor(old.span.line),
-                                  f"{old.display} {_pin_text(_public(old.spec))} removed{_group_text(old)}",
-                                  base_line=old.span.line, before=old.written, severity="information")
+            elif _first_of_its_kind(pin, reported):   # one per package, group and constraint
+                yield self._added_or_removed(change, old, new)
+
+    def _added_or_removed(self, change: TextChange, old: Pin | None, new: Pin | None) -> Finding:
+        if new is not None:
+            return self.report(change, new.span, f"{new.display} added ({shorten(_public(new.spec), 72) or 'unpinned'})"
+                                                 f"{_group_text(new)}", after=new.written, severity="information")
+        was = f" (was {shorten(_public(old.spec), 72)})" if old.spec else ""
+        return self.report(change, change.head_anchor(old.span.line),
+                           f"{old.display} removed{was}{_group_text(old)}",
+                           base_line=old.span.line, before=old.written, severity="information")
 
     def _severity(self, pin: Pin) -> str:
         return "warning" if _pin_identity(pin) in CORE_PACKAGES else "information"
+
+
+def _first_of_its_kind(pin: Pin, reported: set[tuple]) -> bool:
+    """Whether no pin of the same package, group and constraint was reported yet: the same
+    requirement listed once per platform marker is one addition, not five."""
+    key = (_pin_identity(pin), pin.group, pin.spec, pin.variant)
+    if key in reported:
+        return False
+    reported.add(key)
+    return True
 
 
 def _majors(majors: frozenset[int]) -> str:
@@ -571,9 +586,10 @@ class CudaVariantChanged(Rule):
                                             f"{_variant_change(_pin_variant(old), _pin_variant(new))}",
                               base_line=old.span.line, before=old.written, after=new.written, related=related)
         elif new is not None:
-            yield self.report(change, new.span, f"{new.display} added ({_pin_text(new.spec)})", after=new.written)
+            yield self.report(change, new.span, f"{new.display} added ({new.spec or 'unpinned'})", after=new.written)
         elif old is not None:
-            yield self.report(change, change.head_anchor(old.span.line), f"{old.display} {_pin_text(old.spec)} removed",
+            was = f" (was {old.spec})" if old.spec else ""
+            yield self.report(change, change.head_anchor(old.span.line), f"{old.display} removed{was}",
                               base_line=old.span.line, before=old.written)
 
     def _indexes(self, change: TextChange) -> Iterator[Finding]:
