@@ -19,7 +19,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from mldiff.findings import Span
-from mldiff.hunks import LineMap, diff_lines, split_lines
+from mldiff.hunks import LineMap, diff_lines, head_line_of_removed, split_lines
 
 CONFIG_KINDS = ("yaml", "json", "toml")
 ENVIRONMENT_KINDS = ("dockerfile", "devcontainer", "compose", "requirements", "pyproject", "conda", "yaml")
@@ -248,16 +248,9 @@ class TextChange:
     def head_anchor(self, base_line: int) -> Span:
         """Where removed base line ``base_line`` (1-based) stood in the head: the first line
         of its hunk's replacement, else the next line, else the last line of the file."""
-        line0 = base_line - 1
-        hunk = next((h for h in self.hunks if h.base_start <= line0 < h.base_end), None)
-        if hunk is None:
-            mapped = self.map.base_to_head(line0)
-            head0 = mapped if mapped is not None else 0
-        else:
-            head0 = hunk.head_start
         if not self._head_lines:
             return Span(1, 1, 1, 1)
-        head0 = min(head0, len(self._head_lines) - 1)
+        head0 = head_line_of_removed(self.hunks, self.map, base_line - 1, len(self._head_lines))
         return line_span(self._head_lines, head0 + 1)
 
     def head_line_changed(self, line: int) -> bool:
