@@ -184,3 +184,26 @@ def test_jupyter_checkpoint_copies_are_not_read():
     before, after = notebook(OPTIMIZER.format(lr="0.1")), notebook(OPTIMIZER.format(lr="0.2"))
     assert analyze("nb/.ipynb_checkpoints/a-checkpoint.ipynb", before, after).findings == []
     assert len(analyze("nb/a.ipynb", before, after).findings) == 1
+
+
+def test_mangled_notebooks_never_crash_and_spans_stay_in_the_file():
+    from hypothesis import given, settings, strategies as st
+
+    base = notebook("%matplotlib inline\nimport torch\n", "for x in y:\n    !echo hi\n" + OPTIMIZER.format(lr="0.1"))
+    pieces = st.sampled_from(list('{}[]:,"\\#%!?\n ') + ["\\n", "\\u00e9", '\\"', "é", "🚀", "lr=0.2"])
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, len(base)), st.integers(0, 3), pieces), max_size=5))
+    def check(edits):
+        head = base
+        for position, delete, piece in edits:
+            position = min(position, len(head))
+            head = head[:position] + piece + head[position + delete:]
+        result = analyze("a.ipynb", base, head)
+        assert not [e for e in result.errors if "internal error" in e.message]
+        lines = head.split("\n")
+        for finding in result.findings:
+            assert 1 <= finding.span.line <= finding.span.end_line <= len(lines)
+            assert 1 <= finding.span.column <= len(lines[finding.span.line - 1]) + 1
+
+    check()

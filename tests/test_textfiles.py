@@ -328,3 +328,47 @@ def test_positions_of_changes_deep_in_a_large_config():
     yaml_after = yaml_before.replace("name: g7\n    lr: 7.5", "name: g7\n    lr: 9.5")
     (value_change,) = text_change("yaml", "c.yaml", yaml_before, yaml_after).value_changes()
     assert at(yaml_after, value_change.span) == "9.5"
+
+
+def test_a_url_urllib_rejects_is_not_a_crash():
+    assert parse_requirement("https://download.pytorch.[org/whl/torch-2.1.0-cp310-cp310-linux_x86_64.whl")[:2] == (
+        "torch", "==2.1.0")
+    result = analyze("Dockerfile", "FROM a:1\nRUN pip install torch --index-url https://x.[org/cu118\n",
+                     "FROM a:2\nRUN pip install torch --index-url https://x.[org/cu121\n")
+    assert result.errors == [] and {f.code for f in result.findings} == {"ML1301", "ML1303"}
+
+
+_SEEDS = {
+    "c.yaml": "a: &x {lr: 0.1}\nb:\n  <<: *x\n  betas: [0.9, 0.99]\n",
+    "c.json": '{"lr": 0.1, "g": [{"name": "a", "lr": 1}]} // c\n',
+    "c.toml": 'lr = 0.1\n[[opt]]\nbetas = [0.9, 0.99]\ns = """x"""\n',
+    "Dockerfile": "ARG T=2.1\nFROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime AS b\n"
+                  "RUN pip install torch==${T} \\\n  --index-url https://download.pytorch.org/whl/cu118\n",
+    ".devcontainer/devcontainer.json": '{"image": "python:3.10", "build": {"args": {"CUDA": "11.8"}},}\n',
+    "requirements.txt": "--extra-index-url https://download.pytorch.org/whl/cu118\ntorch==2.1.0+cu118\nnumpy<2\n",
+    "pyproject.toml": '[project]\ndependencies = ["torch>=2"]\n[tool.poetry.dependencies]\ntorch = {version = "2"}\n',
+    "environment.yml": "name: e\nchannels: [pytorch]\ndependencies:\n  - pytorch=2.1=py3.10_cuda11.8_0\n"
+                       "  - pip:\n    - torch==2\n",
+}
+
+
+@pytest.mark.parametrize("path", sorted(_SEEDS))
+def test_mangled_files_never_crash_and_spans_stay_in_the_file(path):
+    """Random edits of each kind of file: never an internal error, every finding inside the head."""
+    from hypothesis import given, settings, strategies as st
+
+    pieces = st.sampled_from(list('{}[]:,"\'\\#/=<>~-\n\t ') + ["\ufeff", "\r\n", "é", "${T}", "&x", "*x", "[[", "\\\n"])
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 3), pieces), max_size=6))
+    def check(edits):
+        head = _SEEDS[path]
+        for position, delete, piece in edits:
+            position = min(position, len(head))
+            head = head[:position] + piece + head[position + delete:]
+        result = analyze(path, _SEEDS[path], head)
+        assert not [e for e in result.errors if "internal error" in e.message]
+        line_count = max(len(head.split("\n")), 1)
+        assert all(1 <= f.span.line <= f.span.end_line <= line_count for f in result.findings)
+
+    check()

@@ -107,9 +107,13 @@ def parse_requirement(text: str) -> tuple[str, str, str, str] | None:
 
 def _url_requirement(url: str) -> tuple[str, str, str, str] | None:
     """``torch-2.1.0+cu118-cp310-...whl`` -> (torch, ==2.1.0+cu118, cu118); ``...#egg=name``."""
-    parts = urlsplit(url)
-    egg = re.search(r"egg=([A-Za-z0-9._-]+)", parts.fragment)
-    filename = unquote(parts.path.rsplit("/", 1)[-1])
+    try:
+        parts = urlsplit(url)
+        fragment, path = parts.fragment, parts.path
+    except ValueError:   # not a URL urllib accepts ("https://host[/x"): read it as text
+        path, _, fragment = url.partition("#")
+    egg = re.search(r"egg=([A-Za-z0-9._-]+)", fragment)
+    filename = unquote(path.split("?", 1)[0].rsplit("/", 1)[-1])
     wheel = _WHEEL.match(filename)
     if wheel:
         version = wheel.group("version")

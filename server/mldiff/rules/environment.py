@@ -246,9 +246,19 @@ def _pin_identity(pin: Pin) -> str:
     return _CONDA_NAMES.get(pin.name, pin.name) if pin.manager == "conda" else pin.name
 
 
+_CUDA_VERSION_PACKAGES = frozenset({"pytorch-cuda", "cudatoolkit", "cuda-toolkit", "cuda-version", "cuda-runtime",
+                                    "cuda"})
+
+
 def _pin_variant(pin: Pin) -> str:
+    """``cu121`` for ``torch==2.1+cu121``, ``nvidia-cudnn-cu12``, ``pytorch-cuda=12.1``."""
     nvidia = _NVIDIA_WHEEL.match(pin.name)
-    return nvidia.group(2) if nvidia else pin.variant
+    if nvidia:
+        return nvidia.group(2)
+    if pin.name in _CUDA_VERSION_PACKAGES:
+        match = re.search(r"(\d+)\.(\d+)", pin.spec)
+        return f"cu{match.group(1)}{match.group(2)}" if match else ""
+    return pin.variant
 
 
 def _public(spec: str) -> str:
@@ -534,7 +544,7 @@ class CudaVariantChanged(Rule):
                    "  - pytorch-cuda=11.8\n",
             after="name: train\nchannels:\n  - pytorch\n  - nvidia\ndependencies:\n  - pytorch=2.1.0\n"
                   "  - pytorch-cuda=12.1\n",
-            expect=(Expect(7, "pytorch-cuda =11.8 -> =12.1"),),
+            expect=(Expect(7, "pytorch-cuda =11.8 -> =12.1 (CUDA 11.8 -> 12.1)"),),
         ),
         Example(
             path="Dockerfile",
