@@ -372,3 +372,10 @@ def test_mangled_files_never_crash_and_spans_stay_in_the_file(path):
         assert all(1 <= f.span.line <= f.span.end_line <= line_count for f in result.findings)
 
     check()
+
+
+def test_yaml_with_custom_tags_is_read_not_rejected():
+    before = "lr: 0.1\nbetas: !!python/tuple [0.9, 0.999]\nmodel: !new:speechbrain.Model\n  dropout: !ref <drop>\n"
+    after = before.replace("0.999", "0.99")
+    assert changes("hparams/train.yaml", "yaml", before, after) == ["betas [0.9, 0.999] -> [0.9, 0.99]"]
+    assert analyze("hparams/train.yaml", before, after).errors == []

@@ -15,6 +15,7 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from json.decoder import scanstring as _scanstring
 from typing import Any, Iterator
 
@@ -312,7 +313,7 @@ class _YamlBuilder:
         self.yaml = yaml
         self.only = only
         self.lines = text.split("\n")
-        self.constructor = yaml.constructor.SafeConstructor()
+        self.constructor = _tolerant_loader()("")
         self.count = 0
 
     def span(self, node) -> Span:
@@ -591,15 +592,37 @@ def load_config(kind: str, text: str) -> list[Any]:
         return [_load_toml(body)]
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
     try:
-        return [document for document in yaml.load_all(body, Loader=loader) if document is not None]
+        return [document for document in yaml.load_all(body, Loader=_tolerant_loader()) if document is not None]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
         raise ConfigSyntaxError(message, (mark.line + 1) if mark else 0, (mark.column + 1) if mark else 0) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise ConfigSyntaxError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
+
+
+@lru_cache(maxsize=1)
+def _tolerant_loader():
+    """libyaml's safe loader that reads any tag it does not know (``!!python/tuple``,
+    SpeechBrain's ``!new:`` / ``!ref``, Hydra's custom tags) as the plain value it tags,
+    instead of failing: the file is valid YAML, only its loader is special."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+    class TolerantLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def plain(loader, node):
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)
+
+    TolerantLoader.add_constructor(None, plain)
+    return TolerantLoader
 
 
 def parse_config(kind: str, text: str, only: frozenset[str] | None = None) -> list[Node]:
