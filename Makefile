@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv dev clean
+.PHONY: demo test venv dev tools clean
 
 # A venv with mldiff and its runtime dependencies only (no torch).
 $(VENV)/.installed: pyproject.toml
@@ -21,10 +21,17 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-test.txt
 
 dev: $(VENV)/.dev-installed
 
+# The dev container CLI for the validation runner tests (run against a stub docker).
+DEVCONTAINER_CLI := .tools/node_modules/.bin/devcontainer
+$(DEVCONTAINER_CLI):
+	npm install --prefix .tools --no-audit --no-fund @devcontainers/cli@0.89.0
+
+tools: $(DEVCONTAINER_CLI)
+
 demo: venv
 	$(BIN)/mldiff demo
 
-test: dev
+test: dev tools
 	$(BIN)/python -m pytest
 
 clean:

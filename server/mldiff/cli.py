@@ -14,8 +14,15 @@ from mldiff.errors import MldiffError
 
 # Subcommand name -> module under mldiff.commands, in the order `mldiff --help` lists them.
 COMMANDS = {
+    "check": "check",
+    "demo": "demo",
     "rules": "rules",
     "explain": "explain",
+    "serve": "serve",
+    "validate": "validate",
+    "hook": "hook",
+    "attach": "attach",
+    "notes": "notes",
 }
 
 

@@ -35,6 +35,12 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+# Test code changes no training run: skipped unless a path is named explicitly or
+# `exclude` is set (to [] to read tests too).
+DEFAULT_EXCLUDE = ("tests/**", "test/**", "**/tests/**", "**/test/**", "test_*.py", "**/test_*.py",
+                   "*_test.py", "**/*_test.py", "conftest.py", "**/conftest.py")
+
+
 @dataclass(frozen=True)
 class Settings:
     base: str = "HEAD"
@@ -42,7 +48,7 @@ class Settings:
     ignore: tuple[str, ...] = ()
     severity: tuple[tuple[str, str], ...] = ()
     include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     validate: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def enabled(self, code: str, family: str) -> bool:
@@ -66,9 +72,12 @@ class Settings:
                 best, best_rank = level, rank
         return best
 
-    def includes(self, path: str) -> bool:
+    def includes(self, path: str, explicit: bool = False) -> bool:
+        """Is ``path`` analysed? A path the user named explicitly escapes the default excludes."""
         if self.include and not any(_glob(path, pattern) for pattern in self.include):
             return False
+        if explicit and self.exclude == DEFAULT_EXCLUDE:
+            return True
         return not any(_glob(path, pattern) for pattern in self.exclude)
 
     def merged(self, **overrides: Any) -> Settings:
@@ -148,7 +157,7 @@ def from_table(table: dict[str, Any], origin: str = "[tool.mldiff]") -> Settings
         ignore=_string_tuple(table.get("ignore", []), "ignore"),
         severity=_severity_pairs(table.get("severity", {}), "severity"),
         include=_string_tuple(table.get("include", []), "include"),
-        exclude=_string_tuple(table.get("exclude", []), "exclude"),
+        exclude=_string_tuple(table["exclude"], "exclude") if "exclude" in table else DEFAULT_EXCLUDE,
         validate=validate,
     )
 
@@ -163,10 +172,20 @@ def load(root: Path | str | None) -> Settings:
     except OSError:
         return Settings()
     try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path.name}: not valid TOML ({exc})") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid UTF-8 ({exc.reason})") from None
+    return loads(text, path.name)
+
+
+def loads(text: str, name: str = "pyproject.toml") -> Settings:
+    """``[tool.mldiff]`` from the text of a pyproject.toml (a bare repository has no file
+    to open: its settings come from the head commit's blob)."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML ({exc})") from None
     table = document.get("tool", {}).get("mldiff", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{path.name}: [tool.mldiff] must be a table")
-    return from_table(table, f"{path.name} [tool.mldiff]")
+        raise ConfigError(f"{name}: [tool.mldiff] must be a table")
+    return from_table(table, f"{name} [tool.mldiff]")

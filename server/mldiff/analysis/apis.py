@@ -5,6 +5,7 @@ as the file's imports resolve them."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from mldiff.analysis.statements import CallFact
@@ -29,6 +30,7 @@ _PRIVATE_MODULES = [
 ]
 
 
+@lru_cache(maxsize=16384)
 def canonical(qualname: str) -> str:
     """One name per API: ``torch.optim.adam.Adam`` and ``torch.optim.Adam`` are the same."""
     for pattern, replacement in _PRIVATE_MODULES:

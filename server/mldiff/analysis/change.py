@@ -30,8 +30,8 @@ class PythonChange:
 
     @classmethod
     def from_texts(cls, path: str, base_text: str | None, head_text: str | None) -> PythonChange:
-        base = ModuleView(base_text) if base_text else EMPTY
-        head = ModuleView(head_text) if head_text else EMPTY
+        base = ModuleView.of(base_text) if base_text else EMPTY
+        head = ModuleView.of(head_text) if head_text else EMPTY
         return cls(path, base, head)
 
     # -- which logical lines changed ------------------------------------------------------
@@ -69,6 +69,21 @@ class PythonChange:
     def touched_head(self) -> tuple[int, ...]:
         return self._touched[1]
 
+    @cached_property
+    def head_regions(self) -> tuple[int, ...]:
+        """Touched head logical lines, plus for each pure removal the head logical line next
+        to where the lines stood: the places whose surroundings a removal changed."""
+        out = set(self.touched_head)
+        for hunk in self.hunks:
+            if hunk.head_start == hunk.head_end and self.head.logical:
+                line = min(hunk.head_start, len(self.head.lines) - 1)
+                for probe in (line - 1, line):
+                    index = self.head.index_at(probe) if probe >= 0 else -1
+                    if index >= 0:
+                        out.add(index)
+                        break
+        return tuple(sorted(out))
+
     def head_lines(self) -> list[str]:
         return self.head.lines
 
@@ -96,6 +111,35 @@ class PythonChange:
                     out.append((side, view.logical[index].start + line + 1, message))
         return out
 
+    @cached_property
+    def unreliable_head_lines(self) -> frozenset[int]:
+        """1-based head lines where base and head cannot be compared because a touched
+        statement on either side does not parse: findings there would be guesses."""
+        broken_base: list[tuple[int, int]] = []
+        broken_head: list[tuple[int, int]] = []
+        for side, out in (("base", broken_base), ("head", broken_head)):
+            view = self.view(side)
+            for index in self.touched(side):
+                if view.unit(index).error is not None:
+                    ll = view.logical[index]
+                    out.append((ll.start, ll.end))
+        if not broken_base and not broken_head:
+            return frozenset()
+        lines: set[int] = set()
+        for start, end in broken_head:
+            lines.update(range(start + 1, end + 1))
+        for start, end in broken_base:  # head lines that stand for a broken base statement
+            for line in range(start, end):
+                mapped = self.map.base_to_head(line)
+                if mapped is not None:
+                    lines.add(mapped + 1)
+        for hunk in self.hunks:
+            hit = any(start < hunk.base_end and hunk.base_start < end for start, end in broken_base) or any(
+                start < hunk.head_end and hunk.head_start < end for start, end in broken_head)
+            if hit:
+                lines.update(range(hunk.head_start + 1, max(hunk.head_end, hunk.head_start + 1) + 1))
+        return frozenset(lines)
+
     # -- positions ---------------------------------------------------------------------
     def head_anchor(self, base_line: int) -> Span:
         """Where a removed base line (0-based) stood in the head: the first line of its
@@ -120,10 +164,11 @@ class PythonChange:
             if len(base_tokens) != len(head_tokens):
                 continue
             local: dict[str, str] = {}
-            for old, new in zip(base_tokens, head_tokens):
+            for position, (old, new) in enumerate(zip(base_tokens, head_tokens)):
                 if old == new:
                     continue
-                if not (_IDENTIFIER.fullmatch(old) and _IDENTIFIER.fullmatch(new)):
+                if not (_IDENTIFIER.fullmatch(old) and _IDENTIFIER.fullmatch(new)) or _is_attribute(
+                        base_tokens, position):
                     local = {}
                     break
                 if local.setdefault(old, new) != new:
@@ -137,7 +182,8 @@ class PythonChange:
         base_names = self._identifiers(self.base)
         head_names = self._identifiers(self.head)
         return {old: new for old, new in pairs.items()
-                if new and old not in head_names and new not in base_names}
+                if new and old not in head_names and new not in base_names
+                and _binds(self.base.text, old) and _binds(self.head.text, new)}
 
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:
@@ -161,6 +207,20 @@ def _touch(view: ModuleView, start: int, end: int, touched: set[int]) -> None:
             ll = view.logical[before]
             if ll.start <= start - 1 < ll.end and start < ll.end:
                 touched.add(before)
+
+
+def _is_attribute(tokens: list[str], position: int) -> bool:
+    """``x.name`` (not ``self.name``): an attribute of something else, which a local
+    rename cannot reach."""
+    return position >= 2 and tokens[position - 1] == "." and tokens[position - 2] != "self"
+
+
+def _binds(text: str, name: str) -> bool:
+    """Does ``text`` bind ``name`` (assignment, def/class, parameter, loop or ``as`` target)?"""
+    n = re.escape(name)
+    pattern = (rf"(?:\b(?:def|class)\s+{n}\b|\b{n}\s*(?::[^=\n]+)?=(?!=)|\bfor\s+[\w\s,()]*\b{n}\b"
+               rf"|\bas\s+{n}\b|[(,]\s*\**{n}\s*[,)=:]|\bself\.{n}\s*=(?!=))")
+    return re.search(pattern, text) is not None
 
 
 def _tokens(lines: Iterable[str]) -> list[str]:

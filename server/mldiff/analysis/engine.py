@@ -67,6 +67,16 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
             result.errors.append(FileError(
                 path, f"internal error in rule {rule.code}: {exc.__class__.__name__}: {exc} "
                       f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"))
+    unreliable = getattr(change, "unreliable_head_lines", frozenset())
+    if unreliable:
+        findings = [f for f in findings if not unreliable.intersection(range(f.span.line, f.span.end_line + 1))]
+    if head_text is None:
+        findings = []  # a deleted file changes no training code that remains
+    if base_text is None:
+        # A new file is all additions: "X added" notes would list the whole file. Keep the
+        # problems found in the code itself.
+        new_file_codes = {rule.code for rule in _rule_instances() if rule.reports_new_files}
+        findings = [f for f in findings if f.code in new_file_codes]
     # Changes over a derived text (notebooks: their code cells as Python) map positions back.
     if hasattr(change, "map_findings"):
         findings = change.map_findings(findings)

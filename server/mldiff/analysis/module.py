@@ -8,14 +8,22 @@ by the logical line's text in ``statements``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import OrderedDict
+from itertools import accumulate
+from dataclasses import replace
 from functools import cached_property
 from typing import Iterable, Iterator
 
 from mldiff.analysis.segments import LogicalLine, Segments, segment
-from mldiff.analysis.statements import Binding, CallFact, Facts, Unit, parse_unit
+import libcst as cst
+
+from mldiff.analysis.statements import PART, Binding, CallFact, Facts, Unit, parse_unit
 from mldiff.findings import Span
 from mldiff.hunks import split_lines
 
+_VIEWS: "OrderedDict[tuple[int, int], ModuleView]" = OrderedDict()
+_VIEW_LIMIT = 16
 _IMPORT_LINE = re.compile(r"[ \t]*(?:import|from)[ \t]")
 
 
@@ -26,6 +34,27 @@ class ModuleView:
         self.text = text
         self.lines = lines if lines is not None else split_lines(text)
         self.segments: Segments = segment(self.lines)
+        # name look-ups scan the whole text: remember them for the life of this view
+        self._matching: dict[tuple, list[int]] = {}
+        self._definitions: dict[str, list[tuple[int, Binding]]] = {}
+        self._uses: dict[str, list[int]] = {}
+        self._constructors: dict[str, str | None] = {}
+        self._elements: dict[int, Facts] = {}
+
+    @classmethod
+    def of(cls, text: str) -> ModuleView:
+        """A view of ``text``, shared with earlier callers of the same text (the base side of
+        a buffer stays the same across edits; its look-ups need not be redone)."""
+        key = (len(text), hash(text))
+        view = _VIEWS.get(key)
+        if view is not None and view.text == text:
+            _VIEWS.move_to_end(key)
+            return view
+        view = cls(text)
+        _VIEWS[key] = view
+        if len(_VIEWS) > _VIEW_LIMIT:
+            _VIEWS.popitem(last=False)
+        return view
 
     # -- logical lines ---------------------------------------------------------------
     @property
@@ -44,10 +73,35 @@ class ModuleView:
 
     def unit(self, index: int) -> Unit:
         ll = self.segments.lines[index]
-        return parse_unit(self.source(index), ll.keyword, ll.is_header)
+        return parse_unit(self.source(index), ll.keyword, ll.is_header, ll.part, ll.opener, ll.closer)
 
     def facts(self, index: int) -> Facts:
-        return self.unit(index).facts
+        facts = self.unit(index).facts
+        if self.segments.lines[index].part == "element" and facts.bindings:
+            return self._element_facts(index, facts)
+        return facts
+
+    def _element_facts(self, index: int, facts: Facts) -> Facts:
+        """Entries of a split ``config = {...}`` / ``dict(...)`` bind ``config.key``, as they
+        would in the whole statement; other containers' entries bind nothing."""
+        cached = self._elements.get(index)
+        if cached is not None:
+            return cached
+        head = index
+        while head > 0 and self.segments.lines[head].part == "element":
+            head -= 1
+        prefix = None
+        for binding in self.facts(head).bindings if self.segments.lines[head].part == "head" else []:
+            value = binding.value.node if binding.value is not None else None
+            if isinstance(value, cst.Dict) or (isinstance(value, cst.Call)
+                                               and getattr(value.func, "value", None) in ("dict", "OrderedDict")):
+                prefix = binding.target
+                break
+        bindings = [replace(b, target=prefix + b.target[len(PART):]) for b in facts.bindings
+                    if prefix is not None and b.target.startswith(PART)]
+        result = replace(facts, bindings=bindings)
+        self._elements[index] = result
+        return result
 
     def span(self, index: int, node=None) -> Span:
         """Absolute span (1-based) of ``node`` in logical line ``index``, or of the whole line."""
@@ -127,38 +181,62 @@ class ModuleView:
         return self.resolve(call.callee)
 
     # -- finding code by name ------------------------------------------------------------
-    def _lines_matching(self, pattern: re.Pattern[str]) -> list[int]:
-        """Logical lines whose text matches ``pattern`` (searched over the whole text at C speed)."""
+    def lines_matching(self, pattern: re.Pattern[str], needles: tuple[str, ...] = ()) -> list[int]:
+        """Logical lines with a physical line that matches ``pattern`` (searched line by line;
+        ``needles``, substrings one of which a matching line must hold, make it cheap)."""
+        key = (pattern.pattern, needles)
+        cached = self._matching.get(key)
+        if cached is None:
+            cached = self._matching[key] = self._scan(pattern, needles)
+        return cached
+
+    _lines_matching = lines_matching
+
+    def _scan(self, pattern: re.Pattern[str], needles: tuple[str, ...]) -> list[int]:
+        owner = self.segments.line_owner
+        search = pattern.search
+        lines = self.lines
+        numbers = self._lines_holding(needles) if needles else range(len(lines))
         seen: list[int] = []
-        if not self.text:
-            return seen
-        line_starts = self._line_starts
-        from bisect import bisect_right
-        for match in pattern.finditer(self.text):
-            line = bisect_right(line_starts, match.start()) - 1
-            index = self.segments.at(line)
-            if index >= 0 and (not seen or seen[-1] != index):
-                seen.append(index)
-        return sorted(set(seen))
+        for number in numbers:
+            if search(lines[number]) is not None:
+                index = owner[number]
+                if index >= 0 and (not seen or seen[-1] != index):
+                    seen.append(index)
+        return seen
+
+    def _lines_holding(self, needles: tuple[str, ...]) -> list[int]:
+        """Physical lines containing any of ``needles``, found with str.find over the text."""
+        text = self.text
+        starts = self._line_starts
+        found: set[int] = set()
+        for needle in needles:
+            position = text.find(needle)
+            while position >= 0:
+                line = bisect_right(starts, position) - 1
+                found.add(line)
+                position = text.find(needle, starts[line + 1] if line + 1 < len(starts) else len(text))
+        return sorted(found)
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        starts = [0]
-        total = 0
-        for line in self.lines:
-            total += len(line)
-            starts.append(total)
-        return starts
+        return [0, *accumulate(len(line) for line in self.lines)]
 
     def uses(self, name: str) -> list[int]:
         """Logical lines that read ``name`` (a dotted name such as ``args.lr`` works too)."""
+        cached = self._uses.get(name)
+        if cached is None:
+            cached = self._uses[name] = self._find_uses(name)
+        return cached
+
+    def _find_uses(self, name: str) -> list[int]:
         if name.startswith("args.") or "." in name:
             attr = name.rsplit(".", 1)[-1]
             pattern = re.compile(r"\." + re.escape(attr) + r"\b|['\"]" + re.escape(attr) + r"['\"]")
         else:
             pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"\b")
         out = []
-        for index in self._lines_matching(pattern):
+        for index in self.lines_matching(pattern, (name.rsplit(".", 1)[-1],)):
             facts = self.facts(index)
             if name in facts.reads or _reads_attribute(facts, name):
                 out.append(index)
@@ -166,10 +244,16 @@ class ModuleView:
 
     def definitions(self, name: str) -> list[tuple[int, Binding]]:
         """Bindings of ``name`` (``lr``, ``self.lr``, ``args.lr``, ``config.lr``) anywhere in the file."""
+        cached = self._definitions.get(name)
+        if cached is None:
+            cached = self._definitions[name] = self._find_definitions(name)
+        return cached
+
+    def _find_definitions(self, name: str) -> list[tuple[int, Binding]]:
         attr = name.rsplit(".", 1)[-1]
         pattern = re.compile(r"\b" + re.escape(attr) + r"\b")
         out = []
-        for index in self._lines_matching(pattern):
+        for index in self.lines_matching(pattern, (attr,)):
             for binding in self.facts(index).bindings:
                 if binding.target == name or (name.startswith("args.") and binding.target == name):
                     out.append((index, binding))
@@ -183,6 +267,8 @@ class ModuleView:
     def constructor_of(self, name: str) -> str | None:
         """Qualified name of the call most recently assigned to ``name`` (``scaler`` ->
         ``torch.cuda.amp.GradScaler``), a cheap stand-in for type inference."""
+        if name in self._constructors:
+            return self._constructors[name]
         result = None
         for index, binding in self.definitions(name):
             value = binding.value
@@ -191,6 +277,7 @@ class ModuleView:
                 for call in self.facts(index).calls:
                     if call.node is node:
                         result = self.qualname(call)
+        self._constructors[name] = result
         return result
 
 

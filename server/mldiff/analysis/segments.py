@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 # What can change the tokenizer's state: comments, quotes, backslashes, brackets.
 _INTERESTING = re.compile(r"""[#'"\\()\[\]{}]""")
@@ -99,8 +99,7 @@ def _still_open(line: str, quote: str) -> str | None:
     return quote if trailing % 2 == 1 else None
 
 
-@dataclass(frozen=True, slots=True)
-class LogicalLine:
+class LogicalLine(NamedTuple):
     start: int          # 0-based first physical line
     end: int            # 0-based, exclusive
     indent: int         # indentation width of the first line (tabs to multiples of 8)
@@ -108,6 +107,14 @@ class LogicalLine:
     keyword: str        # "def", "if", "@", ... or "" for a simple statement
     is_header: bool     # opens an indented block (ends with ':')
     parent: int         # index of the enclosing header, -1 at module level
+    # A very long statement (a 1,000-line config dict or registry list) is split into
+    # parts so that an edit re-parses only the element it touches: "head" (up to the
+    # opening bracket; parsed with ``closer`` appended), "element" (items of the outermost
+    # container; parsed inside ``opener`` ... matching bracket) and "tail" (the closing
+    # brackets). "" for an ordinary logical line.
+    part: str = ""
+    opener: str = ""
+    closer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,30 @@ def _indent_width(line: str) -> tuple[int, int]:
     return width, len(line)
 
 
+# Per physical line, when it starts outside any string: (blank or comment only, scan
+# result, indent, indent_chars, first keyword). One look-up per line on the hot path.
+_LINE_CACHE: dict[str, tuple] = {}
+
+
+def _line_info(line: str) -> tuple:
+    info = _LINE_CACHE.get(line)
+    if info is None:
+        stripped = line.lstrip(" \t\f")
+        blank = not stripped or stripped[0] in "#\r\n"
+        indent, indent_chars = _indent_width(line)
+        match = _FIRST_WORD.match(line)
+        word = match.group(1) if match else ""
+        if word == "async":
+            second = _SECOND_WORD.match(line)
+            word = second.group(1) if second else word
+        keyword = word if (word in COMPOUND or word == "@") else ""
+        info = (blank, _scan_line(line, None), indent, indent_chars, keyword)
+        if len(_LINE_CACHE) >= _SCAN_CACHE_LIMIT:
+            _LINE_CACHE.clear()
+        _LINE_CACHE[line] = info
+    return info
+
+
 def segment(lines: Sequence[str]) -> Segments:
     """Logical lines of ``lines`` (physical lines, line endings kept or not)."""
     logical: list[LogicalLine] = []
@@ -181,41 +212,137 @@ def segment(lines: Sequence[str]) -> Segments:
     stack: list[tuple[int, int]] = []  # (indent, index) of open headers
     open_string: str | None = None
     depth = 0
-    joined = False
     start = -1
+    first_info: tuple = ()
     last = ""
     for number, line in enumerate(lines):
         if start < 0:
-            stripped = line.lstrip(" \t\f")
-            if not stripped or stripped[0] in "#\r\n":
+            info = _line_info(line)
+            if info[0]:
                 continue
             start = number
+            first_info = info
+            change, open_string, joined, line_last = info[1]
+        else:
+            change, open_string, joined, line_last = (
+                scan_line(line, open_string) if open_string is not None else _line_info(line)[1])
         owner[number] = len(logical)
-        change, open_string, joined, line_last = scan_line(line, open_string)
         depth += change
         if depth < 0:
             depth = 0
         if line_last:
             last = line_last
         if open_string is None and depth == 0 and not joined:
-            logical.append(_make_logical(lines, start, number + 1, last, stack, len(logical)))
+            made = _make_logical(start, number + 1, first_info, last, stack, len(logical))
+            parts = _split(lines, made) if made.end - made.start > SPLIT_LINES else None
+            if parts:
+                for part in parts:
+                    for physical in range(part.start, part.end):
+                        owner[physical] = len(logical)
+                    logical.append(part)
+            else:
+                logical.append(made)
             start = -1
             last = ""
     if start >= 0:  # unterminated bracket or string: the rest is one (broken) logical line
-        logical.append(_make_logical(lines, start, len(lines), last, stack, len(logical)))
+        logical.append(_make_logical(start, len(lines), first_info, last, stack, len(logical)))
     return Segments(tuple(logical), tuple(owner))
 
 
-def _make_logical(lines: Sequence[str], start: int, end: int, last: str,
+_NOT_SPLIT = re.compile(r"[ \t]*(?:from|import|del|global|nonlocal)\b")
+SPLIT_LINES = 60  # statements longer than this are split into parts (see LogicalLine.part)
+_CLOSING = {"(": ")", "[": "]", "{": "}"}
+
+
+def _split(lines: Sequence[str], line: LogicalLine) -> list[LogicalLine] | None:
+    """Parts of a long simple statement whose first line ends by opening its outermost
+    container (``cfgs = {``, ``default_cfgs = generate_default_cfgs({``): the head, one
+    part per element (boundaries where the container's depth returns after a comma),
+    and the tail. None when the statement does not have that shape."""
+    if line.is_header or line.keyword or _NOT_SPLIT.match(lines[line.start]):
+        return None
+    depth = 0
+    open_string: str | None = None
+    head_end = -1
+    inner = 0
+    boundaries: list[int] = []
+    previous_last = ""
+    tail_start = -1
+    for number in range(line.start, line.end):
+        text = lines[number]
+        if number > line.start and head_end < 0:
+            return None  # the container must open at the end of the first line(s) we see
+        if head_end >= 0 and open_string is None and depth == inner and number >= head_end:
+            stripped = text.lstrip()
+            if stripped[:1] in (")", "]", "}"):
+                tail_start = number
+                break
+            if stripped and stripped[0] != "#" and (number == head_end or previous_last == ","):
+                boundaries.append(number)
+        change, open_string, joined, last = scan_line(text, open_string)
+        if joined:
+            return None
+        depth += change
+        if head_end < 0:
+            if open_string is not None or depth <= 0 or last not in ("(", "[", "{"):
+                return None
+            head_end = number + 1
+            inner = depth
+        if last:
+            previous_last = last
+    if head_end < 0 or tail_start < 0 or len(boundaries) < 2 or boundaries[0] != head_end:
+        return None
+    head_text = "".join(lines[line.start:head_end])
+    stack = _open_brackets(head_text)
+    if not stack:
+        return None
+    opener = stack[-1]
+    closer = "".join(_CLOSING[b] for b in reversed(stack))
+    parts = [LogicalLine(line.start, head_end, line.indent, line.indent_chars, "", False, line.parent,
+                         "head", "", closer)]
+    edges = boundaries + [tail_start]
+    for first, stop in zip(edges, edges[1:]):
+        indent, indent_chars = _indent_width(lines[first])
+        parts.append(LogicalLine(first, stop, indent, indent_chars, "", False, line.parent, "element", opener))
+    indent, indent_chars = _indent_width(lines[tail_start])
+    parts.append(LogicalLine(tail_start, line.end, indent, indent_chars, "", False, line.parent, "tail"))
+    return parts
+
+
+def _open_brackets(text: str) -> list[str]:
+    """The brackets ``text`` leaves open, outermost first (strings and comments skipped)."""
+    stack: list[str] = []
+    pos = 0
+    while True:
+        match = _INTERESTING.search(text, pos)
+        if match is None:
+            return stack
+        char, start = match.group(), match.start()
+        if char == "#":
+            newline = text.find("\n", start)
+            if newline < 0:
+                return stack
+            pos = newline + 1
+        elif char == "\\":
+            pos = start + 2
+        elif char in "'\"":
+            quote = char * 3 if text.startswith(char * 3, start) else char
+            end = _STRING_END[quote].match(text, start + len(quote))
+            if end is None:
+                return stack
+            pos = end.end()
+        elif char in "([{":
+            stack.append(char)
+            pos = start + 1
+        else:
+            if stack:
+                stack.pop()
+            pos = start + 1
+
+
+def _make_logical(start: int, end: int, first_info: tuple, last: str,
                   stack: list[tuple[int, int]], index: int) -> LogicalLine:
-    first = lines[start]
-    indent, indent_chars = _indent_width(first)
-    match = _FIRST_WORD.match(first)
-    word = match.group(1) if match else ""
-    if word == "async":
-        second = _SECOND_WORD.match(first)
-        word = second.group(1) if second else word
-    keyword = word if (word in COMPOUND or word == "@") else ""
+    _, _, indent, indent_chars, keyword = first_info
     if keyword in ("match", "case") and last != ":":
         keyword = ""  # `match = re.match(...)` is a plain statement
     is_header = bool(keyword) and keyword != "@" and last == ":"

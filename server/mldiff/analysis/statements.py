@@ -14,7 +14,8 @@ from typing import Iterator
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from mldiff.analysis.values import Value, dotted_name, evaluate, make_value, names_in, NOT_LITERAL
+from mldiff.analysis.walk import walk
+from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, evaluate, make_value, names_in, subscript_name
 
 # How a logical line is made to parse alone: text before it, and after it.
 _WRAPPERS = {
@@ -24,8 +25,6 @@ _WRAPPERS = {
     "finally": ("try: pass\n", ""),
 }
 _HEADER_BODY = "\n pass\n"
-# Headers whose block alone is not a statement: ``try:`` needs a handler, ``match`` a case.
-_HEADER_BODIES = {"try": "\n pass\nfinally:\n pass\n", "match": "\n case _:\n  pass\n"}
 _DECORATED = "\ndef _mldiff_decorated(): pass\n"
 
 
@@ -90,30 +89,46 @@ class Facts:
 class Unit:
     """One logical line, parsed (or not: ``error`` says why)."""
 
-    __slots__ = ("text", "keyword", "tree", "statement", "offset", "error", "_facts", "_positions")
+    __slots__ = ("text", "keyword", "part", "tree", "statement", "offset", "error", "_facts", "_positions")
 
-    def __init__(self, text: str, keyword: str, is_header: bool) -> None:
+    def __init__(self, text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
+                 closer: str = "") -> None:
         self.text = text
         self.keyword = keyword
+        self.part = part
         self.tree: cst.Module | None = None
         self.statement: cst.CSTNode | None = None
         self.error: tuple[str, int] | None = None  # (message, 0-based line within the logical line)
         self._facts: Facts | None = None
         self._positions = None
+        self.offset = 0
         before, after = _WRAPPERS.get(keyword, ("", ""))
         if keyword == "@":
             after = _DECORATED
+        elif keyword == "try" and is_header:
+            after = _HEADER_BODY + "finally:\n pass\n"
+        elif keyword == "match" and is_header:
+            after = "\n case _:\n  pass\n"
         elif is_header:
-            after = _HEADER_BODIES.get(keyword, _HEADER_BODY)
+            after = _HEADER_BODY
+        if part == "tail":
+            return  # only closing brackets: nothing to read
+        if part == "head":
+            after = closer
+        elif part == "element":
+            before = (PART_CALL + "(" if opener == "(" else opener) + "\n"
+            after = "\n" + {"(": ")", "[": "]", "{": "}"}[opener]
         if keyword == "case":
             self.error = ("match/case is not analysed", 0)
-            self.offset = 0
             return
         self.offset = before.count("\n")
         source = before + text
-        if not source.endswith("\n"):
-            source += "\n"
-        source += after.lstrip("\n") if source.endswith("\n") and after.startswith("\n") else after
+        if part:
+            source = source.rstrip("\r\n") + after + "\n"
+        else:
+            if not source.endswith("\n"):
+                source += "\n"
+            source += after.lstrip("\n") if after.startswith("\n") else after
         try:
             self.tree = cst.parse_module(source)
         except cst.ParserSyntaxError as exc:
@@ -124,7 +139,7 @@ class Unit:
             self.error = (f"does not parse: {exc.__class__.__name__}", 0)
             return
         body = self.tree.body
-        statement = body[-1] if before else body[0]
+        statement = body[-1] if before and not part else body[0]
         if isinstance(statement, cst.If) and keyword in ("elif", "else"):
             statement = statement.orelse
         elif isinstance(statement, cst.Try) and keyword in ("except", "finally"):
@@ -154,18 +169,21 @@ class Unit:
                 code_range.end.line - 1 - self.offset, code_range.end.column)
 
 
-_UNITS: OrderedDict[tuple[str, str, bool], Unit] = OrderedDict()
+_UNITS: OrderedDict[tuple, Unit] = OrderedDict()
 _UNIT_LIMIT = 50_000
+PART = "<part>"          # binding prefix for entries of a split container, see ModuleView.facts
+PART_CALL = "_mldiff_part"  # the call that wraps a split call's arguments so they parse alone
 
 
-def parse_unit(text: str, keyword: str, is_header: bool) -> Unit:
+def parse_unit(text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
+               closer: str = "") -> Unit:
     """The parsed logical line, from the cache when this exact text was seen before."""
-    key = (text, keyword, is_header)
+    key = (text, keyword, is_header, part, opener, closer)
     unit = _UNITS.get(key)
     if unit is not None:
         _UNITS.move_to_end(key)
         return unit
-    unit = Unit(text, keyword, is_header)
+    unit = Unit(text, keyword, is_header, part, opener, closer)
     _UNITS[key] = unit
     if len(_UNITS) > _UNIT_LIMIT:
         _UNITS.popitem(last=False)
@@ -185,7 +203,16 @@ def _extract(unit: Unit) -> Facts:
     facts = Facts()
     collector = _Collector(facts)
     assert statement is not None
-    if isinstance(statement, cst.SimpleStatementLine):
+    if unit.part == "element" and isinstance(statement, cst.SimpleStatementLine):
+        container = statement.body[0].value if isinstance(statement.body[0], cst.Expr) else None
+        if container is not None:
+            _bind_dict_entries(PART, container, facts)
+            if isinstance(container, cst.Call):
+                for arg in container.args:
+                    if arg.keyword is not None and not arg.star:
+                        facts.bindings.append(Binding(f"{PART}.{arg.keyword.value}", make_value(arg.value),
+                                                      "dict_key", arg.value))
+    elif isinstance(statement, cst.SimpleStatementLine):
         for small in statement.body:
             _small_statement(small, facts)
         if len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and isinstance(
@@ -198,54 +225,56 @@ def _extract(unit: Unit) -> Facts:
             if param.default is not None:
                 facts.bindings.append(Binding(param.name.value, make_value(param.default), "param", param))
         for decorator in statement.decorators:
-            decorator.visit(collector)
-        statement.params.visit(collector)
+            collector.walk(decorator)
+        collector.walk(statement.params)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.ClassDef):
         facts.def_name = statement.name.value
         facts.bases = tuple(filter(None, (dotted_name(arg.value) for arg in statement.bases)))
         for arg in statement.bases:
-            arg.visit(collector)
+            collector.walk(arg)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, (cst.With,)):
         facts.with_items = tuple(make_value(item.item) for item in statement.items)
         for item in statement.items:
-            item.visit(collector)
+            collector.walk(item)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.For):
         facts.loop_target = dotted_name(statement.target) or _code(statement.target)
         facts.loop_iter = make_value(statement.iter)
-        statement.target.visit(collector)
-        statement.iter.visit(collector)
+        collector.walk(statement.target)
+        collector.walk(statement.iter)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, (cst.If, cst.While)):
         facts.condition = make_value(statement.test)
-        statement.test.visit(collector)
+        collector.walk(statement.test)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.ExceptHandler):
         if statement.type is not None:
-            statement.type.visit(collector)
+            collector.walk(statement.type)
         _visit_inline_body(statement, collector, facts)
     elif isinstance(statement, cst.Decorator):
-        statement.visit(collector)
+        collector.walk(statement)
     elif isinstance(statement, (cst.Else, cst.Finally, cst.Try)):
         _visit_inline_body(statement, collector, facts)
     else:
-        statement.visit(collector)
+        collector.walk(statement)
     if isinstance(statement, cst.SimpleStatementLine):
-        statement.visit(collector)
+        collector.walk(statement)
+    if unit.part == "element":
+        facts.calls = [call for call in facts.calls if call.callee != PART_CALL]
     facts.reads = frozenset(collector.reads)
     facts.key = _line_key(unit)
     return facts
 
 
-def _visit_inline_body(statement: cst.CSTNode, collector: cst.CSTVisitor, facts: Facts) -> None:
+def _visit_inline_body(statement: cst.CSTNode, collector: _Collector, facts: Facts) -> None:
     """One-liners such as ``if x: y = 1`` carry their body on the same logical line."""
     body = getattr(statement, "body", None)
     if isinstance(body, cst.SimpleStatementSuite):
         for small in body.body:
             _small_statement(small, facts)
-        body.visit(collector)
+        collector.walk(body)
 
 
 def _params(params: cst.Parameters) -> Iterator[cst.Param]:
@@ -356,21 +385,42 @@ def _bind_dict_entries(prefix: str, value: cst.BaseExpression, facts: Facts) -> 
                 _bind_dict_entries(f"{prefix}.{arg.keyword.value}", arg.value, facts)
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector:
     """Calls (in source order, outer before inner) and the names a line reads."""
 
     def __init__(self, facts: Facts) -> None:
         self.facts = facts
         self.reads: set[str] = set()
-        self._deferred = 0  # inside lambda / def bodies
+        self._lambdas: list[cst.Lambda] = []  # calls inside a lambda are defined, not run
 
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred += 1
+    def walk(self, node: cst.CSTNode) -> None:
+        walk(node, self._enter)
 
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._deferred -= 1
+    def _enter(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Call):
+            self._call(node)
+        elif isinstance(node, cst.Name):
+            self.reads.add(node.value)
+        elif isinstance(node, cst.Attribute):
+            name = dotted_name(node)
+            if name and "(" not in name and "[" not in name:
+                self.reads.add(name)
+                self.reads.add(name.split(".", 1)[0])
+                return False
+        elif isinstance(node, cst.Subscript):
+            name = subscript_name(node)
+            if name:
+                self.reads.add(name)
+        elif isinstance(node, cst.Lambda):
+            self._lambdas.append(node)
+            inner = _Collector(self.facts)
+            inner._lambdas = [node]
+            walk(node.body, inner._enter)
+            self.reads |= inner.reads
+            return False
+        return True
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def _call(self, node: cst.Call) -> None:
         callee = dotted_name(node.func)
         if callee is None:
             callee = "(...)"
@@ -388,20 +438,9 @@ class _Collector(cst.CSTVisitor):
             else:
                 args.append(value)
         self.facts.calls.append(CallFact(callee, method, receiver, tuple(args), tuple(kwargs),
-                                         tuple(star_args), tuple(star_kwargs), node, self._deferred > 0))
+                                         tuple(star_args), tuple(star_kwargs), node, bool(self._lambdas)))
         if method == "add_argument":
             _argparse_binding(node, kwargs, args, self.facts)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        name = dotted_name(node)
-        if name and "(" not in name and "[" not in name:
-            self.reads.add(name)
-            self.reads.add(name.split(".", 1)[0])
-            return False
-        return True
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.reads.add(node.value)
 
 
 def _argparse_binding(node: cst.Call, kwargs: list[tuple[str, Value]], args: list[Value], facts: Facts) -> None:

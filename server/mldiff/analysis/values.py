@@ -47,15 +47,49 @@ def canonical(code: str) -> str:
     return ast.dump(tree.body, annotate_fields=False)
 
 
-@dataclass(frozen=True)
 class Value:
-    """An expression on one side of a diff."""
+    """An expression on one side of a diff. Everything but the node is computed on first
+    use: most values are never compared, and generating code for each is not free."""
 
-    code: str                      # as written, one line
-    key: str                       # formatting-insensitive equality key
-    literal: Any = NOT_LITERAL     # evaluated constant, or NOT_LITERAL
-    names: frozenset[str] = frozenset()  # dotted names it reads ("args.lr", "LR")
-    node: cst.CSTNode | None = field(default=None, compare=False, repr=False, hash=False)
+    __slots__ = ("node", "_code", "_key", "_literal", "_names")
+
+    def __init__(self, node: cst.CSTNode | None = None, *, code: str | None = None, key: str | None = None,
+                 literal: Any = None, names: frozenset[str] | None = None) -> None:
+        self.node = node
+        self._code = code
+        self._key = key
+        self._literal = literal if (literal is not None or node is None) else _UNSET
+        if node is None and literal is None and code is not None:
+            self._literal = NOT_LITERAL
+        self._names = names
+
+    @property
+    def code(self) -> str:
+        """As written, one line."""
+        if self._code is None:
+            self._code = node_code(self.node) if self.node is not None else ""
+        return self._code
+
+    @property
+    def key(self) -> str:
+        """Formatting-insensitive equality key."""
+        if self._key is None:
+            self._key = canonical(self.code)
+        return self._key
+
+    @property
+    def literal(self) -> Any:
+        """The evaluated constant, or NOT_LITERAL."""
+        if self._literal is _UNSET:
+            self._literal = evaluate(self.node)
+        return self._literal
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Dotted names it reads (``args.lr``, ``LR``)."""
+        if self._names is None:
+            self._names = names_in(self.node) if self.node is not None else frozenset()
+        return self._names
 
     @property
     def is_literal(self) -> bool:
@@ -76,6 +110,18 @@ class Value:
 
     def display(self) -> str:
         return self.code
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Value) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Value({self.code!r})"
+
+
+_UNSET: Any = object()
 
 
 def _literal_equal(a: Any, b: Any) -> bool:
@@ -198,32 +244,41 @@ def dotted_name(node: cst.CSTNode) -> str | None:
     return ".".join(reversed(parts))
 
 
-class _NameCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
+def subscript_name(node: cst.Subscript) -> str | None:
+    """``config['lr']`` -> ``config.lr``: a string-keyed entry read like an attribute."""
+    base = dotted_name(node.value)
+    if base and "(" not in base and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        key = evaluate(node.slice[0].slice.value)
+        if isinstance(key, str) and key.isidentifier():
+            return f"{base}.{key}"
+    return None
 
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
+
+def _collect_names(node: cst.CSTNode, names: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        names.add(node.value)
+    elif isinstance(node, cst.Attribute):
         name = dotted_name(node)
         if name and "(" not in name and "[" not in name:
-            self.names.add(name)
-            # also the root, so that a rename of `args` is seen
-            self.names.add(name.split(".", 1)[0])
+            names.add(name)
+            names.add(name.split(".", 1)[0])  # also the root, so that a rename of `args` is seen
             return False
-        return True
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
+    elif isinstance(node, cst.Subscript):
+        name = subscript_name(node)
+        if name:
+            names.add(name)
+    return True
 
 
 def names_in(node: cst.CSTNode) -> frozenset[str]:
-    collector = _NameCollector()
-    node.visit(collector)
-    return frozenset(collector.names)
+    from mldiff.analysis.walk import walk
+    names: set[str] = set()
+    walk(node, lambda child: _collect_names(child, names))
+    return frozenset(names)
 
 
 def make_value(node: cst.CSTNode) -> Value:
-    code = node_code(node)
-    return Value(code=code, key=canonical(code), literal=evaluate(node), names=names_in(node), node=node)
+    return Value(node)
 
 
 def display(value: Any) -> str:
@@ -232,3 +287,55 @@ def display(value: Any) -> str:
         text = repr(value)
         return text
     return repr(value)
+
+
+def contrast(old: str, new: str, width: int = 64) -> tuple[str, str]:
+    """Two long expressions shortened around where they differ, so a message shows the
+    change (``{..., 'float16': torch.float16}``) rather than two identical beginnings."""
+    if len(old) <= width and len(new) <= width:
+        return old, new
+    dict_change = _dict_contrast(old, new)
+    if dict_change is not None:
+        return dict_change
+    prefix = 0
+    limit = min(len(old), len(new))
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    context = 12
+    start = max(0, prefix - context)
+    # cut at a token boundary so the snippet reads as code
+    while start > 0 and old[start - 1].isalnum():
+        start -= 1
+
+    def cut(text: str) -> str:
+        end = len(text) - suffix
+        stop = min(len(text), end + context)
+        while stop < len(text) and text[stop].isalnum():
+            stop += 1
+        middle = text[start:stop]
+        return ("\u2026" if start > 0 else "") + shorten(middle, width) + ("\u2026" if stop < len(text) else "")
+
+    return cut(old), cut(new)
+
+
+def _dict_contrast(old: str, new: str) -> tuple[str, str] | None:
+    try:
+        old_tree = ast.parse(old, mode="eval").body
+        new_tree = ast.parse(new, mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    while isinstance(old_tree, ast.Subscript) and isinstance(new_tree, ast.Subscript):
+        old_tree, new_tree = old_tree.value, new_tree.value
+    if not (isinstance(old_tree, ast.Dict) and isinstance(new_tree, ast.Dict)):
+        return None
+    old_items = {ast.unparse(k) if k else "**": ast.unparse(v) for k, v in zip(old_tree.keys, old_tree.values)}
+    new_items = {ast.unparse(k) if k else "**": ast.unparse(v) for k, v in zip(new_tree.keys, new_tree.values)}
+    removed = [f"{k}: {v}" for k, v in old_items.items() if new_items.get(k) != v]
+    added = [f"{k}: {v}" for k, v in new_items.items() if old_items.get(k) != v]
+    if not removed and not added:
+        return None
+    show = lambda items: "{\u2026, " + ", ".join(items) + "}" if items else "{\u2026}"  # noqa: E731
+    return shorten(show(removed), 60), shorten(show(added), 60)

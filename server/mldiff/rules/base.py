@@ -44,6 +44,9 @@ class Rule:
     summary: ClassVar[str]                    # one line for tables and SARIF
     file_kinds: ClassVar[tuple[str, ...]] = ("python",)
     examples: ClassVar[tuple[Example, ...]] = ()
+    # In a file the change adds, everything is "added": only rules that find a problem in
+    # the code itself (a cross-check such as float16 without a GradScaler) report there.
+    reports_new_files: ClassVar[bool] = False
 
     def check(self, change) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError

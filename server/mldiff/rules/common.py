@@ -53,22 +53,24 @@ def call_sites(change: PythonChange, side: str, predicate: CallPredicate,
 def pair(base: Sequence, head: Sequence, key: Callable, same: Callable) -> list[tuple]:
     """Pair base items with head items of equal ``key``: identical ones (``same``) first,
     then the rest in order. Unpaired items come back as (item, None) or (None, item)."""
+    head_groups: dict[object, list] = {}
+    for item in head:
+        head_groups.setdefault(key(item), []).append(item)
     pairs: list[tuple] = []
-    head_left = list(head)
     base_left = []
     for item in base:
-        match = next((h for h in head_left if key(h) == key(item) and same(item, h)), None)
+        group = head_groups.get(key(item))
+        match = next((h for h in group if same(item, h)), None) if group else None
         if match is not None:
-            head_left.remove(match)
+            group.remove(match)
             pairs.append((item, match))
         else:
             base_left.append(item)
     for item in base_left:
-        match = next((h for h in head_left if key(h) == key(item)), None)
-        if match is not None:
-            head_left.remove(match)
-        pairs.append((item, match))
-    pairs.extend((None, h) for h in head_left)
+        group = head_groups.get(key(item))
+        pairs.append((item, group.pop(0) if group else None))
+    paired_head = {id(h) for _, h in pairs if h is not None}
+    pairs.extend((None, h) for h in head if id(h) not in paired_head)
     return pairs
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from mldiff.analysis import apis
 from mldiff.analysis.change import PythonChange
-from mldiff.analysis.values import NOT_LITERAL, Value, shorten
+from mldiff.analysis.values import NOT_LITERAL, Value, contrast, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, flows,
                                  pair, pair_bindings, call_sites, short_name, site_span)
@@ -44,8 +44,9 @@ _NAME_TOPICS: list[tuple[str, str, str]] = [
     (r"(?:seed|\w+_seed|seed_\w+|random_?state)", "determinism", "seed"),
     (r"(?:deterministic|cudnn_?deterministic|cudnn_?benchmark|benchmark|use_deterministic\w*)",
      "determinism", "deterministic_flag"),
+    (r"(?:allow_tf32|tf32|\w+_tf32|allow_\w+_reduced_precision_reduction)", "precision", "tf32"),
     (r"(?:dtype|\w+_dtype|dtype_\w+|precision|\w+_precision|amp|use_amp|amp_\w+|fp16|bf16|fp32|half|"
-     r"mixed_?precision|autocast|use_autocast|allow_tf32|tf32|use_fp16|use_bf16|mixed_?prec\w*)",
+     r"mixed_?precision|autocast|use_autocast|use_fp16|use_bf16|mixed_?prec\w*)",
      "precision", "dtype"),
     (r"(?:compile|use_compile|torch_compile|compile_\w+|\w+_compile)", "compile_distributed", "compile"),
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
@@ -137,7 +138,9 @@ def classify_argument(qualname: str, param: str) -> tuple[str, str] | None:
                      "dim_feedforward", "num_encoder_layers", "num_decoder_layers", "input_size"):
             return "model_capacity", "size"
     if q == "torch.set_float32_matmul_precision":
-        return "precision", "dtype"
+        return None  # ML104 reports it with its own wording
+    if apis.is_autocast(q):
+        return ("precision", "dtype") if param in ("dtype", "enabled") else None
     return None
 
 
@@ -158,7 +161,8 @@ class ValueChange:
 
     def describe(self) -> str:
         if self.old is not None and self.new is not None:
-            return f"{self.subject} {_show(self.old)} -> {_show(self.new)}{self.flow}"
+            old, new = contrast(self.old.code, self.new.code)
+            return f"{self.subject} {old} -> {new}{self.flow}"
         if self.new is not None:
             return f"{self.subject} set to {_show(self.new)}{self.flow}"
         return f"{self.subject} {_show(self.old)} removed{self.flow}"
@@ -262,20 +266,46 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
         return False
     old_literal = resolve_literal(change.base, old)
     new_literal = resolve_literal(change.head, new)
+    old_dtype, new_dtype = _dtype_name(change.base, old, old_literal), _dtype_name(change.head, new, new_literal)
+    if old_dtype is not None and new_dtype is not None:
+        return old_dtype == new_dtype
     if old_literal is not NOT_LITERAL and new_literal is not NOT_LITERAL:
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
-    both_references = _is_reference(old) and _is_reference(new)
-    return both_references and (old_literal is NOT_LITERAL or new_literal is NOT_LITERAL)
+    old_name, new_name = _reference(change.base, old), _reference(change.head, new)
+    if old_name is None or new_name is None:
+        return False
+    if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
+        return old_name[0] == new_name[0]
+    return old_literal is NOT_LITERAL or new_literal is NOT_LITERAL
 
 
-def _is_reference(value: Value) -> bool:
+_DTYPES = {"float16": "float16", "half": "float16", "fp16": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float32": "float32", "float": "float32", "fp32": "float32", "float64": "float64", "double": "float64"}
+
+
+def _dtype_name(view, value: Value, literal: Any) -> str | None:
+    """``torch.bfloat16``, ``'bfloat16'`` and ``'bf16'`` all name bfloat16."""
+    if isinstance(literal, str):
+        return _DTYPES.get(literal.lower())
+    reference = _reference(view, value)
+    if reference is not None and reference[0].startswith("torch."):
+        return _DTYPES.get(reference[0][len("torch."):])
+    return None
+
+
+def _reference(view, value: Value) -> tuple[str, bool] | None:
+    """(resolved dotted name, whether it names something of an imported module) for a
+    plain reference such as ``args.lr`` or ``torch.float16``; None for other expressions."""
     from mldiff.analysis.values import dotted_name
     node = value.node
     if node is None:
-        return False
+        return None
     name = dotted_name(node)
-    return bool(name) and "(" not in name and "[" not in name
+    if not name or "(" in name or "[" in name:
+        return None
+    root = name.split(".", 1)[0]
+    return view.resolve(name), root in view.aliases
 
 
 def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
@@ -294,14 +324,17 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
         elif head_site is not None:
             if new is None or binding.kind == "param" or head_site.binding.kind == "augassign":
                 continue
-            if not new.is_literal:
+            if not new.is_literal or not _is_setting(change.head, head_site):
                 continue
+            if new.literal is None or (binding.kind == "argparse" and new.literal in (False, "")):
+                continue  # a new option that is off by default changes nothing yet
             # the same setting still bound elsewhere on the base side: a move, not an addition
             if any(b.value is not None and b.value.same_as(new, renames)
                    for _, b in change.base.definitions(binding.target)):
                 continue
         else:
-            if old is None or binding.kind in ("param", "augassign") or not old.is_literal:
+            if old is None or binding.kind in ("param", "augassign") or not old.is_literal \
+                    or not _is_setting(change.base, base_site):
                 continue
             if change.head.definitions(binding.target):
                 continue
@@ -325,6 +358,14 @@ def _binding_value_changes(change: PythonChange) -> list[ValueChange]:
                                binding_base_line(change, base_site),
                                tuple(u[0] for u in uses), flow, kind="binding"))
     return out
+
+
+def _is_setting(view, site) -> bool:
+    """A setting (module constant, class field, argparse option, config entry), as opposed
+    to a function's local variable, whose appearance or disappearance is a refactor."""
+    if site.binding.kind in ("argparse", "dict_key"):
+        return True
+    return view.enclosing_def(site.index) < 0
 
 
 def _binding_subject(site) -> str:

@@ -1,0 +1,224 @@
+"""``mldiff check`` as a function: a repository, a base and a head in, findings out.
+
+Front ends (the CLI, the commit hook, validation summaries) call ``run_check``; each
+changed file goes through ``mldiff.analysis.engine.analyze``, the one analysis entry
+point. Files are read and analysed one at a time (in a pool of processes for large
+changes), and only findings travel back, so memory stays flat on a 10,000-file diff.
+A file that cannot be read or parsed becomes an ``errors`` entry or a note; it never
+stops the others.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from mldiff import config
+from mldiff.config import Settings
+from mldiff.errors import ConfigError, GitError
+from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
+from mldiff.gitview import INDEX, WORKTREE, FileChange, RepoView
+from mldiff.textdecode import UnreadableFile
+
+# Progress: (files done, files to analyse, path just finished). Called once with (0, total, "")
+# before the first file.
+Progress = Callable[[int, int, str], None]
+
+PARALLEL_MIN_FILES = 20  # below this, starting worker processes costs more than it saves
+MERGE_BASE_PREFIX = "merge-base:"
+
+
+@dataclass
+class CheckResult:
+    base: str                               # full sha
+    head: str                               # "worktree" | "index" | full sha
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files_changed: int = 0                  # paths git reports as changed (after PATH limits)
+    files_analysed: int = 0                 # of those, files mldiff read and analysed (Python, configs, ...)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``mldiff check --format json`` object of DESIGN.md."""
+        return {
+            "version": 1,
+            "base": self.base,
+            "head": self.head,
+            "findings": [finding.to_json() for finding in self.findings],
+            "errors": [error.to_json() for error in self.errors],
+        }
+
+
+def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None = None,
+              head: str | None = None, merge_base: bool = False, paths: Sequence[str] = (),
+              settings: Settings | Mapping[str, Any] | None = None, progress: Progress | None = None,
+              *, jobs: int | None = None) -> CheckResult:
+    """Findings for the change from ``base`` to ``head`` in the repository containing ``repo``.
+
+    ``base``: a revision (default ``[tool.mldiff] base``, else ``HEAD``); ``merge_base``
+    compares with the merge base of base and head instead. ``head``: None or
+    ``"worktree"`` (tracked changes plus untracked files), ``"index"`` (staged), or a
+    revision. ``paths``: absolute, or relative to the repository root. ``settings``: a
+    ``Settings`` is used as given; a mapping overrides ``[tool.mldiff]`` (CLI flags win).
+    ``jobs``: worker processes (default: every core; 1 runs serially).
+    """
+    if isinstance(repo, RepoView):
+        return _check(repo, base, head, merge_base, paths, settings, progress, jobs)
+    view = RepoView.discover(repo)
+    try:
+        return _check(view, base, head, merge_base, paths, settings, progress, jobs)
+    finally:
+        view.close()
+
+
+def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool, paths: Sequence[str],
+           settings: Settings | Mapping[str, Any] | None, progress: Progress | None,
+           jobs: int | None) -> CheckResult:
+    head_kind = _head(view, head)
+    settings = _settings(view, settings, head_kind)
+    base_rev = base or settings.base
+    if base_rev.startswith(MERGE_BASE_PREFIX):
+        base_rev, merge_base = base_rev[len(MERGE_BASE_PREFIX):], True
+    if base_rev in (INDEX, WORKTREE):
+        raise ConfigError(f"base {base_rev!r} is for the editor; mldiff check compares with a revision "
+                          f"(pass --base REV)")
+    base_sha = view.resolve(base_rev)
+    if merge_base:
+        base_sha = view.merge_base(base_sha, head_kind if head_kind not in (INDEX, WORKTREE) else "HEAD")
+    pathspecs = [view.relative_path(p) if os.path.isabs(p) else p for p in paths]
+    changes = view.changed_files(base_sha, head_kind, pathspecs)
+    result = CheckResult(base_sha, head_kind, files_changed=len(changes))
+    work = _select(changes, settings, result.notes, explicit=set(pathspecs))
+    for file_result, read in _analyse_all(view, work, settings, progress, jobs):
+        result.files_analysed += read
+        result.findings.extend(file_result.findings)
+        result.errors.extend(file_result.errors)
+        result.notes.extend(file_result.notes)
+    result.findings.sort(key=lambda f: (f.path, f.span.line, f.span.column, SEVERITY_RANK[f.severity], f.code))
+    result.errors.sort(key=lambda e: (e.path, e.line or 0))
+    result.notes.sort()
+    return result
+
+
+def analyse_change(view: RepoView, change: FileChange, settings: Settings) -> FileResult:
+    """Read both sides of one change and analyse them; every failure becomes data."""
+    return _analyse(view, change, settings)[0]
+
+
+def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[FileResult, bool]:
+    """The file's result, and whether both sides could be read (for the summary's count)."""
+    from mldiff.analysis.engine import analyze
+    texts = []
+    for side, read in (("base", view.read_base), ("head", view.read_head)):
+        try:
+            texts.append(read(change))
+        except UnreadableFile as exc:
+            result = FileResult(change.path)
+            if exc.note_only:
+                result.notes.append(str(exc))
+            else:
+                result.errors.append(FileError(change.path, f"{side} side: {exc.reason}"))
+            return result, False
+        except GitError as exc:
+            return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}")]), False
+    try:
+        return analyze(change.path, texts[0], texts[1], settings), True
+    except Exception as exc:  # a bug in mldiff must not hide the other files' findings
+        return FileResult(change.path, errors=[FileError(
+            change.path, f"internal error: {exc.__class__.__name__}: {exc}")]), True
+
+
+def _head(view: RepoView, head: str | None) -> str:
+    if head in (None, "", WORKTREE):
+        if view.root is None:
+            raise GitError(f"{view.git_dir} is a bare repository: there is no working tree to check; "
+                           f"pass --head REV")
+        return WORKTREE
+    if head in (INDEX, "staged"):
+        if view.root is None:
+            raise GitError(f"{view.git_dir} is a bare repository: there is no index to check; pass --head REV")
+        return INDEX
+    return view.resolve(head)
+
+
+def _settings(view: RepoView, settings: Settings | Mapping[str, Any] | None, head: str) -> Settings:
+    if isinstance(settings, Settings):
+        return settings
+    if view.root is not None:
+        from_file = config.load(view.root)
+    else:  # a bare repository: the settings the head commit carries
+        text = view.blob_text(head, "pyproject.toml") if head not in (INDEX, WORKTREE) else None
+        from_file = config.loads(text) if text else Settings()
+    return from_file.merged(**dict(settings or {}))
+
+
+def _select(changes: list[FileChange], settings: Settings, notes: list[str],
+            explicit: set[str] = frozenset()) -> list[FileChange]:
+    """The changes mldiff reads: a kind it understands, inside include/exclude, readable.
+    A file named explicitly on the command line escapes the default excludes (tests)."""
+    from mldiff.analysis.filekinds import file_kind
+    work = []
+    for change in changes:
+        if not settings.includes(change.path, explicit=change.path in explicit):
+            continue
+        known = file_kind(change.path) is not None or (
+            change.old_path is not None and file_kind(change.old_path) is not None)
+        if change.submodule or (known and change.skip_reason):
+            notes.append(f"{change.path}: {change.skip_reason}")
+        elif known:
+            work.append(change)
+    return work
+
+
+def _analyse_all(view: RepoView, work: list[FileChange], settings: Settings, progress: Progress | None,
+                 jobs: int | None) -> Iterator[tuple[FileResult, bool]]:
+    total = len(work)
+    if progress:
+        progress(0, total, "")
+    workers = min(jobs or _cpu_count(), total)
+    if workers <= 1 or total <= PARALLEL_MIN_FILES:
+        results = (_analyse(view, change, settings) for change in work)
+    else:
+        # Largest first: one big model file started last would leave the other cores idle.
+        work = sorted(work, key=view.size_hint, reverse=True)
+        results = _in_pool(view, work, settings, workers)
+    for done, (file_result, read) in enumerate(results, start=1):
+        if progress:
+            progress(done, total, file_result.path)
+        yield file_result, read
+
+
+def _in_pool(view: RepoView, work: list[FileChange], settings: Settings,
+             workers: int) -> Iterator[tuple[FileResult, bool]]:
+    """Analyse in worker processes, results as they finish. ``spawn``: forking a process
+    that holds git reader pipes (or an LSP server's threads) is not safe."""
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    args = (str(view.git_dir), str(view.root) if view.root else None, view.is_bare, str(view.common_dir),
+            settings)
+    with context.Pool(workers, initializer=_worker_start, initargs=args) as pool:
+        yield from pool.imap_unordered(_worker_analyse, work, chunksize=1)
+
+
+_worker: tuple[RepoView, Settings] | None = None
+
+
+def _worker_start(git_dir: str, root: str | None, is_bare: bool, common_dir: str, settings: Settings) -> None:
+    import signal
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    _worker = (RepoView(Path(git_dir), Path(root) if root else None, is_bare=is_bare,
+                        common_dir=Path(common_dir)), settings)
+
+
+def _worker_analyse(change: FileChange) -> tuple[FileResult, bool]:
+    assert _worker is not None
+    view, settings = _worker
+    return _analyse(view, change, settings)
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)

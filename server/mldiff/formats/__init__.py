@@ -1,0 +1,25 @@
+"""Output formats of ``mldiff check``: a small registry, so new formats plug in.
+
+A format is a module with ``write(result, out, err, *, color, err_color) -> None``: ``result`` is a
+``mldiff.checking.CheckResult``, ``out`` gets the report, ``err`` gets what a person
+reads on the side (errors, notes, a summary); ``color``/``err_color`` say whether
+each stream may carry ANSI colour. ``--format`` offers exactly the names here.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Format name -> module under mldiff.formats (sarif and github plug in here).
+FORMATS: dict[str, str] = {
+    "text": "text",
+    "json": "json_format",
+}
+
+
+def names() -> list[str]:
+    return list(FORMATS)
+
+
+def get(name: str) -> ModuleType:
+    return importlib.import_module(f"mldiff.formats.{FORMATS[name]}")

@@ -1,0 +1,48 @@
+"""A code lens above each changed hunk that has findings: ``ML: precision, normalization``,
+running the quick validation of the change (``mldiff.validate``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from mldiff.lsp.results import DocumentResult
+
+VALIDATE = "mldiff.validate"
+
+
+def lens_groups(result: DocumentResult) -> list[tuple[int, list]]:
+    """(0-based line of the lens, findings) per hunk with findings, top to bottom."""
+    groups: dict[int, list] = {}
+    last = max(len(result.head_lines) - 1, 0)
+    for finding in result.findings:
+        hunk = result.hunk_at(finding.span.line - 1)
+        line = hunk.head_start if hunk is not None else finding.span.line - 1
+        groups.setdefault(min(line, last), []).append(finding)
+    return sorted(groups.items())
+
+
+def lenses(result: DocumentResult) -> list[types.CodeLens]:
+    from mldiff.families import FAMILIES
+    order = {name: i for i, name in enumerate(FAMILIES)}
+    out = []
+    for line, findings in lens_groups(result):
+        families = sorted({f.family for f in findings}, key=lambda name: order.get(name, 99))
+        codes = sorted({f.code for f in findings})
+        start = types.Position(line=line, character=0)
+        out.append(types.CodeLens(
+            range=types.Range(start=start, end=start),
+            command=types.Command(title=f"ML: {', '.join(families)}", command=VALIDATE,
+                                  arguments=[result.uri, {"line": line + 1, "families": families, "codes": codes}]),
+        ))
+    return out
+
+
+def register(server) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
+    async def code_lens(ls, params: types.CodeLensParams) -> list[types.CodeLens]:
+        result = await ls.current_result(params.text_document.uri)
+        if result is None or not result.findings:
+            return []
+        return lenses(result)

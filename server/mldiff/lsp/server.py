@@ -1,0 +1,189 @@
+"""The language server: shared state, and the fan-out from events to features.
+
+Each feature module has ``register(server)``; a failure inside one feature's handler
+is answered or logged by pygls without touching the others. Everything slow (git,
+libcst, the rules) happens on the scheduler's worker thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from mldiff import __version__
+from mldiff.lsp import diagnostics
+from mldiff.lsp.documents import DocumentStore
+from mldiff.lsp.positions import UTF16
+from mldiff.lsp.protocol import MldiffProtocol
+from mldiff.lsp.results import DocumentResult, ResultStore
+from mldiff.lsp.scheduler import FULL, GIT, Scheduler
+from mldiff.lsp.settings import ServerOptions, SettingsState
+
+if TYPE_CHECKING:
+    from mldiff.lsp.analysis import Analyzer, Snapshot
+
+logger = logging.getLogger(__name__)
+
+
+class MldiffServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("mldiff", __version__, protocol_cls=MldiffProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.documents = DocumentStore()
+        self.results = ResultStore()
+        self.settings = SettingsState(report=lambda message: self.say_once(message, message, True))
+        self._analyzer: Analyzer | None = None
+        self.options = ServerOptions()
+        self.push = True                    # publishDiagnostics; False: the client pulls
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._scheduler: Scheduler | None = None
+        self._held: set[str] | None = None  # documents waiting for the client's settings
+        self._said: set[str] = set()
+        self.watched_git_dirs: set[str] = set()
+        self._said_lock = threading.Lock()
+
+    # -- telling the user (any thread) --------------------------------------------------------
+    def say_once(self, key: str, message: str, show: bool = False) -> None:
+        """Log ``message`` (and show it when ``show``) the first time ``key`` comes up."""
+        with self._said_lock:
+            if key in self._said:
+                return
+            self._said.add(key)
+        logger.warning("%s", message)
+        kind = types.MessageType.Warning if show else types.MessageType.Info
+
+        def send() -> None:
+            if show:
+                self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+            self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+        self.on_loop(send)
+
+    def on_loop(self, callback) -> None:
+        loop = self.loop
+        if loop is None:
+            return
+        try:
+            if threading.current_thread() is threading.main_thread():
+                callback()
+            else:
+                loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # the loop closed during shutdown
+            pass
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """Log instead of pygls' pop-up: a confused client is not the user's problem."""
+        logger.error("%s: %s", getattr(source, "__name__", source), error)
+        self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
+                                                       message=f"mldiff: {error}"))
+
+    # -- analysis -----------------------------------------------------------------------------
+    @property
+    def analyzer(self) -> Analyzer:
+        """The worker's state (its module imports the engine's plumbing: not before initialize)."""
+        if self._analyzer is None:
+            from mldiff.lsp.analysis import Analyzer
+            self._analyzer = Analyzer(self.settings, self.say_once)
+        return self._analyzer
+
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            self.loop = asyncio.get_running_loop()
+            self._scheduler = Scheduler(self._snapshot, self._job, self._on_result)
+        return self._scheduler
+
+    @property
+    def encoding(self) -> str:
+        return self.documents.encoding or UTF16
+
+    def hold_analysis(self) -> None:
+        """Keep new work until the client's settings arrive (no flash of wrong diagnostics)."""
+        self._held = set()
+
+    def release_analysis(self) -> None:
+        held, self._held = self._held, None
+        for uri in held or ():
+            self.request_analysis(uri, delay_s=0)
+
+    def request_analysis(self, uri: str, delay_s: float | None = None, reason: str = FULL) -> None:
+        if self._held is not None:
+            self._held.add(uri)
+            return
+        if delay_s is None:
+            delay_s = self.options.debounce_ms / 1000
+        self.scheduler.schedule(uri, delay_s, reason)
+
+    def recheck_all(self, reason: str = GIT, delay_s: float = 0.05) -> None:
+        """Analyse every open document again (``GIT``: only where git's state changed)."""
+        for document in self.documents:
+            self.request_analysis(document.uri, delay_s, reason)
+
+    def _snapshot(self, uri: str) -> Snapshot | None:
+        """On the event loop."""
+        from mldiff.lsp.analysis import Snapshot
+        document = self.documents.get(uri)
+        if document is None:
+            return None
+        return Snapshot(uri, document.path, document.revision, document.version, tuple(document.lines))
+
+    def _job(self, snapshot: Snapshot, reason: str) -> DocumentResult | None:
+        """On the worker thread."""
+        document = self.documents.get(snapshot.uri)
+        if document is None or document.revision != snapshot.revision:
+            return None  # closed or edited since: a newer job is on its way
+        return self.analyzer.analyse(snapshot, self.encoding, self.options, self.results.get(snapshot.uri),
+                                     only_if_git_changed=reason == GIT)
+
+    def _on_result(self, uri: str, result: DocumentResult | None) -> None:
+        """On the event loop: keep and send a result that is still about the current text."""
+        document = self.documents.get(uri)
+        if result is None or document is None or document.revision != result.revision:
+            return
+        previous = self.results.put(result)
+        changed = previous is None or previous.result_id != result.result_id
+        if self.push:
+            diagnostics.publish(self, uri, result.version, result.diagnostics)
+        elif changed and previous is not None and previous.revision == result.revision:
+            self._refresh(types.WORKSPACE_DIAGNOSTIC_REFRESH, "workspace.diagnostics.refresh_support")
+        if changed and previous is not None and previous.revision == result.revision:
+            self._refresh(types.WORKSPACE_CODE_LENS_REFRESH, "workspace.code_lens.refresh_support")
+        if result.git_dir is not None:
+            from mldiff.lsp import watchers
+            watchers.watch(self, result.git_dir, result.common_dir)
+
+    def _refresh(self, method: str, capability: str) -> None:
+        """Ask the client to pull again (diagnostics, code lenses) after a change it did not make."""
+        from pygls.capabilities import get_capability
+        if get_capability(self.client_capabilities, capability, False):
+            self.protocol.send_request(method, None)
+
+    async def current_result(self, uri: str, timeout_s: float = 2.0) -> DocumentResult | None:
+        """The result for the document as it is now (waiting briefly for a running analysis)."""
+        document = self.documents.get(uri)
+        if document is None:
+            return None
+        result = await self.results.wait_for(uri, document.revision, timeout_s)
+        if result is None or result.revision != document.revision:
+            return None
+        return result
+
+    def forget(self, uri: str) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel(uri)
+            self._scheduler.submit(lambda: self.analyzer.forget(uri))
+        self.results.drop(uri)
+
+
+def create_server() -> MldiffServer:
+    from mldiff.lsp import (code_actions, code_lens, commands, configuration, hover, sync,
+                            validation_commands, watchers)
+    server = MldiffServer()
+    for feature in (configuration, sync, watchers, hover, code_lens, code_actions, commands,
+                    validation_commands):
+        feature.register(server)
+    return server

@@ -1,0 +1,1 @@
+"""``python -m mldiff.probe``: the probe lives in ``mldiff.validate.probe`` (a self-contained file)."""

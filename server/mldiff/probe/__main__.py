@@ -1,0 +1,3 @@
+from mldiff.validate.probe import main
+
+main()

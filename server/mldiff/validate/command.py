@@ -1,0 +1,191 @@
+"""``[tool.mldiff.validate]``: the project's training command, and how the probe wraps it.
+
+```toml
+[tool.mldiff.validate]
+command = "python train.py --epochs 1"   # or a list: ["python", "train.py", "--epochs", "1"]
+steps = 20                               # optimizer steps per side
+timeout = 600                            # seconds per side
+runner = "auto"                          # auto | local | devcontainer | docker:NAME
+env = { CUBLAS_WORKSPACE_CONFIG = ":4096:8" }
+seed = 0
+expect_gpu = false                       # say loudly when the run lands on CPU
+link = ["data"]                          # ignored paths the base checkout borrows from the working tree
+```
+
+The command must start with a Python interpreter or ``torchrun``: the probe takes the
+interpreter's place and runs the script (or ``-m`` module) with the same arguments.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mldiff.config import load
+from mldiff.errors import ConfigError
+
+_PYTHON = re.compile(r"python(\d+(\.\d+)*)?(\.exe)?$")
+_PYTHON_FLAGS = set("bBdEhiIOPqsSuvx") | {"OO", "bb"}
+_PYTHON_VALUE_FLAGS = {"-X", "-W"}
+_LAUNCHER_FLAGS = {"--standalone", "--run-path", "--run_path", "-m", "--module"}
+_LAUNCHER_MODULES = {"torch.distributed.run", "torch.distributed.launch"}
+_DOCKER_RUNNER = re.compile(r"docker:[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_KNOWN = {"command", "steps", "timeout", "runner", "env", "seed", "expect_gpu", "link"}
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    command: tuple[str, ...]
+    steps: int = 20
+    timeout: float = 600.0
+    runner: str = "auto"
+    env: tuple[tuple[str, str], ...] = ()
+    seed: int = 0
+    expect_gpu: bool = False
+    link: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The exact text a user confirms before the command first runs."""
+        env = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env)
+        command = shlex.join(self.command)
+        return f"{env} {command}".strip() + f"  (runner: {self.runner})"
+
+
+def _positive(table: dict[str, Any], name: str, default: float, kind: type) -> Any:
+    value = table.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or \
+            (kind is int and not isinstance(value, int)):
+        raise ConfigError(f"[tool.mldiff.validate] {name} must be a positive {kind.__name__}, not {value!r}")
+    return kind(value)
+
+
+def check_runner(runner: str) -> str:
+    if runner in ("auto", "local", "devcontainer") or _DOCKER_RUNNER.match(runner):
+        return runner
+    raise ConfigError(f"runner must be auto, local, devcontainer or docker:NAME, not {runner!r}")
+
+
+def from_table(table: dict[str, Any]) -> ValidateConfig:
+    unknown = sorted(set(table) - _KNOWN)
+    if unknown:
+        raise ConfigError(f"[tool.mldiff.validate]: unknown setting {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
+    command = table.get("command")
+    if command is None:
+        raise ConfigError("no training command: add `command = \"python train.py ...\"` under "
+                          "[tool.mldiff.validate] in pyproject.toml (see docs/validation.md)")
+    if isinstance(command, str):
+        try:
+            parts = shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(f"[tool.mldiff.validate] command: {exc}") from None
+    elif isinstance(command, list) and all(isinstance(part, str) for part in command):
+        parts = list(command)
+    else:
+        raise ConfigError(f"[tool.mldiff.validate] command must be a string or a list of strings, not {command!r}")
+    if not parts:
+        raise ConfigError("[tool.mldiff.validate] command is empty")
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                                             for v in env.values()):
+        raise ConfigError("[tool.mldiff.validate] env must be a table of NAME = \"value\"")
+    link = table.get("link", [])
+    if not isinstance(link, list) or not all(isinstance(p, str) and _relative_inside(p) for p in link):
+        raise ConfigError("[tool.mldiff.validate] link must be a list of relative paths inside the repository")
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"[tool.mldiff.validate] seed must be a non-negative integer, not {seed!r}")
+    expect_gpu = table.get("expect_gpu", False)
+    if not isinstance(expect_gpu, bool):
+        raise ConfigError("[tool.mldiff.validate] expect_gpu must be true or false")
+    runner = table.get("runner", "auto")
+    if not isinstance(runner, str):
+        raise ConfigError("[tool.mldiff.validate] runner must be a string")
+    config = ValidateConfig(
+        command=tuple(parts),
+        steps=_positive(table, "steps", 20, int),
+        timeout=_positive(table, "timeout", 600, float),
+        runner=check_runner(runner),
+        env=tuple((str(k), str(v)) for k, v in env.items()),
+        seed=seed,
+        expect_gpu=expect_gpu,
+        link=tuple(link),
+    )
+    probe_argv(config.command, "probe.py", [])  # reject commands the probe cannot wrap, now
+    return config
+
+
+def _relative_inside(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and not path.startswith("-")
+
+
+def load_config(root: Path | str) -> ValidateConfig:
+    return from_table(load(root).validate)
+
+
+def _split_python(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Interpreter options, then the target (``SCRIPT ARGS`` or ``-m MODULE ARGS``)."""
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token in _PYTHON_VALUE_FLAGS:
+            index += 2
+        elif token.startswith("-X") or token.startswith("-W"):
+            index += 1
+        elif token == "-m":
+            return tokens[:index], tokens[index:]
+        elif token == "-c" or token == "-":
+            raise ConfigError("the training command must run a script or a module (-c and stdin cannot be probed)")
+        elif token.startswith("-") and len(token) > 1 and (token[1:] in _PYTHON_FLAGS or set(token[1:]) <= _PYTHON_FLAGS):
+            index += 1
+        elif token.startswith("-"):
+            raise ConfigError(f"unsupported python option {token!r} in the training command")
+        else:
+            return tokens[:index], tokens[index:]
+    raise ConfigError("the training command names no script or module after the interpreter")
+
+
+def _split_launcher(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """torchrun options, then the target; ``-m`` moves from the options to the target."""
+    options: list[str] = []
+    module = False
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token in ("--no-python", "--no_python"):
+            raise ConfigError("torchrun --no-python cannot be probed: run a Python script or module")
+        if token in ("-m", "--module"):
+            module = True
+            index += 1
+        elif token in _LAUNCHER_FLAGS or (token.startswith("--") and "=" in token):
+            options.append(token)
+            index += 1
+        elif token.startswith("-"):
+            options.extend(tokens[index:index + 2])
+            index += 2
+        else:
+            target = tokens[index:]
+            return options, (["-m", *target] if module else target)
+    raise ConfigError("the torchrun command names no training script")
+
+
+def probe_argv(command: tuple[str, ...] | list[str], probe: str, probe_args: list[str]) -> list[str]:
+    """``command`` with the probe in the interpreter's place: same interpreter, same arguments."""
+    tokens = list(command)
+    program = os.path.basename(tokens[0])
+    if _PYTHON.match(program):
+        options, target = _split_python(tokens[1:])
+        if target[0] == "-m" and len(target) > 1 and target[1] in _LAUNCHER_MODULES:
+            launcher_options, launcher_target = _split_launcher(target[2:])
+            return [tokens[0], *options, *target[:2], *launcher_options, probe, *probe_args, "--", *launcher_target]
+        if target[0] == "-m" and len(target) < 2:
+            raise ConfigError("the training command has -m without a module name")
+        return [tokens[0], *options, probe, *probe_args, "--", *target]
+    if program == "torchrun":
+        launcher_options, target = _split_launcher(tokens[1:])
+        return [tokens[0], *launcher_options, probe, *probe_args, "--", *target]
+    raise ConfigError(f"the training command must start with python or torchrun, not {tokens[0]!r}: "
+                      "mldiff runs the script under its probe in the interpreter's place")

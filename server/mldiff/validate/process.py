@@ -1,0 +1,106 @@
+"""Run one probe process: its own process group, streamed output, timeout and cancel.
+
+The process gets a pipe as stdin that mldiff never writes and never closes while it
+waits: the probe (``--watch-stdin``) stops its own group when the pipe reaches end of
+file, which happens when mldiff dies in any way, SIGKILL included, and also across
+``docker exec -i`` and ``devcontainer exec`` into a container.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+_PROGRESS = re.compile(r"\[mldiff-probe\] step (\d+)/(\d+)")
+TAIL_LINES = 30
+
+
+@dataclass
+class Outcome:
+    returncode: int | None
+    seconds: float
+    last_step: int = 0
+    timed_out: bool = False
+    cancelled: bool = False
+    tail: list[str] = field(default_factory=list)   # last lines of stdout+stderr, progress lines left out
+
+
+def kill_group(process: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            # The leader is gone; its children (data loader workers) may not be.
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            break
+
+
+def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
+        on_step: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None) -> Outcome:
+    """Run ``argv`` to the end, a timeout or a cancel; Ctrl-C kills it and propagates."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    state = {"step": 0}
+
+    def read() -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            match = _PROGRESS.search(line)
+            if match:
+                state["step"] = int(match.group(1))
+                if on_step is not None:
+                    try:
+                        on_step(int(match.group(1)), int(match.group(2)))
+                    except Exception:  # noqa: BLE001 - a progress callback must not stop the run
+                        pass
+                line = line[:match.start()].rstrip()
+                if not line:
+                    continue
+            tail.append(line)
+
+    reader = threading.Thread(target=read, name="mldiff-probe-output", daemon=True)
+    reader.start()
+    outcome = Outcome(returncode=None, seconds=0.0)
+    try:
+        while True:
+            try:
+                outcome.returncode = process.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel is not None and cancel.is_set():
+                outcome.cancelled = True
+                break
+            if time.monotonic() - started > timeout:
+                outcome.timed_out = True
+                break
+    finally:
+        # Always: the group may hold children of an exited leader; on Ctrl-C it holds the run.
+        kill_group(process)
+        reader.join(timeout=5)
+        if process.stdin is not None:
+            process.stdin.close()
+    outcome.seconds = time.monotonic() - started
+    outcome.last_step = state["step"]
+    outcome.tail = list(tail)
+    return outcome

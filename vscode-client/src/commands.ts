@@ -1,0 +1,188 @@
+/** The palette and context-menu commands; the work itself is the server's. */
+import * as vscode from "vscode";
+import { baseChoices, revisionProblem } from "./bases.ts";
+import { findingItems } from "./findings.ts";
+import { gitRepository } from "./gitApi.ts";
+import { isCommit, localBranches } from "./processes.ts";
+import type { MldiffServer } from "./server.ts";
+import { addTrailers, readAttachAnswer } from "./trailers.ts";
+import type { BaseState } from "./baseState.ts";
+
+const VALIDATE = "mldiff.validate";
+const ATTACH = "mldiff.attachToCommit";
+
+export function registerCommands(server: MldiffServer, bases: BaseState): vscode.Disposable[] {
+  // The server's own commands, as code lenses and source actions run them, get the same UI.
+  server.commandHandlers.set(VALIDATE, (args) => validateChange(server, args));
+  server.commandHandlers.set(ATTACH, (args) => attachValidation(server, args));
+  return [
+    vscode.commands.registerCommand("mldiff.validateChange", () => validateChange(server, defaultArguments(server))),
+    vscode.commands.registerCommand("mldiff.attachValidation", () => attachValidation(server, defaultArguments(server))),
+    vscode.commands.registerCommand("mldiff.chooseBase", () => chooseBase(server, bases)),
+    vscode.commands.registerCommand("mldiff.showFileChanges", (uri?: vscode.Uri) => showFileChanges(uri, bases)),
+    vscode.commands.registerCommand("mldiff.restartServer", () => server.restart()),
+    vscode.commands.registerCommand("mldiff.showOutput", () => server.output.show()),
+    vscode.commands.registerCommand("mldiff.installServer", () => server.install()),
+  ];
+}
+
+/** What the server's commands get from the palette: the active file (else the folder), as code lenses pass it. */
+function defaultArguments(server: MldiffServer): unknown[] {
+  const uri = vscode.window.activeTextEditor?.document.uri ?? server.folder()?.uri;
+  return uri ? [uri.toString()] : [];
+}
+
+function failed(action: string, error: unknown, server: MldiffServer): void {
+  const reason = error instanceof Error ? error.message : String(error);
+  server.output.error(`${action}: ${reason}`);
+  void vscode.window.showErrorMessage(`mldiff: ${action}: ${reason}`, "Show output")
+    .then((choice) => choice && server.output.show());
+}
+
+function isCancellation(error: unknown): boolean {
+  return error instanceof vscode.CancellationError || (error as { code?: number } | undefined)?.code === -32800;
+}
+
+async function validateChange(server: MldiffServer, args: unknown[]): Promise<unknown> {
+  if (!vscode.workspace.isTrusted) {
+    const manage = "Manage Workspace Trust";
+    const choice = await vscode.window.showWarningMessage(
+      "mldiff: Validate change runs this project's training command, so it is off in a workspace you have not trusted. Trust the workspace to validate.",
+      manage);
+    if (choice === manage) {
+      await vscode.commands.executeCommand("workbench.trust.manage");
+    }
+    return undefined;
+  }
+  let answer: unknown;
+  try {
+    answer = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "mldiff: validating the change (base and change runs)", cancellable: true },
+      (progress, token) => {
+        let reported = 0; // vscode's progress takes increments, LSP's gives percentages
+        return server.execute<unknown>(VALIDATE, args, token, (value) => {
+          const percentage = value.kind === "end" ? 100 : value.percentage;
+          const increment = percentage !== undefined ? Math.max(0, percentage - reported) : undefined;
+          reported = percentage ?? reported;
+          progress.report({ message: value.kind === "begin" ? value.message ?? value.title : value.message, increment });
+        });
+      },
+    );
+  } catch (error) {
+    if (isCancellation(error)) {
+      void vscode.window.showInformationMessage("mldiff: validation cancelled.");
+    } else {
+      failed("validation failed", error, server);
+    }
+    return undefined;
+  }
+  const record = answer !== null && typeof answer === "object" ? answer as Record<string, unknown> : undefined;
+  if (answer === null || answer === undefined || record?.available === false || record?.cancelled === true) {
+    return answer; // declined, cancelled or unavailable: the server said why itself
+  }
+  const summary = typeof answer === "string" ? answer : String(record?.summary ?? record?.message ?? "validation finished");
+  const attach = "Attach to commit message";
+  void vscode.window.showInformationMessage(`mldiff: ${summary.split(/\r?\n/)[0]}`, attach).then(async (choice) => {
+    if (choice === attach) {
+      await attachValidation(server, args);
+    }
+  });
+  return answer;
+}
+
+async function attachValidation(server: MldiffServer, args: unknown[]): Promise<unknown> {
+  let answer: unknown;
+  try {
+    answer = await server.execute<unknown>(ATTACH, args);
+  } catch (error) {
+    failed("no trailers to attach", error, server);
+    return undefined;
+  }
+  const read = readAttachAnswer(answer);
+  if ("reason" in read) {
+    if (!read.shownByServer) {
+      const validate = "Validate change";
+      void vscode.window.showInformationMessage(`mldiff: nothing to attach: ${read.reason}`,
+        ...(vscode.workspace.isTrusted ? [validate] : []))
+        .then((choice) => choice === validate && validateChange(server, args));
+    }
+    return answer;
+  }
+  const repository = await gitRepository(server.folder()?.uri);
+  if (typeof repository === "string") {
+    failed("cannot reach the commit message", repository, server);
+    return answer;
+  }
+  repository.inputBox.value = addTrailers(repository.inputBox.value, read.trailers);
+  await vscode.commands.executeCommand("workbench.view.scm");
+  return answer;
+}
+
+async function chooseBase(server: MldiffServer, bases: BaseState): Promise<void> {
+  const folder = server.folder();
+  if (folder === undefined) {
+    void vscode.window.showWarningMessage("mldiff: open a folder with a git repository first.");
+    return;
+  }
+  const branches = await localBranches(folder.uri.fsPath, server.environment());
+  const picked = await vscode.window.showQuickPick(baseChoices(branches, bases.current()), {
+    title: "mldiff: compare with",
+    placeHolder: `current base: ${bases.current()}`,
+  });
+  if (picked === undefined) {
+    return;
+  }
+  let base = picked.base;
+  if (base === undefined) {
+    base = (await vscode.window.showInputBox({
+      title: "mldiff: compare with revision",
+      prompt: "A commit, tag or branch name (anything `git rev-parse` knows)",
+      validateInput: revisionProblem,
+    }))?.trim();
+    if (!base) {
+      return;
+    }
+    if (!await isCommit(folder.uri.fsPath, server.environment(), base)) {
+      void vscode.window.showErrorMessage(`mldiff: ${base} does not name a commit in ${folder.name}.`);
+      return;
+    }
+  }
+  await bases.set(base);
+  try {
+    if (server.supports("mldiff.setBase")) {
+      await server.execute("mldiff.setBase", [base]);
+    } else {
+      await server.settingsChanged();
+    }
+  } catch (error) {
+    failed(`cannot compare with ${base}`, error, server);
+  }
+}
+
+async function showFileChanges(uri: vscode.Uri | undefined, bases: BaseState): Promise<void> {
+  const target = uri ?? vscode.window.activeTextEditor?.document.uri;
+  if (target === undefined) {
+    void vscode.window.showInformationMessage("mldiff: open a file to see its ML changes.");
+    return;
+  }
+  const items = findingItems(vscode.languages.getDiagnostics(target));
+  const name = vscode.workspace.asRelativePath(target);
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(`mldiff: no ML changes in ${name} against ${bases.current()}.`);
+    return;
+  }
+  const problems: vscode.QuickPickItem = { label: "$(list-flat) Show in the Problems view", alwaysShow: true };
+  const picked = await vscode.window.showQuickPick<vscode.QuickPickItem & { line?: number; character?: number }>(
+    [...items, { label: "", kind: vscode.QuickPickItemKind.Separator }, problems],
+    { title: `mldiff: ML changes in ${name} (against ${bases.current()})`, matchOnDetail: true },
+  );
+  if (picked === undefined) {
+    return;
+  }
+  if (picked === problems) {
+    await vscode.commands.executeCommand("workbench.actions.view.problems");
+    return;
+  }
+  const position = new vscode.Position(picked.line ?? 0, picked.character ?? 0);
+  await vscode.window.showTextDocument(target, { selection: new vscode.Range(position, position) });
+}
