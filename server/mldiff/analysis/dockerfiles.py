@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from mldiff.analysis.requirements import _compute_channel, conda_pin, make_pin
-from mldiff.analysis.textfiles import Environment, Image, Variable, WheelIndex
+from mldiff.analysis.requirements import is_compute_channel, conda_pin, make_pin
+from mldiff.analysis.textfiles import Environment, Image, Pin, Variable, WheelIndex
 from mldiff.findings import Span
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
@@ -264,7 +264,7 @@ def _install(command: list[_Word], instruction: Instruction, env: Environment) -
                 target = args[i]
                 value = target.text
                 i += 1
-            if index_option and value and (index_option != "conda channel" or _compute_channel(value)):
+            if index_option and value and (index_option != "conda channel" or is_compute_channel(value)):
                 env.indexes.append(WheelIndex(value, index_option, instruction.span(target.start, target.end),
                                               target.via))
             continue
@@ -277,6 +277,5 @@ def _install(command: list[_Word], instruction: Instruction, env: Environment) -
             env.pins.append(_with_via(pin, word.via))
 
 
-def _with_via(pin, via):
-    from dataclasses import replace
+def _with_via(pin: Pin, via: tuple[Variable, ...]) -> Pin:
     return replace(pin, via=via) if via else pin

@@ -322,7 +322,7 @@ def is_conda_environment(root: Node | dict) -> bool:
 def conda_environment(root: Node) -> Environment:
     env = Environment()
     for _, channel in _items(root.get("channels")):
-        if channel.kind == "scalar" and isinstance(channel.value, str) and _compute_channel(channel.value):
+        if channel.kind == "scalar" and isinstance(channel.value, str) and is_compute_channel(channel.value):
             env.indexes.append(WheelIndex(channel.value, "conda channel", channel.span))
     for _, item in _items(root.get("dependencies")):
         if item.kind == "scalar" and isinstance(item.value, str):
@@ -345,7 +345,8 @@ def conda_environment(root: Node) -> Environment:
     return env
 
 
-def _compute_channel(channel: str) -> bool:
+def is_compute_channel(channel: str) -> bool:
+    """A conda channel that decides the torch / CUDA build (pytorch, nvidia, *-nightly, ...)."""
     lower = channel.lower()
     return any(word in lower for word in ("pytorch", "nvidia", "cuda", "rocm"))
 

@@ -22,7 +22,6 @@ from mldiff.findings import Span
 from mldiff.hunks import LineMap, diff_lines, head_line_of_removed, split_lines
 
 CONFIG_KINDS = ("yaml", "json", "toml")
-ENVIRONMENT_KINDS = ("dockerfile", "devcontainer", "compose", "requirements", "pyproject", "conda", "yaml")
 
 # Files with a config suffix that configure tools, not training: CI, docs, linters, editors.
 _TOOLING_DIRS = (".github/", ".gitlab/", ".circleci/", ".vscode/", ".idea/", ".azure-pipelines/", ".buildkite/")
@@ -165,9 +164,6 @@ class TextChange:
     # -- parsed sides --------------------------------------------------------------------
     def text(self, side: str) -> str | None:
         return self.base_text if side == "base" else self.head_text
-
-    def lines(self, side: str) -> list[str]:
-        return self.base_lines if side == "base" else self._head_lines
 
     def documents(self, side: str) -> list:
         """The side's documents as plain values, parsed by the fast parsers ([] for a missing
