@@ -169,6 +169,9 @@ async def test_other_file_kinds_do_not_break_anything(train_repo: Repo, profile:
     async with session(train_repo.path, profile, mode) as lsp:
         uri = lsp.open(config, "lr: 0.01\nbatch_size: 64\n", language="yaml")
         other = lsp.open(notes, "# changed\n", language="markdown")
-        assert await lsp.diagnostics(uri) == []
+        # configs are read (analysis/configfiles.py): the changed value, at its place in the YAML
+        (found,) = await lsp.diagnostics(uri, lambda d: bool(d))
+        assert (found.code, found.message) == ("ML301", "lr 0.1 -> 0.01")
+        assert (found.range.start.line, found.range.start.character, found.range.end.character) == (0, 4, 8)
         assert await lsp.diagnostics(other) == []
     assert lsp.client.messages == []

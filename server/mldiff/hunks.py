@@ -723,3 +723,16 @@ class LineMap:
             if hunk.head_start == hunk.head_end == line:
                 return hunk
         return None
+
+
+def head_line_of_removed(hunks: Sequence[Hunk], line_map: LineMap, base_line: int, head_len: int) -> int:
+    """Where 0-based base line ``base_line`` stands in the head (0-based): the first line of
+    its hunk's replacement if it was changed or removed, else where it moved; clamped to
+    the head's last line (a removal at the end of the file is anchored there)."""
+    hunk = next((h for h in hunks if h.base_start <= base_line < h.base_end), None)
+    if hunk is None:
+        mapped = line_map.base_to_head(base_line)
+        line = mapped if mapped is not None else 0
+    else:
+        line = hunk.head_start
+    return max(min(line, head_len - 1), 0)

@@ -9,7 +9,7 @@ from typing import Iterable, Iterator
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.findings import Span
-from mldiff.hunks import Hunk, LineMap, diff_lines
+from mldiff.hunks import Hunk, LineMap, diff_lines, head_line_of_removed
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"""[A-Za-z_][A-Za-z0-9_]*|\d[\w.]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#[^\n]*|\S""")
@@ -163,17 +163,9 @@ class PythonChange:
     def head_anchor(self, base_line: int) -> Span:
         """Where a removed base line (0-based) stood in the head: the first line of its
         hunk's replacement, else the next line, else the last line of the file."""
-        hunk = next((h for h in self.hunks if h.base_start <= base_line < h.base_end), None)
-        if hunk is None:
-            mapped = self.map.base_to_head(base_line)
-            line = mapped if mapped is not None else 0
-        else:
-            line = hunk.head_start
-        lines = self.head.lines
-        if not lines:
+        if not self.head.lines:
             return Span(1, 1, 1, 1)
-        line = min(line, len(lines) - 1)
-        return whole_line(self.head, line)
+        return whole_line(self.head, head_line_of_removed(self.hunks, self.map, base_line, len(self.head.lines)))
 
     def head_line_of_base(self, base_line: int) -> int | None:
         return self.map.base_to_head(base_line)

@@ -25,8 +25,10 @@ def _rule_instances():
 
 
 def rules_for(kind: str, settings: Settings):
+    # A notebook's code cells are Python: every Python rule runs on them (see analysis/notebook.py).
+    kinds = (kind, "python") if kind == "notebook" else (kind,)
     return [rule for rule in _rule_instances()
-            if kind in rule.file_kinds and settings.enabled(rule.code, rule.family)]
+            if any(k in rule.file_kinds for k in kinds) and settings.enabled(rule.code, rule.family)]
 
 
 def analyze(path: str, base_text: str | None, head_text: str | None,
@@ -75,6 +77,10 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
         # problems found in the code itself.
         new_file_codes = {rule.code for rule in _rule_instances() if rule.reports_new_files}
         findings = [f for f in findings if f.code in new_file_codes]
+    # Changes over a derived text (notebooks: their code cells as Python) map positions back.
+    if hasattr(change, "map_findings"):
+        findings = change.map_findings(findings)
+    result.notes.extend(getattr(change, "notes", lambda: [])())
     head_lines = change.head_lines() if hasattr(change, "head_lines") else []
     result.findings = _finish(findings, settings, head_lines, broken)
     return result

@@ -21,10 +21,13 @@ def file_kind(path: str) -> str | None:
         return "dockerfile"
     if lower in ("devcontainer.json", ".devcontainer.json"):
         return "devcontainer"
-    if lower in ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"):
-        return "compose"
-    if suffix in (".txt", ".in") and ("requirements" in lower or lower.startswith("constraints")):
-        return "requirements"
+    if lower in ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml") or (
+            suffix in (".yml", ".yaml") and lower.startswith(("docker-compose.", "compose."))):
+        return "compose"   # also docker-compose.override.yml, compose.gpu.yaml
+    parent = posixpath.basename(posixpath.dirname(path)).lower()
+    if suffix in (".txt", ".in") and ("requirements" in lower or lower.startswith("constraints")
+                                      or parent in ("requirements", "reqs")):
+        return "requirements"   # also requirements/base.txt
     if lower == "pyproject.toml":
         return "pyproject"
     if lower in ("environment.yml", "environment.yaml"):

@@ -77,6 +77,17 @@ class LearningRateChanged(ValueRule, Rule):
             before="lr = 3e-4\nprint('lr', lr)\n",
             after="lr = 3e-4\nprint(f'learning rate: {lr:.2e}')\n",
         ),
+        Example(  # a YAML config (analysis/configfiles.py): nested keys, classified by the last one
+            path="config/train.yaml",
+            before="optimizer:\n  name: adamw\n  lr: 3e-4\n",
+            after="optimizer:\n  name: adamw\n  lr: 1e-3\n",
+            expect=(Expect(3, "optimizer.lr 3e-4 -> 1e-3"),),
+        ),
+        Example(  # a JSON config: keys reordered, the same value spelled differently
+            path="configs/train.json",
+            before='{"lr": 0.001, "batch_size": 32}\n',
+            after='{\n  "batch_size": 32,\n  "lr": 1e-3\n}\n',
+        ),
     )
 
     def message(self, value_change: ValueChange) -> str:

@@ -75,6 +75,8 @@ def classify_call(view: ModuleView, call: CallFact) -> str | None:
 
 def region(view: ModuleView, index: int) -> range:
     """The enclosing function's block, or the whole module for top-level scripts."""
+    if not 0 <= index < len(view.logical):
+        return range(0, 0)   # an emptied or deleted side has no region
     enclosing = view.enclosing_def(index)
     if enclosing < 0:
         return range(0, len(view.logical))
