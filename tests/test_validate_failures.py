@@ -10,24 +10,11 @@ import time
 import pytest
 
 from conftest import mldiff
-from validation_support import (RUN_ENV, assert_unchanged, edit, leftover_worktrees, processes_mentioning, take,
-                                tiny_train_repo)
+from validation_support import (RUN_ENV, assert_unchanged, edit, hanging_repo, leftover_worktrees,
+                                processes_mentioning, take, tiny_train_repo)
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
-
-STEP_LINE = "            step += 1\n"
-HANG = STEP_LINE + ("            if step == 3 and os.environ.get('HANG_MARKER'):\n"
-                    "                open(os.environ['HANG_MARKER'], 'w').close()\n"
-                    "                time.sleep(600)\n")
-
-
-def hanging_repo(tmp_path):
-    repo = tiny_train_repo(tmp_path)
-    edit(repo, "train.py", "import argparse\n", "import argparse\nimport os\nimport time\n")
-    edit(repo, "train.py", STEP_LINE, HANG)
-    return repo
-
 
 def wait_for(predicate, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds

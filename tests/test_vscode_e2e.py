@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, GIT_ENV, ROOT, Repo, mldiff
+from validation_support import store_result
 from vscode_tools import (ARTIFACTS, CODE_SERVER, NODE, PLAYWRIGHT_MODULES, build_vsix, chromium, node_env,
                           require)
 
@@ -113,31 +114,6 @@ def _fixture_repository(path: Path) -> Repo:
     return repo
 
 
-def _store_validation_result(root: Path) -> None:
-    """Store a validation result for the working tree as `mldiff validate` does: the real
-    content key, comparison and results store, with the two runs' measurements given here
-    (the probe itself, which needs the project's own dependencies, is tested in
-    tests/test_validate_*.py)."""
-    from mldiff.validate import compare, content, gitcmd, store
-    from mldiff.validate.validation import ValidationResult
-
-    def run(losses: list[float], samples_per_second: float, rss: int) -> dict:
-        return {"status": "ok", "loss": losses, "samples_per_second": samples_per_second,
-                "steps_per_second": samples_per_second / 64, "steady_seconds": 4.0,
-                "memory": {"peak_rss_bytes": rss},
-                "environment": {"torch": "2.13.0+cpu", "device": "cpu", "device_name": "cpu"}}
-
-    base_commit = gitcmd.resolve_commit(root, "HEAD")
-    key = content.worktree_key(root)
-    base, change = run([2.31, 2.18, 2.02], 812.0, 900 << 20), run([2.31, 2.25, 2.16], 830.0, 890 << 20)
-    comparison = compare.compare(base, change)
-    result = ValidationResult(
-        base_rev="HEAD", base_commit=base_commit, content_key=key, runner="local",
-        command=["python", "train.py", "--epochs", "1"], steps=3, seed=0, base=base, change=change,
-        comparison=comparison, verdict=compare.verdict(comparison), finished=time.time(), stored=True)
-    store.save_result(gitcmd.common_dir(root), base_commit, key, result.to_json())
-
-
 def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
     """Run the browser driver, doing the test's part at each of its pauses.
     Returns (its result, its log, the trailers `mldiff attach` printed)."""
@@ -151,7 +127,7 @@ def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
         for line in driver.stdout:
             log.append(line.rstrip("\n"))
             if line.startswith("pause saved"):
-                _store_validation_result(repo.path)
+                store_result(repo.path)
             elif line.startswith("pause staged"):
                 attach = mldiff("attach", "--repo", str(repo.path))
                 assert attach.returncode == 0, f"mldiff attach: {attach.stderr}"
