@@ -41,6 +41,20 @@ def test_failing_command_reports_its_last_lines(tmp_path):
     assert leftover_worktrees(repo) == []
 
 
+def test_missing_interpreter_is_one_clear_line(tmp_path):
+    repo = tiny_train_repo(tmp_path)
+    edit(repo, "pyproject.toml", 'command = "python train.py --epochs 2"', 'command = "python9 train.py"')
+    repo.commit("an interpreter that is not installed")
+    before = take(repo.path)
+    completed = mldiff("validate", "--steps", "3", cwd=repo.path, env=RUN_ENV)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1] == (
+        "mldiff: cannot start 'python9': No such file or directory (is it installed and on PATH?)"), completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert leftover_worktrees(repo) == []
+    assert_unchanged(before, take(repo.path))
+
+
 def test_command_that_never_steps(tmp_path):
     repo = tiny_train_repo(tmp_path)
     repo.write("evaluate.py", "import torch\nprint('accuracy 0.5')\n")
