@@ -213,6 +213,18 @@ async def test_confirmed_command_runs_without_asking_and_a_failure_is_one_clear_
     assert leftover_worktrees(repo) == []
 
 
+SIX_STEPS = {"": {"mldiff": {"validate": {"steps": 6}}}}
+
+
+def hanging(tmp_path):
+    """tiny-train whose change run hangs after step 3: (repo, the file that says it hangs,
+    the repository's snapshot, the server's environment)."""
+    pytest.importorskip("torch")
+    repo = hanging_repo(tmp_path)
+    marker = tmp_path / "hanging"
+    return repo, marker, take(repo.path), {**SERVER_ENV, "HANG_MARKER": str(marker)}
+
+
 async def _hang(lsp: Session, repo: Repo, marker) -> None:
     await lsp.until(marker.exists, timeout=RUN_S)
     assert processes_mentioning(str(repo.path))
@@ -228,13 +240,8 @@ async def _nothing_left(repo: Repo) -> None:
 
 @pytest.mark.slow
 async def test_cancel_on_the_progress_stops_the_run_and_removes_the_checkout(tmp_path) -> None:
-    pytest.importorskip("torch")
-    repo = hanging_repo(tmp_path)
-    marker = tmp_path / "hanging"
-    before = take(repo.path)
-    env = {**SERVER_ENV, "HANG_MARKER": str(marker)}
-    async with session(repo.path, "neovim", "pull", configuration={"": {"mldiff": {"validate": {"steps": 6}}}},
-                       env=env) as lsp:
+    repo, marker, before, env = hanging(tmp_path)
+    async with session(repo.path, "neovim", "pull", configuration=SIX_STEPS, env=env) as lsp:
         lsp.answer = "Run"
         pending = asyncio.ensure_future(lsp.command(VALIDATE, uri_of(repo.path / "train.py"), timeout=RUN_S))
         await _hang(lsp, repo, marker)
@@ -252,12 +259,8 @@ async def test_cancel_on_the_progress_stops_the_run_and_removes_the_checkout(tmp
 
 @pytest.mark.slow
 async def test_cancel_request_stops_the_run_and_removes_the_checkout(tmp_path) -> None:
-    pytest.importorskip("torch")
-    repo = hanging_repo(tmp_path)
-    marker = tmp_path / "hanging"
-    before = take(repo.path)
-    env = {**SERVER_ENV, "HANG_MARKER": str(marker)}
-    async with session(repo.path, configuration={"": {"mldiff": {"validate": {"steps": 6}}}}, env=env) as lsp:
+    repo, marker, before, env = hanging(tmp_path)
+    async with session(repo.path, configuration=SIX_STEPS, env=env) as lsp:
         lsp.answer = "Run"
         answer = lsp.send_command("validate-1", VALIDATE, uri_of(repo.path / "train.py"), token="progress-1")
         await _hang(lsp, repo, marker)
