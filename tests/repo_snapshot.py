@@ -49,8 +49,10 @@ def _files(top: Path, skip_git: bool) -> dict[str, tuple]:
     return found
 
 
-def snapshot(path: Path) -> dict:
-    """Everything mldiff must not change in the repository at ``path`` (a work tree or a bare dir)."""
+def snapshot(path: Path, owned: tuple[str, ...] = ()) -> dict:
+    """Everything mldiff must not change in the repository at ``path`` (a work tree or a bare dir).
+
+    ``owned``: folders of the git dir that mldiff itself keeps (``mldiff/log-cache``), left out."""
     path = Path(path)
     git_dir = Path(_git(path, "rev-parse", "--absolute-git-dir").strip())
     common = _git(path, "rev-parse", "--git-common-dir").strip()
@@ -65,13 +67,18 @@ def snapshot(path: Path) -> dict:
         else "",
         "config": _digest(common_dir / "config") if (common_dir / "config").exists() else None,
         "index": _digest(index) if index.exists() else None,
-        "git dir": _files(git_dir, skip_git=False),
+        "git dir": _without(_files(git_dir, skip_git=False), owned),
     }
     if common_dir != git_dir:
-        state["common dir"] = _files(common_dir, skip_git=False)
+        state["common dir"] = _without(_files(common_dir, skip_git=False), owned)
     if not bare:
         state["work tree"] = _files(path, skip_git=True)
     return state
+
+
+def _without(files: dict[str, tuple], owned: tuple[str, ...]) -> dict[str, tuple]:
+    prefixes = tuple(folder.rstrip("/") + "/" for folder in owned)
+    return {name: value for name, value in files.items() if not name.startswith(prefixes)} if prefixes else files
 
 
 def assert_same(before: dict, after: dict) -> None:
@@ -88,8 +95,9 @@ def assert_same(before: dict, after: dict) -> None:
 
 
 @contextmanager
-def unchanged(path: Path) -> Iterator[None]:
-    """Assert that the block leaves the repository at ``path`` exactly as it found it."""
-    before = snapshot(path)
+def unchanged(path: Path, owned: tuple[str, ...] = ()) -> Iterator[None]:
+    """Assert that the block leaves the repository at ``path`` exactly as it found it
+    (apart from ``owned`` folders of the git dir that mldiff keeps, such as its log cache)."""
+    before = snapshot(path, owned)
     yield
-    assert_same(before, snapshot(path))
+    assert_same(before, snapshot(path, owned))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Repo, git, mldiff
+from conftest import Repo, git, mldiff, read_terminal
 from mldiff.checking import run_check
 from repo_snapshot import unchanged
 
@@ -132,17 +132,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(normalize_removed):
         proc = subprocess.run([sys.executable, "-m", "mldiff", "check"], cwd=normalize_removed.path, env=env,
                               stdin=subprocess.DEVNULL, stdout=secondary, stderr=secondary, timeout=120)
         os.close(secondary)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(primary)
-        return proc.returncode, b"".join(chunks).decode()
+        return proc.returncode, read_terminal(primary)
 
     status, output = run_in_pty({})
     assert status == 1 and ANSI.search(output) and "ML201" in output

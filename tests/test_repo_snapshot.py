@@ -36,3 +36,13 @@ def test_reading_is_not_a_change(dirty):
         dirty.git("log", "--oneline")
         dirty.git("cat-file", "-p", "HEAD:train.py")
         (dirty.path / "train.py").read_text()
+
+
+def test_owned_folders_are_excused_and_nothing_else(dirty):
+    cache = dirty.path / ".git" / "mldiff" / "log-cache"
+    with unchanged(dirty.path, owned=("mldiff/log-cache",)):
+        cache.mkdir(parents=True)
+        (cache / "entry.json").write_text("{}")
+    with pytest.raises(AssertionError, match="the repository changed"):
+        with unchanged(dirty.path, owned=("mldiff/log-cache",)):
+            (dirty.path / ".git" / "mldiff" / "other.json").write_text("{}")

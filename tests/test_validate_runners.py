@@ -67,11 +67,11 @@ elif args[:1] == ["exec"]:
 @pytest.fixture(scope="session")
 def devcontainer_cli() -> Path:
     """The real CLI, from .tools (`make tools` installs it; npm install here otherwise)."""
-    cli = TOOLS / "node_modules" / ".bin" / "devcontainer"
+    cli = TOOLS / "devcontainers" / "node_modules" / ".bin" / "devcontainer"
     if not cli.exists():
         npm = shutil.which("npm")
         assert npm, "npm is needed to install @devcontainers/cli (make tools)"
-        subprocess.run([npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund",
+        subprocess.run([npm, "install", "--prefix", str(TOOLS / "devcontainers"), "--no-audit", "--no-fund",
                         f"@devcontainers/cli@{DEVCONTAINER_VERSION}"], check=True, capture_output=True)
     return cli
 

@@ -76,7 +76,7 @@ def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool,
            settings: Settings | Mapping[str, Any] | None, progress: Progress | None,
            jobs: int | None) -> CheckResult:
     head_kind = _head(view, head)
-    settings = _settings(view, settings, head_kind)
+    settings = settings_for(view, settings, head_kind)
     base_rev = base or settings.base
     if base_rev.startswith(MERGE_BASE_PREFIX):
         base_rev, merge_base = base_rev[len(MERGE_BASE_PREFIX):], True
@@ -89,7 +89,7 @@ def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool,
     pathspecs = [view.relative_path(p) if os.path.isabs(p) else p for p in paths]
     changes = view.changed_files(base_sha, head_kind, pathspecs)
     result = CheckResult(base_sha, head_kind, files_changed=len(changes))
-    work = _select(changes, settings, result.notes, explicit=set(pathspecs))
+    work = select_changes(changes, settings, result.notes, explicit=set(pathspecs))
     for file_result, read in _analyse_all(view, work, settings, progress, jobs):
         result.files_analysed += read
         result.findings.extend(file_result.findings)
@@ -142,7 +142,9 @@ def _head(view: RepoView, head: str | None) -> str:
     return view.resolve(head)
 
 
-def _settings(view: RepoView, settings: Settings | Mapping[str, Any] | None, head: str) -> Settings:
+def settings_for(view: RepoView, settings: Settings | Mapping[str, Any] | None, head: str) -> Settings:
+    """The settings to analyse with: a ``Settings`` as given, else ``[tool.mldiff]`` (from the
+    working tree, or from ``head``'s pyproject.toml in a bare repository) overridden by a mapping."""
     if isinstance(settings, Settings):
         return settings
     if view.root is not None:
@@ -153,8 +155,8 @@ def _settings(view: RepoView, settings: Settings | Mapping[str, Any] | None, hea
     return from_file.merged(**dict(settings or {}))
 
 
-def _select(changes: list[FileChange], settings: Settings, notes: list[str],
-            explicit: set[str] = frozenset()) -> list[FileChange]:
+def select_changes(changes: list[FileChange], settings: Settings, notes: list[str],
+                   explicit: set[str] = frozenset()) -> list[FileChange]:
     """The changes mldiff reads: a kind it understands, inside include/exclude, readable.
     A file named explicitly on the command line escapes the default excludes (tests)."""
     from mldiff.analysis.filekinds import file_kind
@@ -176,29 +178,42 @@ def _analyse_all(view: RepoView, work: list[FileChange], settings: Settings, pro
     total = len(work)
     if progress:
         progress(0, total, "")
-    workers = min(jobs or _cpu_count(), total)
-    if workers <= 1 or total <= PARALLEL_MIN_FILES:
-        results = (_analyse(view, change, settings) for change in work)
-    else:
-        # Largest first: one big model file started last would leave the other cores idle.
-        work = sorted(work, key=view.size_hint, reverse=True)
-        results = _in_pool(view, work, settings, workers)
-    for done, (file_result, read) in enumerate(results, start=1):
+    for done, (_, (file_result, read)) in enumerate(analyse_many(view, work, settings, jobs), start=1):
         if progress:
             progress(done, total, file_result.path)
         yield file_result, read
 
 
-def _in_pool(view: RepoView, work: list[FileChange], settings: Settings,
-             workers: int) -> Iterator[tuple[FileResult, bool]]:
-    """Analyse in worker processes, results as they finish. ``spawn``: forking a process
-    that holds git reader pipes (or an LSP server's threads) is not safe."""
+def analyse_many(view: RepoView, work: Sequence[FileChange], settings: Settings, jobs: int | None = None, *,
+                 in_order: bool = False) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+    """``(index into work, (result, read))`` for every change: serially for a few files, else
+    in one worker process per core (``jobs``: at most that many). Results come as they
+    finish, largest files started first, unless ``in_order`` (for callers that print
+    as they go, such as ``mldiff log``)."""
+    workers = min(jobs or _cpu_count(), len(work))
+    if workers <= 1 or len(work) <= PARALLEL_MIN_FILES:
+        for index, change in enumerate(work):
+            yield index, _analyse(view, change, settings)
+        return
+    order = list(range(len(work)))
+    if not in_order:
+        # Largest first: one big model file started last would leave the other cores idle.
+        sizes = [view.size_hint(change) for change in work]
+        order.sort(key=sizes.__getitem__, reverse=True)
+    yield from _in_pool(view, [(index, work[index]) for index in order], settings, workers, in_order)
+
+
+def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Settings, workers: int,
+             in_order: bool) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+    """Analyse in worker processes. ``spawn``: forking a process that holds git reader
+    pipes (or an LSP server's threads) is not safe."""
     import multiprocessing
     context = multiprocessing.get_context("spawn")
     args = (str(view.git_dir), str(view.root) if view.root else None, view.is_bare, str(view.common_dir),
             settings)
     with context.Pool(workers, initializer=_worker_start, initargs=args) as pool:
-        yield from pool.imap_unordered(_worker_analyse, work, chunksize=1)
+        mapper = pool.imap if in_order else pool.imap_unordered
+        yield from mapper(_worker_analyse, items, chunksize=1)
 
 
 _worker: tuple[RepoView, Settings] | None = None
@@ -212,10 +227,11 @@ def _worker_start(git_dir: str, root: str | None, is_bare: bool, common_dir: str
                         common_dir=Path(common_dir)), settings)
 
 
-def _worker_analyse(change: FileChange) -> tuple[FileResult, bool]:
+def _worker_analyse(item: tuple[int, FileChange]) -> tuple[int, tuple[FileResult, bool]]:
     assert _worker is not None
     view, settings = _worker
-    return _analyse(view, change, settings)
+    index, change = item
+    return index, _analyse(view, change, settings)
 
 
 def _cpu_count() -> int:

@@ -29,10 +29,6 @@ from mldiff.errors import ConfigError
 from mldiff.families import FAMILIES
 from mldiff.findings import SEVERITIES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 # Test code changes no training run: skipped unless a path is named explicitly or
@@ -181,6 +177,10 @@ def load(root: Path | str | None) -> Settings:
 def loads(text: str, name: str = "pyproject.toml") -> Settings:
     """``[tool.mldiff]`` from the text of a pyproject.toml (a bare repository has no file
     to open: its settings come from the head commit's blob)."""
+    if sys.version_info >= (3, 11):  # imported here: most commands never read a pyproject.toml
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

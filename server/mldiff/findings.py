@@ -95,6 +95,20 @@ class Finding:
             ]
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of ``to_json`` (fixes and the replaced base text are not kept there)."""
+        path = data["path"]
+        related = tuple(
+            Related(Span(r["line"], r["column"], r["end_line"], r["end_column"]), r["message"],
+                    None if r.get("path") == path else r.get("path"))
+            for r in data.get("related", ()))
+        return cls(path=path, code=data["code"], family=data["family"], severity=data["severity"],
+                   message=data["message"],
+                   span=Span(data["line"], data["column"], data["end_line"], data["end_column"]),
+                   base_line=data.get("base_line"), before=data.get("before"), after=data.get("after"),
+                   related=related)
+
 
 @dataclass(frozen=True)
 class FileError:
@@ -109,6 +123,10 @@ class FileError:
         if self.line is not None:
             out["line"] = self.line
         return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileError:
+        return cls(data["path"], data["message"], data.get("line"))
 
 
 @dataclass

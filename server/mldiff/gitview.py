@@ -12,7 +12,6 @@ Heads: ``"worktree"`` (tracked changes plus untracked files git does not ignore)
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import posixpath
@@ -24,7 +23,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from mldiff.errors import GitError
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
@@ -247,7 +246,7 @@ class RepoView:
         else:
             head = self._verified(head)
             args = ["diff", *options, base_sha, head]
-        changes = _parse_raw(self._run(*args, "--", *pathspecs), head)
+        changes = parse_raw(self._run(*args, "--", *pathspecs), head)
         if head == WORKTREE:
             changes = self._with_untracked(changes, pathspecs)
         return sorted(changes, key=lambda c: c.path)
@@ -317,6 +316,7 @@ class RepoView:
             text = self._rename_text(d.base_blob)
             if text is not None:
                 base_lines[d.path] = text.splitlines(keepends=True)
+        import difflib  # only here: most commands never pair renames by content
         scored = []
         for path, data in head_data.items():
             if b"\0" in data[:8000]:
@@ -531,6 +531,35 @@ class RepoView:
             raise GitError(_git_message(args, err))
         return out
 
+    def stream(self, *args: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        """Run git and yield its stdout in chunks as it comes (``git log`` over a long
+        history), with the same environment and options as every other call; GitError
+        when it fails. Closing the generator early stops git."""
+        try:
+            process = subprocess.Popen([self._git_exe, *_GIT_OPTIONS, *args], cwd=self._cwd, env=self._env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise GitError(NO_GIT) from None
+        assert process.stdout is not None and process.stderr is not None
+        stderr: list[bytes] = []
+        # Drained on the side, so a chatty stderr can never block git while we read stdout.
+        drain = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
+        drain.start()
+        finished = False
+        try:
+            while data := process.stdout.read1(chunk_size):
+                yield data
+            finished = True
+        finally:
+            if not finished and process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            code = process.wait()
+            drain.join()
+            process.stderr.close()
+        if code != 0:
+            raise GitError(_git_message(args, b"".join(stderr).decode("utf-8", "replace")))
+
     def _try(self, *args: str) -> tuple[bool, str]:
         ok, out, _ = self._call(args)
         return ok, out
@@ -645,8 +674,8 @@ def _blob(value: str) -> str | None:
     return None if _NULL_ID.match(value) else value
 
 
-def _parse_raw(out: str, head: str) -> list[FileChange]:
-    """``git diff --raw -z`` records -> FileChanges."""
+def parse_raw(out: str, head: str) -> list[FileChange]:
+    """``git diff --raw -z`` records (also ``git log --raw -z``'s, one commit's) -> FileChanges."""
     fields = out.split("\0")
     changes: list[FileChange] = []
     seen: set[str] = set()

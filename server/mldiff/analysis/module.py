@@ -23,7 +23,7 @@ from mldiff.findings import Span
 from mldiff.hunks import split_lines
 
 _VIEWS: "OrderedDict[tuple[int, int], ModuleView]" = OrderedDict()
-_VIEW_LIMIT = 16
+_VIEW_LIMIT = 8
 _IMPORT_LINE = re.compile(r"[ \t]*(?:import|from)[ \t]")
 
 
@@ -40,6 +40,7 @@ class ModuleView:
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
         self._elements: dict[int, Facts] = {}
+        self._units: dict[int, Unit] = {}
 
     @classmethod
     def of(cls, text: str) -> ModuleView:
@@ -72,8 +73,12 @@ class ModuleView:
         return first + "".join(self.lines[ll.start + 1:ll.end])
 
     def unit(self, index: int) -> Unit:
-        ll = self.segments.lines[index]
-        return parse_unit(self.source(index), ll.keyword, ll.is_header, ll.part, ll.opener, ll.closer)
+        unit = self._units.get(index)
+        if unit is None:
+            ll = self.segments.lines[index]
+            unit = self._units[index] = parse_unit(self.source(index), ll.keyword, ll.is_header, ll.part,
+                                                   ll.opener, ll.closer)
+        return unit
 
     def facts(self, index: int) -> Facts:
         facts = self.unit(index).facts

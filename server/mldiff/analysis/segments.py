@@ -38,7 +38,7 @@ CONTINUATION_CLAUSES = frozenset({"elif", "else", "except", "finally"})
 # (depth change, string still open at end or None, ends with a joining backslash, last code char)
 LineScan = tuple[int, "str | None", bool, str]
 _SCAN_CACHE: dict[tuple[str, str | None], LineScan] = {}
-_SCAN_CACHE_LIMIT = 400_000
+_SCAN_CACHE_LIMIT = 100_000  # entries per line cache; cleared when full (a few MB at most)
 
 
 def scan_line(line: str, open_string: str | None) -> LineScan:

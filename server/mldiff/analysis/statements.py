@@ -7,6 +7,7 @@ computed only when a rule anchors a finding on a node.
 """
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -89,7 +90,8 @@ class Facts:
 class Unit:
     """One logical line, parsed (or not: ``error`` says why)."""
 
-    __slots__ = ("text", "keyword", "part", "tree", "statement", "offset", "error", "_facts", "_positions")
+    __slots__ = ("text", "keyword", "part", "tree", "statement", "offset", "error", "_facts", "_positions",
+                 "__weakref__")
 
     def __init__(self, text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
                  closer: str = "") -> None:
@@ -169,29 +171,35 @@ class Unit:
                 code_range.end.line - 1 - self.offset, code_range.end.column)
 
 
-_UNITS: OrderedDict[tuple, Unit] = OrderedDict()
-_UNIT_LIMIT = 50_000
+# Parsed statements are shared by every view that holds the same text (an edit re-uses
+# the units of all unchanged lines): the live ones through a weak map, the most recent
+# few strongly, so that the units of text no editor or view holds any more are freed
+# and a long editing session does not grow memory.
+_LIVE: "weakref.WeakValueDictionary[tuple, Unit]" = weakref.WeakValueDictionary()
+_RECENT: OrderedDict[tuple, Unit] = OrderedDict()
+_RECENT_LIMIT = 512
 PART = "<part>"          # binding prefix for entries of a split container, see ModuleView.facts
 PART_CALL = "_mldiff_part"  # the call that wraps a split call's arguments so they parse alone
 
 
 def parse_unit(text: str, keyword: str, is_header: bool, part: str = "", opener: str = "",
                closer: str = "") -> Unit:
-    """The parsed logical line, from the cache when this exact text was seen before."""
+    """The parsed logical line, shared with any live view that parsed this exact text."""
     key = (text, keyword, is_header, part, opener, closer)
-    unit = _UNITS.get(key)
-    if unit is not None:
-        _UNITS.move_to_end(key)
-        return unit
-    unit = Unit(text, keyword, is_header, part, opener, closer)
-    _UNITS[key] = unit
-    if len(_UNITS) > _UNIT_LIMIT:
-        _UNITS.popitem(last=False)
+    unit = _LIVE.get(key)
+    if unit is None:
+        unit = Unit(text, keyword, is_header, part, opener, closer)
+        _LIVE[key] = unit
+    _RECENT[key] = unit
+    _RECENT.move_to_end(key)
+    if len(_RECENT) > _RECENT_LIMIT:
+        _RECENT.popitem(last=False)
     return unit
 
 
 def clear_cache() -> None:
-    _UNITS.clear()
+    _RECENT.clear()
+    _LIVE.clear()
 
 
 # ---------------------------------------------------------------------------

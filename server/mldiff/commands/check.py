@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from mldiff.commands.options import add_selection_arguments, selection_overrides
+from mldiff.commands.terminal import StatusLine, is_tty, use_color
 from mldiff.findings import SEVERITIES, SEVERITY_RANK
 
 FAIL_ON = (*SEVERITIES, "never")
@@ -39,10 +41,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--format", choices=formats.names(), default="text", help="output format (default: text)")
     parser.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                         help="exit 1 when a finding is at or above this severity (default: warning)")
-    parser.add_argument("--select", action="append", metavar="CODES_OR_FAMILIES",
-                        help="only these rule codes, code prefixes or families (comma-separated)")
-    parser.add_argument("--ignore", action="append", metavar="CODES_OR_FAMILIES",
-                        help="skip these rule codes, code prefixes or families (comma-separated)")
+    add_selection_arguments(parser)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="limit the check to these files or directories")
     parser.set_defaults(run=run)
 
@@ -53,18 +52,18 @@ def run(args: argparse.Namespace) -> int:
     from mldiff.gitview import INDEX, RepoView
 
     view = RepoView.discover(args.repo)
-    overrides = {name: ",".join(getattr(args, name)) for name in ("select", "ignore") if getattr(args, name)}
-    progress = _Progress(sys.stderr) if _is_tty(sys.stderr) else None
+    overrides = selection_overrides(args)
+    progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
     try:
         result = run_check(view, base=args.base, head=INDEX if args.staged else args.head,
-                           merge_base=args.merge_base, paths=_repo_paths(view, args.paths),
+                           merge_base=args.merge_base, paths=repo_paths(view, args.paths),
                            settings=overrides, progress=progress)
     finally:
         if progress:
             progress.clear()
         view.close()
-    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=_color(sys.stdout),
-                                   err_color=_color(sys.stderr))
+    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
+                                   err_color=use_color(sys.stderr))
     return exit_status(result.findings, args.fail_on)
 
 
@@ -75,7 +74,7 @@ def exit_status(findings, fail_on: str) -> int:
     return 1 if any(SEVERITY_RANK[f.severity] <= threshold for f in findings) else 0
 
 
-def _repo_paths(view, paths: list[str]) -> list[str]:
+def repo_paths(view, paths: list[str]) -> list[str]:
     """PATHs as the user meant them: relative to the current directory when it lies in the
     repository (as git does), else relative to the repository root (``--repo`` elsewhere)."""
     if view.root is None:
@@ -91,32 +90,9 @@ def _repo_paths(view, paths: list[str]) -> list[str]:
     return out
 
 
-def _is_tty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _color(stream) -> bool:
-    return _is_tty(stream) and not os.environ.get("NO_COLOR")
-
-
-class _Progress:
+class _Progress(StatusLine):
     """``analysing 12/216 files`` on one terminal line, for changes big enough to wait for."""
 
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.shown = False
-
     def __call__(self, done: int, total: int, path: str) -> None:
-        if total < PROGRESS_MIN_FILES:
-            return
-        self.stream.write(f"\r\033[Kmldiff: analysing {done}/{total} files")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        if total >= PROGRESS_MIN_FILES:
+            self.show(f"mldiff: analysing {done}/{total} files")

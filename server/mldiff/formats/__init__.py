@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-# Format name -> module under mldiff.formats (sarif and github plug in here).
+# Format name -> module under mldiff.formats.
 FORMATS: dict[str, str] = {
     "text": "text",
     "json": "json_format",
+    "sarif": "sarif",
+    "github": "github",
 }
 
 
