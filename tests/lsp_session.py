@@ -56,6 +56,11 @@ class Session:
         self.registrations: list[types.Registration] = []
         self.refreshes: dict[str, int] = {}
         self.initialize_result: types.InitializeResult | None = None
+        # window/showMessageRequest: what the server asked, and the title of the action to
+        # answer with (None: dismissed). ``hold`` keeps the question open until it is set.
+        self.message_requests: list[types.ShowMessageRequestParams] = []
+        self.answer: str | None = None
+        self.hold: asyncio.Event | None = None
 
     # -- documents ---------------------------------------------------------------------------
     def open(self, path: Path, text: str | None = None, language: str = "python") -> str:
@@ -157,9 +162,37 @@ class Session:
             text_document=types.TextDocumentIdentifier(uri=uri), range=first,
             context=types.CodeActionContext(diagnostics=diagnostics, only=only))))
 
-    async def command(self, name: str, *arguments: Any):
+    async def command(self, name: str, *arguments: Any, token: str | None = None, timeout: float = WAIT_S):
+        """Run a server command; with ``token``, as the request's workDoneToken (its progress
+        is recorded in ``client.progress_reports[token]``)."""
+        if token is not None:
+            self.client.progress_reports.setdefault(token, [])
         return await self.request(self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=name, arguments=list(arguments))))
+            types.ExecuteCommandParams(command=name, arguments=list(arguments), work_done_token=token)), timeout)
+
+    def send_command(self, msg_id: str, name: str, *arguments: Any,
+                     token: str | None = None) -> concurrent.futures.Future:
+        """Send a command request with a known id (to cancel it later); its answer's future."""
+        if token is not None:
+            self.client.progress_reports.setdefault(token, [])
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.client.protocol._request_futures[msg_id] = future
+        params = {"command": name, "arguments": list(arguments)}
+        if token is not None:
+            params["workDoneToken"] = token
+        asyncio.ensure_future(self.send_raw({"id": msg_id, "method": types.WORKSPACE_EXECUTE_COMMAND,
+                                             "params": params}))
+        return future
+
+    def cancel_request(self, msg_id: str) -> None:
+        self.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
+    def cancel_progress(self, token: str) -> None:
+        self.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+
+    def progress(self, token: str) -> list:
+        """The work-done progress values reported on ``token`` so far (begin, reports, end)."""
+        return list(self.client.progress_reports.get(token, []))
 
 
 def _recording_client(session_box: list) -> LanguageClient:
@@ -182,6 +215,17 @@ def _recording_client(session_box: list) -> LanguageClient:
     features[types.CLIENT_REGISTER_CAPABILITY] = register_capability
     features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = refresh(types.WORKSPACE_DIAGNOSTIC_REFRESH)
     features[types.WORKSPACE_CODE_LENS_REFRESH] = refresh(types.WORKSPACE_CODE_LENS_REFRESH)
+
+    async def message_request(client: LanguageClient, params: types.ShowMessageRequestParams):
+        current = session_box[0]
+        current.message_requests.append(params)
+        if current.hold is not None:
+            await current.hold.wait()
+        if current.answer is None:
+            return None
+        return next(action for action in params.actions or [] if action.title == current.answer)
+
+    features[types.WINDOW_SHOW_MESSAGE_REQUEST] = message_request
     register_lsp_features(client, features)
     _code_action_hook(client)
     return client
@@ -199,7 +243,8 @@ def capabilities(profile: str, mode: str = "auto", refresh: bool = False) -> typ
 async def session(root: Path, profile: str = "visual-studio-code", mode: str = "push", *,
                   init_options: dict[str, Any] | None = None, configuration: dict[str, Any] | None = None,
                   folders: list[Path] | None = None, refresh: bool = False,
-                  caps: types.ClientCapabilities | None = None) -> AsyncIterator[Session]:
+                  caps: types.ClientCapabilities | None = None,
+                  env: dict[str, str] | None = None) -> AsyncIterator[Session]:
     """A server process for ``root``. ``mode`` "pull" asks the server to serve pull
     diagnostics (the client must support them); "push" leaves the server's choice."""
     box: list = [None]
@@ -211,7 +256,7 @@ async def session(root: Path, profile: str = "visual-studio-code", mode: str = "
     if mode == "pull":
         options.setdefault("diagnosticMode", "pull")
     options.setdefault("debounceMs", 0)
-    await client.start_io(*SERVER_COMMAND)
+    await client.start_io(*SERVER_COMMAND, **({"env": env} if env is not None else {}))
     try:
         workspace = [types.WorkspaceFolder(uri=uri_of(f), name=f.name) for f in (folders or [root])]
         current.initialize_result = await asyncio.wait_for(client.initialize_session(types.InitializeParams(

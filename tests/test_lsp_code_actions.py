@@ -1,5 +1,5 @@
 """Code actions read the diagnostics' data: suppress, restore from the base, and the
-validation source actions (placeholders until the validation engine lands)."""
+validation source actions."""
 from __future__ import annotations
 
 import pytest
@@ -12,6 +12,7 @@ from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
 pytestmark = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
 WITHOUT = TRAIN.replace(TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
+VALIDATE, ATTACH = "mldiff.validate", "mldiff.attachToCommit"
 
 
 def text_edits(action: types.CodeAction, uri: str) -> list[types.TextEdit]:
@@ -118,11 +119,11 @@ async def test_validation_source_actions_are_registered(train_repo: Repo, profil
         actions = await lsp.code_actions(uri, [], only=[types.CodeActionKind.Source])
         by_title = {a.title: a for a in actions}
         assert set(by_title) == {"Validate this change", "Attach validation results to the commit message"}
-        assert by_title["Validate this change"].command.command == "mldiff.validate"
-        assert by_title["Attach validation results to the commit message"].command.command == "mldiff.attachToCommit"
+        assert by_title["Validate this change"].command.command == VALIDATE
+        assert by_title["Attach validation results to the commit message"].command.command == ATTACH
         quick = await lsp.code_actions(uri, [], only=[types.CodeActionKind.QuickFix])
         assert not quick
-        for action in actions:
-            answer = await lsp.command(action.command.command, *(action.command.arguments or []))
-            assert answer["available"] is False and "not available yet" in answer["message"]
-        assert [m.message for m in lsp.client.messages if "not available yet" in m.message]
+        validate = await lsp.command(VALIDATE, *by_title["Validate this change"].command.arguments)
+        assert validate["status"] == "unconfigured" and "[tool.mldiff.validate]" in validate["message"]
+        attach = await lsp.command(ATTACH, *by_title["Attach validation results to the commit message"].command.arguments)
+        assert attach["trailers"] is None and attach["reason"]   # a repository without commits: a reason

@@ -55,4 +55,27 @@ async def test_code_lens_above_each_hunk_with_findings(train_repo: Repo, profile
             (TRAIN_LINE + 1, "ML: normalization"), (6, "ML: normalization")]
         assert lines[5].startswith("eval_transform")
         answer = await lsp.command(lens.command.command, *lens.command.arguments)
-        assert answer["available"] is False
+        assert answer["status"] == "unconfigured"   # the lens's arguments reach mldiff.validate
+
+
+async def test_code_lenses_are_refreshed_when_what_they_say_changes(train_repo: Repo, profile: str, mode: str) -> None:
+    """A lens answered before the findings changed (a suppression typed, git moved) must not
+    linger: the server asks a client that can be asked to fetch the lenses again."""
+    train_repo.commit("train")
+    async with session(train_repo.path, profile, mode) as lsp:
+        uri = lsp.open(train_repo.path / "train.py", WITHOUT)
+        await lsp.diagnostics(uri, lambda d: bool(d))
+        assert len(await lsp.code_lenses(uri)) == 1
+        # The lens moves with the edit but says the same: the client moves it itself.
+        lsp.change(uri, ((0, 0, 0, 0), "# a comment\n"))
+        await lsp.diagnostics(uri, lambda d: bool(d) and d[0].range.start.line == TRAIN_LINE + 1)
+        assert types.WORKSPACE_CODE_LENS_REFRESH not in lsp.refreshes
+        # The finding is suppressed; the client does not ask for lenses by itself here.
+        end = len(TRAIN_WITHOUT_NORMALIZE)
+        lsp.change(uri, ((TRAIN_LINE + 1, end, TRAIN_LINE + 1, end), "  # mldiff: ignore[ML201]"))
+        await lsp.diagnostics(uri, lambda d: not d)
+        if profile == "visual-studio-code":   # it declares workspace.codeLens.refreshSupport
+            assert await lsp.until(lambda: lsp.refreshes.get(types.WORKSPACE_CODE_LENS_REFRESH)) == 1
+        else:
+            assert types.WORKSPACE_CODE_LENS_REFRESH not in lsp.refreshes
+        assert await lsp.code_lenses(uri) == []

@@ -10,24 +10,11 @@ import time
 import pytest
 
 from conftest import mldiff
-from validation_support import (RUN_ENV, assert_unchanged, edit, leftover_worktrees, processes_mentioning, take,
-                                tiny_train_repo)
+from validation_support import (RUN_ENV, assert_unchanged, edit, hanging_repo, leftover_worktrees,
+                                processes_mentioning, take, tiny_train_repo)
 
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
-
-STEP_LINE = "            step += 1\n"
-HANG = STEP_LINE + ("            if step == 3 and os.environ.get('HANG_MARKER'):\n"
-                    "                open(os.environ['HANG_MARKER'], 'w').close()\n"
-                    "                time.sleep(600)\n")
-
-
-def hanging_repo(tmp_path):
-    repo = tiny_train_repo(tmp_path)
-    edit(repo, "train.py", "import argparse\n", "import argparse\nimport os\nimport time\n")
-    edit(repo, "train.py", STEP_LINE, HANG)
-    return repo
-
 
 def wait_for(predicate, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
@@ -52,6 +39,20 @@ def test_failing_command_reports_its_last_lines(tmp_path):
     assert "raise ValueError('bad shape 3 != 4')" in completed.stderr  # the user's own traceback, shown
     assert_unchanged(before, take(repo.path))
     assert leftover_worktrees(repo) == []
+
+
+def test_missing_interpreter_is_one_clear_line(tmp_path):
+    repo = tiny_train_repo(tmp_path)
+    edit(repo, "pyproject.toml", 'command = "python train.py --epochs 2"', 'command = "python9 train.py"')
+    repo.commit("an interpreter that is not installed")
+    before = take(repo.path)
+    completed = mldiff("validate", "--steps", "3", cwd=repo.path, env=RUN_ENV)
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1] == (
+        "mldiff: cannot start 'python9': No such file or directory (is it installed and on PATH?)"), completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert leftover_worktrees(repo) == []
+    assert_unchanged(before, take(repo.path))
 
 
 def test_command_that_never_steps(tmp_path):

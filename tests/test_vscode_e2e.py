@@ -4,11 +4,12 @@ in headless Chromium (tests/vscode_e2e_driver.cjs).
 The user's path: open the fixture repository, delete the Normalize line of train.py in the
 editor, see mldiff's ML201 warning in the Problems panel, apply the "Suppress" quick fix,
 then attach stored validation results to the commit message in the Source Control box.
-Screenshots (on failure too) land under .artifacts/vscode-e2e/, printed in the log.
+A second path (marked ``validation_e2e``) runs a real validation of fixtures/tiny-train
+from the Command Palette: the confirmation answered "Run", the progress, the summary.
+Screenshots (on failure too) land under .artifacts/<test>/, printed in the log.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, GIT_ENV, ROOT, Repo, mldiff
+from validation_support import store_result
 from vscode_tools import (ARTIFACTS, CODE_SERVER, NODE, PLAYWRIGHT_MODULES, build_vsix, chromium, node_env,
                           require)
 
@@ -104,38 +106,13 @@ class CodeServer:
         return "\n".join(p.read_text(errors="replace") for p in logs)
 
 
-def _fixture_repository(path: Path) -> Repo:
-    """The sample ML project as a fresh git repository with the training script committed."""
+def _fixture_repository(path: Path, fixture: str) -> Repo:
+    """A sample ML project as a fresh git repository with the training script committed."""
     repo = Repo(path)
     for name in ("train.py", "pyproject.toml"):
-        shutil.copy2(FIXTURES / "ml-project" / name, path / name)
+        shutil.copy2(FIXTURES / fixture / name, path / name)
     repo.commit("Train a small classifier")
     return repo
-
-
-def _store_validation_result(root: Path) -> None:
-    """Store a validation result for the working tree as `mldiff validate` does: the real
-    content key, comparison and results store, with the two runs' measurements given here
-    (the probe itself, which needs the project's own dependencies, is tested in
-    tests/test_validate_*.py)."""
-    from mldiff.validate import compare, content, gitcmd, store
-    from mldiff.validate.validation import ValidationResult
-
-    def run(losses: list[float], samples_per_second: float, rss: int) -> dict:
-        return {"status": "ok", "loss": losses, "samples_per_second": samples_per_second,
-                "steps_per_second": samples_per_second / 64, "steady_seconds": 4.0,
-                "memory": {"peak_rss_bytes": rss},
-                "environment": {"torch": "2.13.0+cpu", "device": "cpu", "device_name": "cpu"}}
-
-    base_commit = gitcmd.resolve_commit(root, "HEAD")
-    key = content.worktree_key(root)
-    base, change = run([2.31, 2.18, 2.02], 812.0, 900 << 20), run([2.31, 2.25, 2.16], 830.0, 890 << 20)
-    comparison = compare.compare(base, change)
-    result = ValidationResult(
-        base_rev="HEAD", base_commit=base_commit, content_key=key, runner="local",
-        command=["python", "train.py", "--epochs", "1"], steps=3, seed=0, base=base, change=change,
-        comparison=comparison, verdict=compare.verdict(comparison), finished=time.time(), stored=True)
-    store.save_result(gitcmd.common_dir(root), base_commit, key, result.to_json())
 
 
 def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
@@ -151,7 +128,7 @@ def _drive(config_path: Path, repo: Repo) -> tuple[dict, str, str | None]:
         for line in driver.stdout:
             log.append(line.rstrip("\n"))
             if line.startswith("pause saved"):
-                _store_validation_result(repo.path)
+                store_result(repo.path)
             elif line.startswith("pause staged"):
                 attach = mldiff("attach", "--repo", str(repo.path))
                 assert attach.returncode == 0, f"mldiff attach: {attach.stderr}"
@@ -196,14 +173,14 @@ def _announce(request: pytest.FixtureRequest, line: str) -> None:
 
 
 def _session(request: pytest.FixtureRequest, home: Path, name: str, settings: dict, env: dict[str, str],
-             **config: object) -> dict:
+             fixture: str = "ml-project", **config: object) -> dict:
     """One fresh VS Code: install the .vsix, start code-server on the fixture repository,
     drive it; screenshots and logs go to .artifacts/NAME/."""
     browser = chromium()
     require(NODE, CODE_SERVER, PLAYWRIGHT_MODULES, browser)
     started = time.monotonic()
     vsix = build_vsix()
-    repo = _fixture_repository(home / "ml-project")
+    repo = _fixture_repository(home / fixture, fixture)
     artifacts = ARTIFACTS / name
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
@@ -244,8 +221,7 @@ def _session(request: pytest.FixtureRequest, home: Path, name: str, settings: di
 def e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The main path, with mldiff importable by the configured interpreter."""
     return _session(request, tmp_path_factory.mktemp("vscode-e2e"), "vscode-e2e", {"mldiff.interpreter": sys.executable},
-                    dict(os.environ),
-                    attach=importlib.util.find_spec("mldiff.validate") is not None)  # the validation branch landed
+                    dict(os.environ), attach=True)
 
 
 def test_normalize_removal_shows_ml201_in_problems(e2e: dict) -> None:
@@ -263,13 +239,11 @@ def test_suppress_quick_fix_edits_the_line(e2e: dict) -> None:
     assert "transforms.Normalize(" not in on_disk
     assert on_disk.count("# mldiff: ignore[ML201]") == 1
     assert e2e["squiggleGoneAfterFix"], "the suppressed finding was still shown after the fix"
+    assert e2e.get("lens") == "ML: normalization", e2e.get("lens")
+    assert e2e["lensGoneAfterFix"], "the suppressed finding's code lens was still shown after the fix"
 
 
 def test_attach_puts_trailers_after_the_typed_message(e2e: dict) -> None:
-    if e2e["trailers"] is None:
-        pytest.skip("no validation store yet (the validation branch has not landed)")
-    if e2e.get("attachUnavailable"):
-        pytest.xfail(f"the language server's mldiff.attachToCommit is still a placeholder: {e2e['attachUnavailable']}")
     assert "ML-Validated:" in e2e["commitBoxText"]
     # What VS Code committed from the box: the typed subject, a blank line, then exactly the
     # trailers that `mldiff attach` prints for the staged change.
@@ -305,3 +279,31 @@ def test_missing_mldiff_is_explained_and_installed_from_the_prompt(request: pyte
     installed = subprocess.run([str(python), "-c", "import mldiff; print(mldiff.__file__)"], env=env,
                                capture_output=True, text=True, timeout=60)
     assert str(venv) in installed.stdout, installed.stderr
+
+
+@pytest.mark.validation_e2e
+def test_validate_change_from_the_palette_runs_after_run_and_shows_the_summary(request: pytest.FixtureRequest,
+                                                                              tmp_path: Path) -> None:
+    """A real validation of fixtures/tiny-train (torch on the CPU): delete `optimizer.zero_grad()`
+    in the editor, save, run "mldiff: Validate change", answer the confirmation with "Run"; the
+    progress notification counts steps and the server's one-line summary appears."""
+    if "validation_e2e" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a real validation in VS Code adds about 50 s to the e2e: select it with -m validation_e2e")
+    pytest.importorskip("torch")
+    lines = (FIXTURES / "tiny-train" / "train.py").read_text(encoding="utf-8").splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if "optimizer.zero_grad()" in text)
+    # The user's settings: the extension host's PATH need not hold a `python` with torch, so
+    # the command names this interpreter (which also checks that mldiff.validate.command is honoured).
+    command = f"{sys.executable} train.py --epochs 2"
+    settings = {"mldiff.interpreter": sys.executable, "mldiff.validate.steps": 3, "mldiff.validate.command": command}
+    result = _session(request, tmp_path / "home", "vscode-e2e-validate", settings, dict(os.environ),
+                      fixture="tiny-train", deleteLineContaining="optimizer.zero_grad()", gotoLine=line, code="ML801",
+                      quickFix=False, validate={"command": "mldiff: Validate change",
+                                                "prompt": "runs this project's training command",
+                                                "button": "Run", "summary": "mldiff: validated"})
+    # The notification collapses the text's runs of spaces, as HTML does.
+    assert " ".join(f"{command}  (runner: auto)".split()) in " ".join(result["validatePrompt"].split())
+    assert "run: step" in result["validateProgress"], result["validateProgress"]
+    summary = result["validateSummary"]
+    assert "mldiff: validated 3 steps against base" in summary, summary   # mldiff.validate.steps: 3
+    assert "stored for a commit of exactly this content" in summary

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from conftest import FIXTURES, Repo, mldiff
@@ -22,6 +23,21 @@ def tiny_train_repo(tmp_path: Path, name: str = "repo") -> Repo:
         if item.is_file():
             shutil.copy(item, repo.path / item.name)
     repo.commit("tiny-train")
+    return repo
+
+
+STEP_LINE = "            step += 1\n"
+HANG = STEP_LINE + ("            if step == 3 and os.environ.get('HANG_MARKER'):\n"
+                    "                open(os.environ['HANG_MARKER'], 'w').close()\n"
+                    "                time.sleep(600)\n")
+
+
+def hanging_repo(tmp_path: Path) -> Repo:
+    """tiny-train whose working tree (the change) hangs after optimizer step 3 when the
+    environment names a HANG_MARKER file (created when it starts hanging)."""
+    repo = tiny_train_repo(tmp_path)
+    edit(repo, "train.py", "import argparse\n", "import argparse\nimport os\nimport time\n")
+    edit(repo, "train.py", STEP_LINE, HANG)
     return repo
 
 
@@ -79,3 +95,28 @@ def take(path: Path, hooks: bool = False) -> dict:
 
 def assert_unchanged(before: dict, after: dict) -> None:
     assert_same(before, after)
+
+
+def store_result(root: Path) -> None:
+    """Store a validation result for the working tree as `mldiff validate` does: the real
+    content key, comparison and results store, with the two runs' measurements given here
+    (the probe itself, which needs the project's own dependencies, is tested in
+    tests/test_validate_*.py)."""
+    from mldiff.validate import compare, content, gitcmd, store
+    from mldiff.validate.validation import ValidationResult
+
+    def run(losses: list[float], samples_per_second: float, rss: int) -> dict:
+        return {"status": "ok", "loss": losses, "samples_per_second": samples_per_second,
+                "steps_per_second": samples_per_second / 64, "steady_seconds": 4.0,
+                "memory": {"peak_rss_bytes": rss},
+                "environment": {"torch": "2.13.0+cpu", "device": "cpu", "device_name": "cpu"}}
+
+    base_commit = gitcmd.resolve_commit(root, "HEAD")
+    key = content.worktree_key(root)
+    base, change = run([2.31, 2.18, 2.02], 812.0, 900 << 20), run([2.31, 2.25, 2.16], 830.0, 890 << 20)
+    comparison = compare.compare(base, change)
+    result = ValidationResult(
+        base_rev="HEAD", base_commit=base_commit, content_key=key, runner="local",
+        command=["python", "train.py", "--epochs", "1"], steps=3, seed=0, base=base, change=change,
+        comparison=comparison, verdict=compare.verdict(comparison), finished=time.time(), stored=True)
+    store.save_result(gitcmd.common_dir(root), base_commit, key, result.to_json())

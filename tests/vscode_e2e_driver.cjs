@@ -61,6 +61,15 @@ async function main(page) {
   await page.locator(".explorer-folders-view .monaco-list-row", { hasText: config.file }).first().click({ timeout: 60_000 });
   const editor = page.locator(".editor-instance .monaco-editor").first();
   const target = editor.locator(".view-line", { hasText: config.deleteLineContaining }).first();
+  if (config.gotoLine) {
+    // Monaco renders only the lines in view: go to the line first.
+    await editor.locator(".view-line").first().waitFor({ timeout: 30_000 });
+    await editor.locator(".view-line").first().click();
+    await page.keyboard.press("Control+G");
+    await page.locator(".quick-input-widget input").waitFor({ timeout: 10_000 });
+    await page.keyboard.type(String(config.gotoLine));
+    await page.keyboard.press("Enter");
+  }
   await target.waitFor({ timeout: 30_000 });
 
   if (config.install) {
@@ -89,14 +98,21 @@ async function main(page) {
   const status = page.locator(".statusbar-item", { hasText: "ML change" }).first();
   await status.waitFor({ timeout: 10_000 });
   result.statusBar = plain(await status.innerText());
+  const lens = editor.locator(".codelens-decoration", { hasText: "ML:" }).first();
+  await lens.waitFor({ timeout: 15_000 }).then(async () => { result.lens = plain(await lens.innerText()); }, () => {});
   await screenshot(page, "1-problems");
 
-  if (!config.quickFix) {
-    step("done");
-    result.ok = true;
-    return;
+  if (config.quickFix) {
+    await quickFixAndAttach(page, editor);
   }
+  if (config.validate) {
+    await validate(page);
+  }
+  step("done");
+  result.ok = true;
+}
 
+async function quickFixAndAttach(page, editor) {
   step("quick-fix");
   await editor.locator(".view-line").first().click();
   await page.keyboard.press("F8"); // go to the problem: the cursor lands on its range
@@ -114,6 +130,9 @@ async function main(page) {
   // The suppressed finding goes away once the server has re-read the buffer.
   await editor.locator(".squiggly-warning").first().waitFor({ state: "detached", timeout: 30_000 })
     .then(() => { result.squiggleGoneAfterFix = true; }, () => { result.squiggleGoneAfterFix = false; });
+  // ...and so does its code lens (the server asks VS Code to fetch the lenses again).
+  await editor.locator(".codelens-decoration", { hasText: "ML:" }).first().waitFor({ state: "detached", timeout: 30_000 })
+    .then(() => { result.lensGoneAfterFix = true; }, () => { result.lensGoneAfterFix = false; });
   await screenshot(page, "2-quick-fix");
 
   if (config.attach) {
@@ -130,27 +149,62 @@ async function main(page) {
     await page.keyboard.type(config.commitMessage);
     await runCommand(page, config.attachCommand);
     const attached = input.locator(".view-line", { hasText: config.expectTrailer }).first();
-    const unavailable = page.locator(".notifications-toasts .notification-list-item", { hasText: "not available" }).first();
-    await Promise.race([attached.waitFor({ timeout: 30_000 }), unavailable.waitFor({ timeout: 30_000 })]);
-    if (await unavailable.isVisible()) {
-      result.attachUnavailable = plain(await unavailable.innerText());
-      await screenshot(page, "3-attach-unavailable");
-    } else {
-      await input.click();
-      await page.keyboard.press("Control+Home"); // the subject in view for the screenshot
-      await page.waitForTimeout(500); // the box grows with its content: let it lay out every line
-      result.commitBoxText = plain(await input.locator(".view-lines").innerText());
-      await screenshot(page, "3-commit-message");
-      // The box wraps long lines, so the DOM cannot say where lines break: commit, and let
-      // the test read the message back from git.
-      step("commit");
-      await input.click();
-      await page.keyboard.press("Control+Enter");
-      await attached.waitFor({ state: "detached", timeout: 30_000 });
+    const nothing = toast(page, "nothing to attach");
+    await Promise.race([attached.waitFor({ timeout: 30_000 }), nothing.waitFor({ timeout: 30_000 })]);
+    if (await nothing.isVisible()) {
+      await screenshot(page, "3-nothing-to-attach");
+      throw new Error(`no trailers: ${plain(await nothing.innerText())}`);
     }
+    await input.click();
+    await page.keyboard.press("Control+Home"); // the subject in view for the screenshot
+    await page.waitForTimeout(500); // the box grows with its content: let it lay out every line
+    result.commitBoxText = plain(await input.locator(".view-lines").innerText());
+    await screenshot(page, "3-commit-message");
+    // The box wraps long lines, so the DOM cannot say where lines break: commit, and let
+    // the test read the message back from git.
+    step("commit");
+    await input.click();
+    await page.keyboard.press("Control+Enter");
+    await attached.waitFor({ state: "detached", timeout: 30_000 });
   }
-  step("done");
-  result.ok = true;
+}
+
+function toast(page, text) {
+  return page.locator(".notifications-toasts .notification-list-item", { hasText: text }).first();
+}
+
+/** Validate change from the palette: confirm the command, watch the progress, read the summary. */
+async function validate(page) {
+  step("save");
+  await page.keyboard.press("Control+S"); // validation runs what is on disk
+  await page.locator(".tab.active.dirty").waitFor({ state: "detached", timeout: 10_000 });
+
+  step("validate-prompt");
+  await runCommand(page, config.validate.command);
+  const prompt = toast(page, config.validate.prompt);
+  await prompt.waitFor({ timeout: 30_000 });
+  result.validatePrompt = plain(await prompt.innerText());
+  await screenshot(page, "4-validate-prompt");
+  await prompt.locator(".monaco-button", { hasText: config.validate.button }).first().click();
+
+  step("validate-progress");
+  const progress = toast(page, "run: step");
+  await progress.waitFor({ timeout: 120_000 });
+  result.validateProgress = plain(await progress.innerText());
+  await page.waitForTimeout(300);
+  await screenshot(page, "5-validate-progress");
+
+  step("validate-summary");
+  const summary = toast(page, config.validate.summary);
+  const failure = toast(page, /mldiff: (validation failed|cannot validate)/);
+  await Promise.race([summary.waitFor({ timeout: 240_000 }), failure.waitFor({ timeout: 240_000 })]);
+  if (await failure.isVisible()) {
+    await screenshot(page, "6-validate-failed");
+    throw new Error(plain(await failure.innerText()));
+  }
+  result.validateSummary = plain(await summary.innerText());
+  await page.waitForTimeout(500); // the toast slides in
+  await screenshot(page, "6-validate-summary");
 }
 
 (async () => {

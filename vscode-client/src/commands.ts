@@ -7,6 +7,7 @@ import { isCommit, localBranches } from "./processes.ts";
 import type { MldiffServer } from "./server.ts";
 import { addTrailers, readAttachAnswer } from "./trailers.ts";
 import type { BaseState } from "./baseState.ts";
+import type { WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDoneProgressReport } from "vscode-languageclient/node";
 
 const VALIDATE = "mldiff.validate";
 const ATTACH = "mldiff.attachToCommit";
@@ -43,6 +44,12 @@ function isCancellation(error: unknown): boolean {
   return error instanceof vscode.CancellationError || (error as { code?: number } | undefined)?.code === -32800;
 }
 
+/**
+ * Validate change: the server asks before it first runs the project's command, then runs it
+ * with progress on the request's workDoneToken. The notification opens when that progress
+ * begins (after the question, not over it); its Cancel cancels the request, which stops the
+ * runs and removes the base checkout. The server shows the summary or the problem itself.
+ */
 async function validateChange(server: MldiffServer, args: unknown[]): Promise<unknown> {
   if (!vscode.workspace.isTrusted) {
     const manage = "Manage Workspace Trust";
@@ -54,40 +61,57 @@ async function validateChange(server: MldiffServer, args: unknown[]): Promise<un
     }
     return undefined;
   }
-  let answer: unknown;
-  try {
-    answer = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "mldiff: validating the change (base and change runs)", cancellable: true },
-      (progress, token) => {
-        let reported = 0; // vscode's progress takes increments, LSP's gives percentages
-        return server.execute<unknown>(VALIDATE, args, token, (value) => {
-          const percentage = value.kind === "end" ? 100 : value.percentage;
-          const increment = percentage !== undefined ? Math.max(0, percentage - reported) : undefined;
-          reported = percentage ?? reported;
-          progress.report({ message: value.kind === "begin" ? value.message ?? value.title : value.message, increment });
+  const cancel = new vscode.CancellationTokenSource();
+  let finish = (): void => undefined;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
+  let notification: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+  let reported = 0; // vscode's progress takes increments, LSP's gives percentages
+  const show = (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): void => {
+    const percentage = value.kind === "end" ? 100 : value.percentage;
+    const increment = percentage !== undefined ? Math.max(0, percentage - reported) : undefined;
+    reported = percentage ?? reported;
+    notification?.report({ message: value.message, increment });
+  };
+  const onProgress = (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd): void => {
+    if (value.kind === "begin" && notification === undefined) {
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: value.title, cancellable: value.cancellable ?? true },
+        (progress, token) => {
+          notification = progress;
+          token.onCancellationRequested(() => cancel.cancel());
+          show(value);
+          return finished;
         });
-      },
-    );
+      return;
+    }
+    show(value);
+  };
+  try {
+    return await server.execute<unknown>(VALIDATE, args, cancel.token, onProgress);
   } catch (error) {
     if (isCancellation(error)) {
-      void vscode.window.showInformationMessage("mldiff: validation cancelled.");
+      void vscode.window.showInformationMessage("mldiff: validation cancelled: the runs were stopped and nothing was stored.");
     } else {
       failed("validation failed", error, server);
     }
     return undefined;
+  } finally {
+    finish();
+    cancel.dispose();
   }
-  const record = answer !== null && typeof answer === "object" ? answer as Record<string, unknown> : undefined;
-  if (answer === null || answer === undefined || record?.available === false || record?.cancelled === true) {
-    return answer; // declined, cancelled or unavailable: the server said why itself
-  }
-  const summary = typeof answer === "string" ? answer : String(record?.summary ?? record?.message ?? "validation finished");
-  const attach = "Attach to commit message";
-  void vscode.window.showInformationMessage(`mldiff: ${summary.split(/\r?\n/)[0]}`, attach).then(async (choice) => {
-    if (choice === attach) {
-      await attachValidation(server, args);
+}
+
+/** The repository the command is about: the file or folder it was given, else the active one's. */
+function commandUri(server: MldiffServer, args: unknown[]): vscode.Uri | undefined {
+  const first = args[0];
+  if (typeof first === "string" && first !== "") {
+    try {
+      return vscode.Uri.parse(first, true);
+    } catch {
+      // not a URI: fall back to the active folder
     }
-  });
-  return answer;
+  }
+  return server.folder()?.uri;
 }
 
 async function attachValidation(server: MldiffServer, args: unknown[]): Promise<unknown> {
@@ -108,7 +132,7 @@ async function attachValidation(server: MldiffServer, args: unknown[]): Promise<
     }
     return answer;
   }
-  const repository = await gitRepository(server.folder()?.uri);
+  const repository = await gitRepository(commandUri(server, args));
   if (typeof repository === "string") {
     failed("cannot reach the commit message", repository, server);
     return answer;

@@ -59,30 +59,18 @@ export function addTrailers(message: string, trailerText: string): string {
 export type AttachAnswer = { trailers: string } | { reason: string; shownByServer: boolean };
 
 /**
- * What `mldiff.attachToCommit` answered: trailer text, or a sentence saying why there are
- * none. Accepts a string (every line `Key: value` means trailers), `{trailers}` or
- * `{text}`, and `{available: false, message}` (a server that said so itself).
+ * What `mldiff.attachToCommit` answered: `{trailers: "ML-...: ...\n", reason: null}` or
+ * `{trailers: null, reason: "..."}`. A server from before validation answered
+ * `{available: false, message}` and showed the message itself.
  */
 export function readAttachAnswer(answer: unknown): AttachAnswer {
-  if (answer !== null && typeof answer === "object") {
-    const record = answer as Record<string, unknown>;
-    if (record.available === false) {
-      return { reason: String(record.message ?? "validation is not available in this mldiff"), shownByServer: true };
-    }
-    const text = record.trailers ?? record.text;
-    if (typeof text === "string" && text.trim() !== "") {
-      return readAttachAnswer(text);
-    }
-    const reason = record.reason ?? record.message;
-    return { reason: typeof reason === "string" ? reason : "no validation results to attach", shownByServer: false };
+  const record = answer !== null && typeof answer === "object" ? answer as Record<string, unknown> : {};
+  if (typeof record.trailers === "string" && record.trailers.trim() !== "") {
+    return { trailers: record.trailers.trim() };
   }
-  if (typeof answer === "string") {
-    const lines = answer.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
-    const keys = lines.map(trailerKey);
-    if (keys.length > 0 && keys.every((key) => key !== undefined) && keys.some((key) => key?.startsWith("ML-"))) {
-      return { trailers: lines.join("\n") };
-    }
-    return { reason: answer.trim() || "no validation results to attach", shownByServer: false };
+  if (record.available === false) {
+    return { reason: String(record.message ?? "validation is not available in this mldiff"), shownByServer: true };
   }
-  return { reason: "no validation results to attach", shownByServer: false };
+  const reason = typeof record.reason === "string" && record.reason.trim() !== "" ? record.reason.trim() : undefined;
+  return { reason: reason ?? "the server gave no trailers and no reason", shownByServer: false };
 }

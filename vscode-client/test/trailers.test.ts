@@ -57,13 +57,15 @@ test("blank lines and CRLF in the trailer text are tidied; no trailers leaves th
 });
 
 test("the server's answer: trailer text, or the reason there is none", () => {
-  assert.deepEqual(readAttachAnswer(`${TRAILERS}\n`), { trailers: TRAILERS });
-  assert.deepEqual(readAttachAnswer({ trailers: TRAILERS }), { trailers: TRAILERS });
+  assert.deepEqual(readAttachAnswer({ trailers: `${TRAILERS}\n`, reason: null }), { trailers: TRAILERS });
   const reason = "no stored validation matches the staged content (it changed since `mldiff validate`)";
-  assert.deepEqual(readAttachAnswer(reason), { reason, shownByServer: false });
+  assert.deepEqual(readAttachAnswer({ trailers: null, reason }), { reason, shownByServer: false });
+  // A reason that looks like a trailer is still a reason: the structure says which it is.
+  assert.deepEqual(readAttachAnswer({ trailers: null, reason: "ML-Validated: none" }),
+    { reason: "ML-Validated: none", shownByServer: false });
+  // A server from before validation said so itself.
   assert.deepEqual(readAttachAnswer({ available: false, message: "not yet" }), { reason: "not yet", shownByServer: true });
-  assert.deepEqual(readAttachAnswer(null), { reason: "no validation results to attach", shownByServer: false });
-  // A reason that happens to contain a colon is still a sentence, not a trailer.
-  assert.ok("reason" in readAttachAnswer("no trailers: nothing is staged"));
-  assert.ok("reason" in readAttachAnswer("mldiff: no validation results stored yet"));
+  for (const nonsense of [null, undefined, "ML-Loss: 1 -> 2", 42, { trailers: "  " }]) {
+    assert.deepEqual(readAttachAnswer(nonsense), { reason: "the server gave no trailers and no reason", shownByServer: false });
+  }
 });

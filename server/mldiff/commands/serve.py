@@ -29,14 +29,19 @@ def run(args) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="mldiff %(levelname)s %(name)s: %(message)s")
     from mldiff.lsp.server import create_server
     server = create_server()
-    if args.tcp:
-        server.start_tcp(*args.tcp)
-    elif args.ws:
-        try:
-            import websockets  # noqa: F401
-        except ImportError:
-            raise MldiffError("--ws needs the websockets package: pip install websockets") from None
-        server.start_ws(*args.ws)
-    else:
-        server.start_io()
+    try:
+        if args.tcp:
+            server.start_tcp(*args.tcp)
+        elif args.ws:
+            try:
+                import websockets  # noqa: F401
+            except ImportError:
+                raise MldiffError("--ws needs the websockets package: pip install websockets") from None
+            server.start_ws(*args.ws)
+        else:
+            server.start_io()
+    finally:
+        # The editor went away (exit, or its pipe closed) during a validation: stop the runs
+        # and remove their base checkouts before this process ends.
+        server.validations.stop_all(wait_s=15)
     return 0

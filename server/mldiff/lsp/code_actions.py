@@ -15,9 +15,8 @@ from pygls.capabilities import get_capability
 
 from mldiff.lsp.diagnostics import SOURCE
 from mldiff.lsp.positions import line_content, to_units
+from mldiff.lsp.validation_commands import ATTACH, VALIDATE
 
-VALIDATE = "mldiff.validate"
-ATTACH = "mldiff.attachToCommit"
 VALIDATE_KIND = "source.mldiff.validate"
 ATTACH_KIND = "source.mldiff.attachToCommit"
 # File kinds whose comments start with '#', where `# mldiff: ignore[...]` can go.

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from mldiff.lsp.validation_commands import VALIDATE
+
 if TYPE_CHECKING:
     from mldiff.lsp.results import DocumentResult
-
-VALIDATE = "mldiff.validate"
 
 
 def lens_groups(result: DocumentResult) -> list[tuple[int, list]]:
@@ -21,6 +21,14 @@ def lens_groups(result: DocumentResult) -> list[tuple[int, list]]:
         line = hunk.head_start if hunk is not None else finding.span.line - 1
         groups.setdefault(min(line, last), []).append(finding)
     return sorted(groups.items())
+
+
+def lens_summary(result: DocumentResult | None) -> tuple:
+    """What the lenses of ``result`` say, hunk by hunk (not where: the client moves lenses
+    with the user's edits itself)."""
+    if result is None or not result.findings:
+        return ()
+    return tuple(tuple(sorted({(f.family, f.code) for f in findings})) for _, findings in lens_groups(result))
 
 
 def lenses(result: DocumentResult) -> list[types.CodeLens]:
@@ -42,7 +50,9 @@ def lenses(result: DocumentResult) -> list[types.CodeLens]:
 def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))
     async def code_lens(ls, params: types.CodeLensParams) -> list[types.CodeLens]:
-        result = await ls.current_result(params.text_document.uri)
+        uri = params.text_document.uri
+        result = await ls.current_result(uri)
+        ls.lens_answers[uri] = lens_summary(result)
         if result is None or not result.findings:
             return []
         return lenses(result)

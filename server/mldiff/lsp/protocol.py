@@ -6,9 +6,14 @@ deserialize gets no reply at all, so the client waits forever. Here document syn
 goes to ``MldiffServer.documents`` (which ignores unknown documents and clamps bad
 ranges), an unreadable request is answered with InvalidParams, and an unreadable
 notification is logged and dropped.
+
+pygls gives a command handler its arguments only: the request's ``workDoneToken`` is
+kept here for it (``work_done_token``), and ``$/cancelRequest`` is passed on to the
+server (``on_cancel_request``), since pygls cannot stop a handler that already runs.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
@@ -17,6 +22,11 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 logger = logging.getLogger(__name__)
+
+# The workDoneToken of the workspace/executeCommand request being handled (its handler's
+# task starts with a copy of the context this is set in).
+_WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
+    "mldiff_work_done_token", default=None)
 
 
 class _Unreadable:
@@ -38,6 +48,15 @@ class MldiffProtocol(LanguageServerProtocol):
             if isinstance(data, dict) and "method" in data:
                 return _Unreadable(data, error)
             raise
+
+    @property
+    def work_done_token(self) -> types.ProgressToken | None:
+        """The client's progress token for the command request being handled, if it sent one."""
+        return _WORK_DONE_TOKEN.get()
+
+    def _handle_cancel_notification(self, msg_id) -> None:
+        self._server.on_cancel_request(msg_id)
+        super()._handle_cancel_notification(msg_id)
 
     def handle_message(self, message) -> None:
         if isinstance(message, _Unreadable):
@@ -69,3 +88,8 @@ class MldiffProtocol(LanguageServerProtocol):
             return
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
+        _WORK_DONE_TOKEN.set(params.work_done_token)
+        return (yield from super().lsp_workspace__execute_command(params))

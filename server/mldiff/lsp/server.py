@@ -16,12 +16,14 @@ from pygls.lsp.server import LanguageServer
 
 from mldiff import __version__
 from mldiff.lsp import diagnostics
+from mldiff.lsp.code_lens import lens_summary
 from mldiff.lsp.documents import DocumentStore
 from mldiff.lsp.positions import UTF16
 from mldiff.lsp.protocol import MldiffProtocol
 from mldiff.lsp.results import DocumentResult, ResultStore
 from mldiff.lsp.scheduler import FULL, GIT, Scheduler
 from mldiff.lsp.settings import ServerOptions, SettingsState
+from mldiff.lsp.validation_runs import ValidationRuns
 
 if TYPE_CHECKING:
     from mldiff.lsp.analysis import Analyzer, Snapshot
@@ -45,6 +47,8 @@ class MldiffServer(LanguageServer):
         self._said: set[str] = set()
         self.watched_git_dirs: set[str] = set()
         self._said_lock = threading.Lock()
+        self.validations = ValidationRuns()
+        self.lens_answers: dict[str, tuple] = {}  # uri -> the code lenses last answered (their summary)
 
     # -- telling the user (any thread) --------------------------------------------------------
     def say_once(self, key: str, message: str, show: bool = False) -> None:
@@ -74,6 +78,10 @@ class MldiffServer(LanguageServer):
                 loop.call_soon_threadsafe(callback)
         except RuntimeError:  # the loop closed during shutdown
             pass
+
+    def on_cancel_request(self, request_id) -> None:
+        """``$/cancelRequest``: pygls cannot stop a handler that runs; a validation stops itself."""
+        self.validations.cancel_request(request_id)
 
     def report_server_error(self, error: Exception, source) -> None:
         """Log instead of pygls' pop-up: a confused client is not the user's problem."""
@@ -150,7 +158,10 @@ class MldiffServer(LanguageServer):
             diagnostics.publish(self, uri, result.version, result.diagnostics)
         elif changed and previous is not None and previous.revision == result.revision:
             self._refresh(types.WORKSPACE_DIAGNOSTIC_REFRESH, "workspace.diagnostics.refresh_support")
-        if changed and previous is not None and previous.revision == result.revision:
+        if uri in self.lens_answers and self.lens_answers[uri] != lens_summary(result):
+            # The client shows lenses for other findings than these (asked before this result, or
+            # git changed): a lens of a suppressed finding must not linger.
+            self.lens_answers.pop(uri)
             self._refresh(types.WORKSPACE_CODE_LENS_REFRESH, "workspace.code_lens.refresh_support")
         if result.git_dir is not None:
             from mldiff.lsp import watchers
@@ -177,6 +188,7 @@ class MldiffServer(LanguageServer):
             self._scheduler.cancel(uri)
             self._scheduler.submit(lambda: self.analyzer.forget(uri))
         self.results.drop(uri)
+        self.lens_answers.pop(uri, None)
 
 
 def create_server() -> MldiffServer:

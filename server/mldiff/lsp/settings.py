@@ -29,6 +29,45 @@ class ServerOptions:
     diagnostic_mode: str = "auto"
 
 
+@dataclass(frozen=True)
+class ValidationSettings:
+    """``mldiff.validate.*`` from the editor; None leaves it to ``[tool.mldiff.validate]``."""
+
+    command: str | list[str] | None = None
+    steps: int | None = None
+    runner: str | None = None
+    timeout: float | None = None
+
+
+def validation_settings(value: Any) -> ValidationSettings:
+    """The editor's ``mldiff.validate`` table, checked; ConfigError names the bad setting."""
+    from mldiff.errors import ConfigError
+    from mldiff.validate.command import check_runner
+    if value is None or value == "":
+        return ValidationSettings()
+    if not isinstance(value, dict):
+        raise ConfigError(f"mldiff.validate must be a table of settings, not {value!r}")
+    command = value.get("command")
+    if command in ("", [], None):
+        command = None
+    elif not (isinstance(command, str) or (isinstance(command, list) and all(isinstance(p, str) for p in command))):
+        raise ConfigError(f"mldiff.validate.command must be a string or a list of strings, not {command!r}")
+    steps, timeout = value.get("steps"), value.get("timeout")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ConfigError(f"mldiff.validate.steps must be a positive integer, not {steps!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"mldiff.validate.timeout must be a positive number of seconds, not {timeout!r}")
+    runner = value.get("runner") or None
+    if runner is not None:
+        if not isinstance(runner, str):
+            raise ConfigError(f"mldiff.validate.runner must be a string, not {runner!r}")
+        try:
+            check_runner(runner)
+        except ConfigError as exc:
+            raise ConfigError(f"mldiff.validate.{exc}") from None
+    return ValidationSettings(command, steps, runner, None if timeout is None else float(timeout))
+
+
 def settings_table(value: Any) -> dict[str, Any]:
     """``{"mldiff": {...}}`` or ``{...}``, from initializationOptions or a configuration reply."""
     if not isinstance(value, dict):

@@ -122,8 +122,10 @@ def _relative_inside(path: str) -> bool:
     return bool(path) and not pure.is_absolute() and ".." not in pure.parts and not path.startswith("-")
 
 
-def load_config(root: Path | str) -> ValidateConfig:
-    return from_table(load(root).validate)
+def load_config(root: Path | str, command: str | list[str] | None = None) -> ValidateConfig:
+    """``[tool.mldiff.validate]`` of ``root``; ``command`` (an editor setting) replaces its command."""
+    table = load(root).validate
+    return from_table(table if command is None else {**table, "command": command})
 
 
 def _split_python(tokens: list[str]) -> tuple[list[str], list[str]]:

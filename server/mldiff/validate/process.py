@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from mldiff.errors import MldiffError
+
 _PROGRESS = re.compile(r"\[mldiff-probe\] step (\d+)/(\d+)")
 TAIL_LINES = 30
 
@@ -56,8 +58,11 @@ def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
         cancel: threading.Event | None = None) -> Outcome:
     """Run ``argv`` to the end, a timeout or a cancel; Ctrl-C kills it and propagates."""
     started = time.monotonic()
-    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:  # the interpreter (or the devcontainer / docker CLI) is not there
+        raise MldiffError(f"cannot start {argv[0]!r}: {exc.strerror or exc} (is it installed and on PATH?)") from None
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     state = {"step": 0}
 

@@ -134,15 +134,16 @@ def _warnings(config: ValidateConfig, runner: Runner, base: dict[str, Any], chan
 def run_validation(root: Path | str, base: str | None = None, steps: int | None = None,
                    runner: str | None = None, timeout: float | None = None,
                    progress: Progress | None = None, cancel: threading.Event | None = None,
-                   store_result: bool = True) -> ValidationResult:
-    """Validate the working tree of ``root`` against ``base`` (default HEAD).
+                   store_result: bool = True, command: str | list[str] | None = None) -> ValidationResult:
+    """Validate the working tree of ``root`` against ``base`` (default HEAD); ``command``
+    replaces the configured training command (the editor's ``mldiff.validate.command``).
 
     Raises ValidationError (a side failed), ValidationCancelled, or MldiffError (setup).
     """
     report = progress or (lambda stage, step, total: None)
     root = gitcmd.toplevel(root)
     common = gitcmd.common_dir(root)
-    config = load_config(root)
+    config = load_config(root, command)
     base_rev = base or "HEAD"
     base_commit = gitcmd.resolve_commit(root, base_rev)
     steps = steps or config.steps
