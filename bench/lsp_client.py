@@ -23,12 +23,14 @@ def server_env() -> dict[str, str]:
 
 
 class Client:
-    def __init__(self, command: list[str], cwd: str | None = None) -> None:
+    def __init__(self, command: list[str], cwd: str | None = None, stderr: Any = subprocess.DEVNULL,
+                 env: dict[str, str] | None = None) -> None:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, cwd=cwd, env=server_env())
+                                        stderr=stderr, cwd=cwd, env={**server_env(), **(env or {})})
         self.messages: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self._next_id = 0
+        self._send_lock = threading.Lock()      # several threads may write (answers to the server's requests)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -49,17 +51,23 @@ class Client:
             self.messages.put((time.perf_counter(), body))
 
     def send(self, message: dict[str, Any]) -> float:
-        data = json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8")
+        return self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode("utf-8"))
+
+    def send_bytes(self, data: bytes) -> float:
+        """One message body as is (malformed ones included), with its header."""
         assert self.process.stdin is not None
-        sent = time.perf_counter()
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
-        self.process.stdin.flush()
+        with self._send_lock:
+            sent = time.perf_counter()
+            self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
+            self.process.stdin.flush()
         return sent
 
     def request(self, method: str, params: Any) -> int:
-        self._next_id += 1
-        self.send({"id": self._next_id, "method": method, "params": params})
-        return self._next_id
+        with self._send_lock:
+            self._next_id += 1
+            msg_id = self._next_id
+        self.send({"id": msg_id, "method": method, "params": params})
+        return msg_id
 
     def notify(self, method: str, params: Any) -> float:
         return self.send({"method": method, "params": params})

@@ -58,6 +58,20 @@ def test_edit_after_cjk_and_emoji(encoding: str) -> None:
     assert doc.text == 's = "数据🙂"; lr = 0.01\nnext\n'
 
 
+@pytest.mark.parametrize("encoding, width", [(UTF16, 1), (UTF8, 3), (UTF32, 1)])
+def test_lone_surrogates_count_as_one_character(encoding: str, width: int) -> None:
+    # half a surrogate pair is one UTF-16 unit (three bytes in WTF-8); two halves side by side stay two
+    doc = document("# \ud83d\ude00x😀y\n")
+    x = 2 + 2 * width
+    assert to_units("# \ud83d\ude00", encoding) == x
+    doc.edit(pos(0, x), pos(0, x + 1), "X", encoding)
+    assert doc.text == "# \ud83d\ude00X😀y\n"
+    emoji = {UTF16: 2, UTF8: 4, UTF32: 1}[encoding]
+    assert to_code_points("# \ud83d\ude00X😀y", x + 1 + emoji, encoding) == 6
+    inside_emoji = 6 if encoding == UTF32 else 5  # one unit into the emoji: rounds down to its start
+    assert to_code_points("# \ud83d\ude00X😀y", x + 2, encoding) == inside_emoji
+
+
 def test_edits_that_add_and_join_lines() -> None:
     doc = document("a\nb\nc\n")
     doc.edit(pos(1, 0), pos(1, 1), "x\ny", UTF16)

@@ -136,7 +136,9 @@ class Segments:
         return -1
 
     def ancestors(self, index: int) -> list[int]:
-        """Enclosing headers, innermost first."""
+        """Enclosing headers, innermost first (none for an index past the end: an empty text)."""
+        if not 0 <= index < len(self.lines):
+            return []
         out = []
         parent = self.lines[index].parent
         while parent >= 0:

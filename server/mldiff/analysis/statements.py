@@ -141,6 +141,9 @@ class Unit:
             self.error = (f"does not parse: {exc.__class__.__name__}", 0)
             return
         body = self.tree.body
+        if not body:  # libcst drops a leading U+FEFF: a line of only that holds no statement
+            self.error = ("invalid character U+FEFF" if "\ufeff" in text else "no statement", 0)
+            return
         statement = body[-1] if before and not part else body[0]
         if isinstance(statement, cst.If) and keyword in ("elif", "else"):
             statement = statement.orelse

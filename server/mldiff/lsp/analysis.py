@@ -46,6 +46,7 @@ class Analyzer:
         self._base_views: OrderedDict[str, object] = OrderedDict()
         self._good: dict[str, GoodState] = {}
         self._relpaths: dict[tuple[str, str], str | None] = {}
+        self._crashes: set[str] = set()
 
     def warm_up(self) -> None:
         """Import what the first analysis needs while the user is still opening files."""
@@ -106,15 +107,23 @@ class Analyzer:
         except MldiffError as exc:  # unknown revision, undecodable or binary base blob
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
-        file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
+        try:
+            file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
+            findings = self._stable(snapshot, base, settings, file_result, unreliable)
+            diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
+                           for f in findings]
+        except Exception as exc:  # a bug in mldiff: this version gets no diagnostics, never stale ones
+            key = f"crash:{snapshot.uri}:{exc!r}"
+            if key not in self._crashes:
+                self._crashes.add(key)
+                logger.exception("analysis of %s failed", path)
+            self._say_once(key, f"mldiff: internal error while analysing {path}: {exc!r}", False)
+            return empty
         for note in file_result.notes:
             self._say_once(f"note:{snapshot.uri}:{note}", note, False)
         for error in file_result.errors:  # parse errors are the user's typing; the rest is worth a log line
             if "side does not parse" not in error.message:
                 self._say_once(f"error:{snapshot.uri}:{error.message}", f"mldiff: {error.path}: {error.message}", False)
-        findings = self._stable(snapshot, base, settings, file_result, unreliable)
-        diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
-                       for f in findings]
         return DocumentResult(
             snapshot.uri, snapshot.revision, snapshot.version, diagnostics=diagnostics,
             findings=tuple(findings), head_lines=snapshot.lines, base_text=base.text, base_label=base.label,

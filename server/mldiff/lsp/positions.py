@@ -3,6 +3,10 @@
 LSP counts columns in UTF-16 code units unless client and server agree on UTF-8 or
 UTF-32 at ``initialize``. A CJK comment or an emoji before a changed token moves every
 later column, so every range the server sends or reads goes through here.
+
+A buffer may hold lone surrogates (a JavaScript string can, and JSON carries them as
+``\\ud83d``): each counts as one UTF-16 unit (three UTF-8 bytes, as WTF-8 has it), and
+two lone halves that happen to sit side by side stay two characters.
 """
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ def to_units(text: str, encoding: str) -> int:
     if encoding == UTF32 or text.isascii():
         return len(text)
     if encoding == UTF8:
-        return len(text.encode("utf-8"))
-    return len(text.encode("utf-16-le")) // 2
+        return len(text.encode("utf-8", "surrogatepass"))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def to_code_points(content: str, units: int, encoding: str) -> int:
@@ -42,9 +46,21 @@ def to_code_points(content: str, units: int, encoding: str) -> int:
     units = max(0, units)
     if encoding == UTF32 or content.isascii():
         return min(units, len(content))
-    if encoding == UTF8:
-        return len(content.encode("utf-8")[:units].decode("utf-8", errors="ignore"))
-    return len(content.encode("utf-16-le")[:2 * units].decode("utf-16-le", errors="ignore"))
+    codec = "utf-8" if encoding == UTF8 else "utf-16-le"
+    try:
+        data = content.encode(codec)
+    except UnicodeEncodeError:  # lone surrogates: count character by character
+        return _code_points_one_by_one(content, units, encoding)
+    return len(data[:units if encoding == UTF8 else 2 * units].decode(codec, errors="ignore"))
+
+
+def _code_points_one_by_one(content: str, units: int, encoding: str) -> int:
+    used = 0
+    for index, char in enumerate(content):
+        used += to_units(char, encoding)
+        if used > units:
+            return index
+    return len(content)
 
 
 def position(lines: Sequence[str], line: int, column: int, encoding: str) -> types.Position:

@@ -10,15 +10,21 @@ notification is logged and dropped.
 pygls gives a command handler its arguments only: the request's ``workDoneToken`` is
 kept here for it (``work_done_token``), and ``$/cancelRequest`` is passed on to the
 server (``on_cancel_request``), since pygls cannot stop a handler that already runs.
+
+A client's mistake (params that do not deserialize, an unknown command) is answered with
+the error and logged on one line; pygls' own report of it, a traceback at error level,
+is left out: a confused client is not a fault of the server, and the server's real
+faults (internal errors) keep their tracebacks.
 """
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 logger = logging.getLogger(__name__)
@@ -27,6 +33,26 @@ logger = logging.getLogger(__name__)
 # task starts with a copy of the context this is set in).
 _WORK_DONE_TOKEN: contextvars.ContextVar[types.ProgressToken | None] = contextvars.ContextVar(
     "mldiff_work_done_token", default=None)
+
+
+def is_client_mistake(error: BaseException | None) -> bool:
+    """An error the client caused (a body that is not JSON, params that do not
+    deserialize, an unknown method or command), not an internal error of ours."""
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+        return True
+    return isinstance(error, JsonRpcException) and not isinstance(error, JsonRpcInternalError)
+
+
+def _not_a_client_mistake(record: logging.LogRecord) -> bool:
+    """pygls' tracebacks for a client's mistakes stay out of the log (the server logs one line)."""
+    if str(record.msg).startswith("Unable to deserialize message"):
+        return False
+    error = record.exc_info[1] if record.exc_info else None
+    return not is_client_mistake(error)
+
+
+for _name in ("pygls.protocol.json_rpc", "pygls.server"):
+    logging.getLogger(_name).addFilter(_not_a_client_mistake)
 
 
 class _Unreadable:

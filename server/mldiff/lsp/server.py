@@ -84,7 +84,13 @@ class MldiffServer(LanguageServer):
         self.validations.cancel_request(request_id)
 
     def report_server_error(self, error: Exception, source) -> None:
-        """Log instead of pygls' pop-up: a confused client is not the user's problem."""
+        """Log instead of pygls' pop-up: a confused client is not the user's problem. A
+        client's mistake was answered with the error already: one warning line here; a
+        fault of the server also goes to the client's log, as an error."""
+        from mldiff.lsp.protocol import is_client_mistake
+        if is_client_mistake(error):
+            logger.warning("%s: %s", getattr(source, "__name__", source), error)
+            return
         logger.error("%s: %s", getattr(source, "__name__", source), error)
         self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
                                                        message=f"mldiff: {error}"))
