@@ -26,6 +26,10 @@ TRAIN_LINE = 4            # 0-based: the one-line train transform
 TRAIN_WITHOUT_NORMALIZE = "train_transform = transforms.Compose([transforms.ToTensor()])"
 TRAIN_LINE_TEXT = TRAIN.splitlines()[TRAIN_LINE]
 REMOVED_MESSAGE = "transforms.Normalize((0.1307,), (0.3081,)) removed"
+# pyproject.toml that leaves out the train/eval mismatch (ML204) that dropping Normalize from
+# the training pipeline also is: tests that follow ML201 alone use it; ML204's own examples test it
+ONLY_ML201 = '[tool.mldiff]\nignore = ["ML204"]\n'
+
 
 # A loop that scales the loss but steps the optimizer directly (ML803, reported even in a new file).
 SCALER_LOOP = '''\

@@ -6,7 +6,7 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import (AUTOCAST, DEPRECATED_AUTOCAST, REMOVED_MESSAGE, SCALER_LOOP, TRAIN, TRAIN_LINE,
+from lsp_fixtures import (AUTOCAST, ONLY_ML201, DEPRECATED_AUTOCAST, REMOVED_MESSAGE, SCALER_LOOP, TRAIN, TRAIN_LINE,
                           TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
 from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
@@ -36,8 +36,7 @@ def apply_to_buffer(lsp: Session, uri: str, edits: list[types.TextEdit]) -> int:
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
     # these tests follow ML201 alone; removing Normalize from only the train transform is also a
-    # train/eval mismatch (ML204), which its own rule examples test
-    repo.write("pyproject.toml", '[tool.mldiff]\nignore = ["ML204"]\n')
+    repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo
 

@@ -5,7 +5,7 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import ONLY_ML201, REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
 from lsp_session import CLIENT_IDS, CLIENTS, session
 
 pytestmark = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
@@ -61,6 +61,7 @@ async def test_code_lens_above_each_hunk_with_findings(train_repo: Repo, profile
 async def test_code_lenses_are_refreshed_when_what_they_say_changes(train_repo: Repo, profile: str, mode: str) -> None:
     """A lens answered before the findings changed (a suppression typed, git moved) must not
     linger: the server asks a client that can be asked to fetch the lenses again."""
+    train_repo.write("pyproject.toml", ONLY_ML201)
     train_repo.commit("train")
     async with session(train_repo.path, profile, mode) as lsp:
         uri = lsp.open(train_repo.path / "train.py", WITHOUT)

@@ -6,7 +6,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
 
 from conftest import Repo
-from lsp_fixtures import REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import ONLY_ML201, REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
 from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
 WITHOUT = TRAIN.replace(TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
@@ -17,8 +17,7 @@ both_clients = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
     # these tests follow ML201 alone; removing Normalize from only the train transform is also a
-    # train/eval mismatch (ML204), which its own rule examples test
-    repo.write("pyproject.toml", '[tool.mldiff]\nignore = ["ML204"]\n')
+    repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo
 

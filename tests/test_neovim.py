@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, Repo
-from lsp_fixtures import TRAIN, TRAIN_LINE, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import ONLY_ML201, TRAIN, TRAIN_LINE, TRAIN_WITHOUT_NORMALIZE
 
 SCRIPT = Path(__file__).with_name("neovim_lsp.lua")
 DOCS = ROOT / "docs" / "editors" / "neovim.md"
@@ -85,8 +85,7 @@ def run_neovim(binary: str, repo: Repo, tmp_path: Path) -> dict:
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
     # these tests follow ML201 alone; removing Normalize from only the train transform is also a
-    # train/eval mismatch (ML204), which its own rule examples test
-    repo.write("pyproject.toml", '[tool.mldiff]\nignore = ["ML204"]\n')
+    repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo
 
