@@ -27,6 +27,7 @@ class PythonChange:
         self.head = head
         self.hunks = hunks if hunks is not None else diff_lines(base.lines, head.lines)
         self.map = LineMap(self.hunks, len(base.lines), len(head.lines))
+        self._bound: dict[str, frozenset[str]] = {}
 
     @classmethod
     def from_texts(cls, path: str, base_text: str | None, head_text: str | None) -> PythonChange:
@@ -92,6 +93,16 @@ class PythonChange:
 
     def touched(self, side: str) -> tuple[int, ...]:
         return self.touched_base if side == "base" else self.touched_head
+
+    def bound_names(self, side: str) -> frozenset[str]:
+        """Targets the touched statements of ``side`` bind: a name this side introduces (binds
+        where the other side does not) is among them, so lookups of such names start here."""
+        cached = self._bound.get(side)
+        if cached is None:
+            view = self.view(side)
+            cached = self._bound[side] = frozenset(
+                binding.target for index in self.touched(side) for binding in view.facts(index).bindings)
+        return cached
 
     def touched_calls(self, side: str) -> Iterator[tuple[int, CallFact]]:
         view = self.view(side)

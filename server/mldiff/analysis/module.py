@@ -227,25 +227,30 @@ class ModuleView:
     def _line_starts(self) -> list[int]:
         return [0, *accumulate(len(line) for line in self.lines)]
 
-    def uses(self, name: str) -> list[int]:
-        """Logical lines that read ``name`` (a dotted name such as ``args.lr`` works too)."""
+    def uses(self, name: str, within: range | None = None) -> list[int]:
+        """Logical lines that read ``name`` (a dotted name such as ``args.lr`` works too),
+        only those ``within`` a range of logical lines when given (a function's body: its
+        locals are read nowhere else, and only the lines there get parsed)."""
+        if within is not None:
+            return [index for index in self._use_candidates(name)
+                    if index in within and self._reads(index, name)]
         cached = self._uses.get(name)
         if cached is None:
-            cached = self._uses[name] = self._find_uses(name)
+            cached = self._uses[name] = [index for index in self._use_candidates(name) if self._reads(index, name)]
         return cached
 
-    def _find_uses(self, name: str) -> list[int]:
+    def _use_candidates(self, name: str) -> list[int]:
+        """Logical lines whose text mentions ``name`` as a read could (no parsing)."""
         if name.startswith("args.") or "." in name:
             attr = name.rsplit(".", 1)[-1]
             pattern = re.compile(r"\." + re.escape(attr) + r"\b|['\"]" + re.escape(attr) + r"['\"]")
         else:
             pattern = re.compile(r"(?<![\w.])" + re.escape(name) + r"\b")
-        out = []
-        for index in self.lines_matching(pattern, (name.rsplit(".", 1)[-1],)):
-            facts = self.facts(index)
-            if name in facts.reads or _reads_attribute(facts, name):
-                out.append(index)
-        return out
+        return self.lines_matching(pattern, (name.rsplit(".", 1)[-1],))
+
+    def _reads(self, index: int, name: str) -> bool:
+        facts = self.facts(index)
+        return name in facts.reads or _reads_attribute(facts, name)
 
     def definitions(self, name: str) -> list[tuple[int, Binding]]:
         """Bindings of ``name`` (``lr``, ``self.lr``, ``args.lr``, ``config.lr``) anywhere in the file."""

@@ -2,6 +2,7 @@
 base with head, compare arguments, and say where a value flows."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -200,16 +201,22 @@ def binding_base_line(change: PythonChange, site: BindingSite | None) -> int | N
 
 
 # -- flows -----------------------------------------------------------------------------------
+# Builtins a value passes through without saying what it configures (``len(drop_path)``)
+_PLUMBING = frozenset({"len", "print", "str", "repr", "int", "float", "bool", "isinstance", "range", "enumerate",
+                       "zip", "list", "tuple", "dict", "set", "type", "min", "max", "sum", "sorted", "getattr"})
+
 def flows(change: PythonChange, site: BindingSite, limit: int = 3) -> list[tuple[Related, CallSite, str]]:
     """Where the head value of ``site`` is passed to a call: (related location, call, parameter)."""
     view = change.head
     name = site.binding.target
     out: list[tuple[Related, CallSite, str]] = []
-    for index in view.uses(name):
+    for index in view.uses(name, _local_scope(view, site)):
         if index == site.index:
             continue
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
+            if qualname in _PLUMBING:
+                continue
             for param, value in apis.arguments(call, qualname).items():
                 if _passes(name, value):
                     call_site = CallSite("head", index, call, qualname)
@@ -222,6 +229,24 @@ def flows(change: PythonChange, site: BindingSite, limit: int = 3) -> list[tuple
             if len(out) >= limit:
                 return out
     return out
+
+
+def _local_scope(view: ModuleView, site: BindingSite) -> range | None:
+    """The function body a plain name bound in it is local to (a parameter: its own function's),
+    or None when the name can be read anywhere in the file (module level, attributes, ``global``)."""
+    if "." in site.binding.target:
+        return None
+    if site.binding.kind == "param" and view.segments.lines[site.index].keyword != "def":
+        return range(site.index, site.index + 1)  # a lambda's parameter
+    function = site.index if site.binding.kind == "param" else view.enclosing_def(site.index)
+    if function < 0:
+        return None
+    body = view.block(function)
+    lines = view.segments.lines
+    text = "".join(view.lines[lines[function].start:lines[body.stop - 1].end if len(body) else lines[function].end])
+    if re.search(r"\b(?:global|nonlocal)\b[^\n]*\b" + re.escape(site.binding.target) + r"\b", text):
+        return None
+    return body
 
 
 def _passes(name: str, value: Value) -> bool:

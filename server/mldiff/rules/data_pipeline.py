@@ -8,7 +8,7 @@ from mldiff.analysis.values import _literal_equal
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import (CallChange, assigned_key, base_line, call_changes, call_code, call_sites, pair,
                                  report_call_changes, site_span, value_text)
-from mldiff.rules.roles import SettingRule, ValueChange, _inlined_key, resolve_literal
+from mldiff.rules.roles import SettingRule, ValueChange, resolve_literal, same_when_inlined
 
 # What PyTorch does when an argument is left out: adding `pin_memory=False` changes nothing.
 _DEFAULTS: dict[str, dict[str, object]] = {
@@ -382,21 +382,13 @@ class DatasetSplitChanged(DataValueRule, Rule):
             new = apis.argument(head.call, head.qualname, param)
             if old is None or new is None:
                 continue
-            if old.same_as(new, change.renames) or _same_data(change, old, new) \
+            if old.same_as(new, change.renames) or same_when_inlined(change, old, new) \
                     or _same_source(change, old, new):
                 continue
             if _is_parameter(change.base, base.index, old) or _is_parameter(change.head, head.index, new):
                 continue  # the dataset now comes from the caller: which one, this file cannot say
             out.append((param, old, new))
         return out
-
-
-def _same_data(change, old, new) -> bool:
-    """The same dataset expression once a variable extracted (or inlined) by the change is read
-    through: ``DataLoader(MNIST(...))`` -> ``dataset1 = MNIST(...)``; ``DataLoader(dataset1)``."""
-    from mldiff.analysis.values import rename_key
-    return _inlined_key(change.head, change.base, new) == rename_key(old.key, change.renames) \
-        or _inlined_key(change.base, change.head, old) == new.key
 
 
 def _is_parameter(view, index: int, value) -> bool:

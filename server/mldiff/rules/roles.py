@@ -333,25 +333,31 @@ def _same_after_resolving(change: PythonChange, old: Value | None, new: Value | 
             return old_name[0] == new_name[0]
         if old_literal is NOT_LITERAL or new_literal is NOT_LITERAL:
             return True
-    return _inlined_key(change.head, change.base, new) == rename_key(old.key, change.renames) \
-        or _inlined_key(change.base, change.head, old) == new.key
+    return same_when_inlined(change, old, new)
 
 
-def _inlined_key(view, other_view, value: Value) -> str | None:
+def same_when_inlined(change: PythonChange, old: Value, new: Value) -> bool:
+    """``old`` and ``new`` read the same once the variables one side introduces are read
+    through (a variable extracted or inlined by the change)."""
+    return _inlined_key(change, "head", new) == rename_key(old.key, change.renames) \
+        or _inlined_key(change, "base", old) == new.key
+
+
+def _inlined_key(change: PythonChange, side: str, value: Value) -> str | None:
     """``value``'s key with each name that this side introduces (binds exactly once, the other side
     never) replaced by its definition: ``get_rank(dp_pg)`` with ``dp_pg = mesh.get_group(0)`` reads
     as ``get_rank(mesh.get_group(0))``, so extracting a variable is no change."""
     import ast
     if value.is_literal or not value.names or len(value.names) > 24:
         return None
-    # only names this side introduces can be inlined: ones the other side's text lacks altogether
-    known: dict[str, bool] = {}
+    view, other_view = change.view(side), change.view("base" if side == "head" else "head")
+    # A name this side introduces is bound by a touched statement here and by none of the other
+    # side's touched statements (a binding in untouched code stands on both sides); visit_Name
+    # then checks the whole files.
+    here, there = change.bound_names(side), change.bound_names("base" if side == "head" else "head")
 
     def fresh(name: str) -> bool:
-        if name not in known:
-            known[name] = re.search(r"\b" + re.escape(name) + r"\b", other_view.text) is None \
-                or not other_view.definitions(name)
-        return known[name]
+        return name in here and name not in there
 
     if not any(fresh(name) for name in value.names if "." not in name):
         return None
