@@ -53,13 +53,16 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
         except Exception as exc:  # a bug in mldiff must not hide the other files' findings
             result.errors.append(FileError(path, f"internal error while reading the change: {exc!r}"))
             return result
-    if change is None:
-        return result
+    if change is None or head_text is None:
+        return result  # a deleted file changes no training code that remains
     for side, line, message in getattr(change, "parse_errors", lambda: [])():
         result.errors.append(FileError(path, f"{side} side does not parse at line {line}: {message}", line))
     broken = {(e.line or 0) for e in result.errors}
     findings: list[Finding] = []
-    for rule in rules_for(kind, settings):
+    # A new file is all additions: "X added" notes would list the whole file. Only the rules
+    # that find problems in the code itself run there.
+    rules = [rule for rule in rules_for(kind, settings) if base_text is not None or rule.reports_new_files]
+    for rule in rules:
         try:
             findings.extend(rule.check(change))
         except Exception as exc:
@@ -70,13 +73,6 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     unreliable = getattr(change, "unreliable_head_lines", frozenset())
     if unreliable:
         findings = [f for f in findings if not unreliable.intersection(range(f.span.line, f.span.end_line + 1))]
-    if head_text is None:
-        findings = []  # a deleted file changes no training code that remains
-    if base_text is None:
-        # A new file is all additions: "X added" notes would list the whole file. Keep the
-        # problems found in the code itself.
-        new_file_codes = {rule.code for rule in _rule_instances() if rule.reports_new_files}
-        findings = [f for f in findings if f.code in new_file_codes]
     # Changes over a derived text (notebooks: their code cells as Python) map positions back.
     if hasattr(change, "map_findings"):
         findings = change.map_findings(findings)
