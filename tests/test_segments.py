@@ -68,3 +68,38 @@ def test_long_container_with_comments_before_its_first_element_is_split():
     assert parts[0] == "head" and parts.count("element") == 40
     assert view.logical[0].end == 3  # the blank and comment lines stay with the head
     assert all(view.unit(i).error is None for i in range(len(view.logical)))
+
+
+# -- reuse across edits --------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mldiff.analysis.segments import resegment  # noqa: E402
+
+_EDIT_BASE = (Path(__file__).resolve().parents[1] / "fixtures" / "tiny-train" / "train.py").read_text().splitlines(
+    keepends=True)
+_FRAGMENTS = ["x = 1", "(", ")", "[", "]", "'''", '"', "# c", ":", "\\", "if x:", "    ", "\t", "", "lr = 0.2",
+              "def f(", "else:", "f'{x}'", "}", "{", "async def g():", "match = 3", "@dec", "x = (1,"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_EDIT_BASE) - 1), st.lists(st.sampled_from(_FRAGMENTS), max_size=4),
+                          st.booleans()), min_size=1, max_size=3))
+def test_reused_segments_equal_a_fresh_segmentation(edits):
+    """An edit that keeps the line count (typing in a line) gives exactly the segments a full
+    scan gives, whether they are reused or recomputed."""
+    lines = list(_EDIT_BASE)
+    for number, fragments, keep in edits:
+        text = "".join(fragments)
+        lines[number] = (lines[number].rstrip("\n") + text if keep else text) + "\n"
+    assert resegment(lines, _EDIT_BASE, segment(_EDIT_BASE)) == segment(lines)
+
+
+def test_typing_inside_a_statement_reuses_the_segments():
+    previous = segment(_EDIT_BASE)
+    number = next(i for i, line in enumerate(_EDIT_BASE) if "default=0.05" in line)
+    lines = list(_EDIT_BASE)
+    lines[number] = lines[number].replace("default=0.05", "default=0.2")
+    assert resegment(lines, _EDIT_BASE, previous) is previous
+    lines[number] = lines[number].replace("default=0.2)", "default=(0.2")  # opens a bracket
+    assert resegment(lines, _EDIT_BASE, previous) is not previous

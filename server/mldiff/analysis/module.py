@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Iterable, Iterator
 
-from mldiff.analysis.segments import LogicalLine, Segments, segment
+from mldiff.analysis.segments import LogicalLine, Segments, resegment, segment
 import libcst as cst
 
 from mldiff.analysis.statements import PART, Binding, CallFact, Facts, Unit, parse_unit
@@ -30,10 +30,13 @@ _IMPORT_LINE = re.compile(r"[ \t]*(?:import|from)[ \t]")
 class ModuleView:
     """A Python text: its logical lines, what they say, and how names resolve."""
 
-    def __init__(self, text: str, lines: list[str] | None = None) -> None:
+    def __init__(self, text: str, lines: list[str] | None = None, previous: ModuleView | None = None) -> None:
+        """``previous``: a view of an earlier version of the text (the buffer before an edit),
+        whose segments are reused where the edit cannot have changed them."""
         self.text = text
         self.lines = lines if lines is not None else split_lines(text)
-        self.segments: Segments = segment(self.lines)
+        self.segments: Segments = segment(self.lines) if previous is None else \
+            resegment(self.lines, previous.lines, previous.segments)
         # name look-ups scan the whole text: remember them for the life of this view
         self._matching: dict[tuple, list[int]] = {}
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}

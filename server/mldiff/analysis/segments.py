@@ -257,6 +257,28 @@ def segment(lines: Sequence[str]) -> Segments:
     return Segments(tuple(logical), tuple(owner))
 
 
+def resegment(lines: Sequence[str], previous_lines: Sequence[str], previous: Segments) -> Segments:
+    """``segment(lines)``, reusing ``previous`` (the segments of ``previous_lines``) when no
+    changed line can move a statement boundary: each one is blank or comment, or the first
+    line of a statement that is not split into parts, and scans the same as before (same
+    brackets, strings, indentation and keyword). Typing inside a statement then costs a
+    comparison of the lines, not a scan of the file."""
+    if len(lines) != len(previous_lines):
+        return segment(lines)
+    owner, logical = previous.line_owner, previous.lines
+    for number, (old, new) in enumerate(zip(previous_lines, lines)):
+        if old == new:
+            continue
+        index = owner[number]
+        if index >= 0:
+            line = logical[index]
+            if line.start != number or line.part or line.end - line.start > SPLIT_LINES:
+                return segment(lines)
+        if _line_info(old) != _line_info(new):
+            return segment(lines)
+    return previous
+
+
 _NOT_SPLIT = re.compile(r"[ \t]*(?:from|import|del|global|nonlocal)\b")
 SPLIT_LINES = 60  # statements longer than this are split into parts (see LogicalLine.part)
 _CLOSING = {"(": ")", "[": "]", "{": "}"}

@@ -44,6 +44,7 @@ class Analyzer:
         self.bases = BaseTexts()
         self._say_once = say_once                # (key, message, show) -> None, thread-safe
         self._base_views: OrderedDict[str, object] = OrderedDict()
+        self._head_views: OrderedDict[str, object] = OrderedDict()  # relpath -> the buffer's last view
         self._good: dict[str, GoodState] = {}
         self._relpaths: dict[tuple[str, str], str | None] = {}
         self._crashes: set[str] = set()
@@ -155,7 +156,12 @@ class Analyzer:
                     self._base_views.popitem(last=False)
             else:
                 self._base_views.move_to_end(base_text)
-        head_view = ModuleView(text, list(lines)) if text else EMPTY
+        head_view = EMPTY
+        if text:
+            head_view = ModuleView(text, list(lines), previous=self._head_views.pop(relpath, None))
+            self._head_views[relpath] = head_view
+            while len(self._head_views) > 8:
+                self._head_views.popitem(last=False)
         return PythonChange(relpath, base_view, head_view)
 
     def _stable(self, snapshot: Snapshot, base: BaseSide, settings, result: FileResult,
