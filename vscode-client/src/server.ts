@@ -28,8 +28,10 @@ const DOCUMENTS: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "python" },
   { scheme: "file", pattern: "**/{Dockerfile,*.Dockerfile,*.dockerfile,devcontainer.json,.devcontainer.json}" },
   { scheme: "file", pattern: "**/{docker-compose,compose}*.{yml,yaml}" },
-  { scheme: "file", pattern: "**/{requirements*.txt,pyproject.toml,environment.yml}" },
-  { scheme: "file", pattern: "**/*.{yaml,yml}" },
+  { scheme: "file", pattern: "**/{requirements*.txt,requirements/*.{txt,in},constraints*.txt,Containerfile}" },
+  // Hyperparameter configs (YAML, JSON, TOML: the server skips package.json and lock files)
+  // and notebooks opened as text
+  { scheme: "file", pattern: "**/*.{yaml,yml,json,toml,ipynb}" },
 ];
 
 /** Client-side handling of a server command, also when a code lens or code action runs it. */
