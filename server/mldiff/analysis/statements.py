@@ -180,7 +180,7 @@ class Unit:
 # and a long editing session does not grow memory.
 _LIVE: "weakref.WeakValueDictionary[tuple, Unit]" = weakref.WeakValueDictionary()
 _RECENT: OrderedDict[tuple, Unit] = OrderedDict()
-_RECENT_LIMIT = 512
+_RECENT_LIMIT = 256
 PART = "<part>"          # binding prefix for entries of a split container, see ModuleView.facts
 PART_CALL = "_mldiff_part"  # the call that wraps a split call's arguments so they parse alone
 

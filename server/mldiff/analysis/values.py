@@ -37,7 +37,7 @@ def shorten(code: str, width: int = 60) -> str:
     return code if len(code) <= width else code[: width - 1].rstrip() + "…"
 
 
-@lru_cache(maxsize=1024)  # keys are long: a small cache keeps an editing session's memory flat
+@lru_cache(maxsize=512)  # keys are long: a small cache keeps an editing session's memory flat
 def canonical(code: str) -> str:
     """Formatting-insensitive key of an expression's source."""
     try:
