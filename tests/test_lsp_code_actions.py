@@ -35,7 +35,6 @@ def apply_to_buffer(lsp: Session, uri: str, edits: list[types.TextEdit]) -> int:
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
-    # these tests follow ML201 alone; removing Normalize from only the train transform is also a
     repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo

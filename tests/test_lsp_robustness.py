@@ -16,7 +16,6 @@ both_clients = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
-    # these tests follow ML201 alone; removing Normalize from only the train transform is also a
     repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo

@@ -84,7 +84,6 @@ def run_neovim(binary: str, repo: Repo, tmp_path: Path) -> dict:
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
     repo.write("train.py", TRAIN)
-    # these tests follow ML201 alone; removing Normalize from only the train transform is also a
     repo.write("pyproject.toml", ONLY_ML201)
     repo.commit("train")
     return repo
