@@ -50,10 +50,8 @@ def test_lone_surrogates_in_the_buffer(server, train_repo, encoding):
     change(server, uri, 2, ((TRAIN_LINE, 0, TRAIN_LINE, len(TRAIN_LINE_TEXT)), TRAIN_WITHOUT_NORMALIZE + "\n" + comment))
     end = 2 + (1 + 1 + 1 if encoding == "utf-16" else 3 + 3 + 3)  # each lone half: 1 unit, 3 WTF-8 bytes
     change(server, uri, 3, ((TRAIN_LINE + 1, end, TRAIN_LINE + 1, end), "!"))
-    diagnostics = server.settle(uri, 3)
-    # ML204 (Normalize still in the eval transform) shares the range; ML201 is the one pinned here.
-    assert sorted(d["code"] for d in diagnostics) == ["ML201", "ML204"]
-    [diagnostic] = [d for d in diagnostics if d["code"] == "ML201"]
+    [diagnostic] = server.settle(uri, 3)
+    assert diagnostic["code"] == "ML201"
     assert diagnostic["range"] == {"start": {"line": TRAIN_LINE, "character": 0},
                                    "end": {"line": TRAIN_LINE, "character": len(TRAIN_WITHOUT_NORMALIZE)}}
     for line in (TRAIN_LINE, TRAIN_LINE + 1):
@@ -80,7 +78,7 @@ def test_client_mistakes_are_answered_without_tracebacks(server, train_repo):
     assert "error" in server.request("mldiff/nothingHere", {})
     assert "error" in server.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": [1, 2]})
     change(server, uri, 2, ((TRAIN_LINE, 0, TRAIN_LINE, len(TRAIN_LINE_TEXT)), TRAIN_WITHOUT_NORMALIZE))
-    assert [d["code"] for d in server.settle(uri, 2)] == ["ML201", "ML204"]
+    assert [d["code"] for d in server.settle(uri, 2)] == ["ML201"]
     stderr = server.log.read_text()
     server.check_health()
     assert "WARNING" in stderr and "mldiff.nope" in stderr   # one line each, still in the log
@@ -98,7 +96,7 @@ def test_emptied_buffer_and_a_line_of_only_a_byte_order_mark(server, train_repo,
     change(server, uri, 2, (None, text))
     server.settle(uri, 2)
     change(server, uri, 3, (None, TRAIN.replace(TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)))
-    assert [d["code"] for d in server.settle(uri, 3)] == ["ML201", "ML204"]
+    assert [d["code"] for d in server.settle(uri, 3)] == ["ML201"]
     server.check_health()
     assert not [m for m in server.log_messages if "internal error" in m["message"]]
 
