@@ -162,16 +162,7 @@ def syntax_error_both_sides(tmp_path: Path) -> Setup:
 def conflict_markers(tmp_path: Path) -> Setup:
     """A merge stopped by a conflict: the working-tree file holds git's markers."""
     repo = Repo(tmp_path / "repo")
-    repo.write("train.py", "lr = 0.1\n")
-    repo.commit()
-    repo.git("checkout", "-q", "-b", "other")
-    repo.write("train.py", "lr = 0.3\n")
-    repo.commit()
-    repo.git("checkout", "-q", "main")
-    repo.write("train.py", "lr = 0.2\n")
-    repo.commit()
-    repo.git("merge", "-q", "other", check=False)
-    assert "<<<<<<<" in (repo.path / "train.py").read_text()
+    repo.conflicted_merge("train.py", "lr = 0.1\n", "lr = 0.2\n", "lr = 0.3\n")
     return Setup(repo.path)
 
 
