@@ -66,6 +66,22 @@ class Repo:
     def git(self, *args: str, check: bool = True) -> str:
         return git(self.path, *args, check=check)
 
+    def conflicted_merge(self, name: str, base: str, ours: str, theirs: str) -> str:
+        """Commit ``base``, then ``theirs`` on a branch and ``ours`` on main, and merge: a
+        conflict, with git's markers in the working-tree file. Returns ours' commit."""
+        self.write(name, base)
+        self.commit()
+        self.git("checkout", "-q", "-b", "other")
+        self.write(name, theirs)
+        self.commit()
+        self.git("checkout", "-q", "main")
+        self.write(name, ours)
+        ours_commit = self.commit()
+        result = subprocess.run(["git", "merge", "-q", "other"], cwd=self.path, capture_output=True,
+                                env={**os.environ, **GIT_ENV})
+        assert result.returncode != 0 and "<<<<<<<" in (self.path / name).read_text(), "no conflict"
+        return ours_commit
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -428,16 +427,7 @@ def test_state_token_tracks_outside_changes(repo):
 
 
 def test_unmerged_index_entry_is_skipped(repo):
-    repo.write("train.py", "lr = 0.1\n")
-    repo.commit()
-    repo.git("checkout", "-q", "-b", "other")
-    repo.write("train.py", "lr = 0.3\n")
-    repo.commit()
-    repo.git("checkout", "-q", "main")
-    repo.write("train.py", "lr = 0.2\n")
-    base = repo.commit()
-    result = subprocess.run(["git", "merge", "-q", "other"], cwd=repo.path, capture_output=True)
-    assert result.returncode != 0  # a conflict
+    base = repo.conflicted_merge("train.py", "lr = 0.1\n", "lr = 0.2\n", "lr = 0.3\n")
     view = RepoView.discover(repo.path)
     staged = by_path(view.changed_files(base, INDEX))
     assert staged["train.py"].unmerged and "unmerged" in staged["train.py"].skip_reason

@@ -601,8 +601,11 @@ _FIXED_ENV = {
 }
 
 
-# No fsmonitor hook program: mldiff's own git calls run nothing from the repository.
-_GIT_OPTIONS = ("-c", "core.fsmonitor=false")
+# mldiff's own git calls run nothing from the repository and write nothing: no fsmonitor
+# program, no hook, and no index refresh. (``git diff`` against the working tree rewrites the
+# index after a stat-only change, and runs the post-index-change hook, even under
+# GIT_OPTIONAL_LOCKS=0; without the refresh such a file is listed and reads as unchanged.)
+_GIT_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.autoRefreshIndex=false")
 
 
 def find_git() -> str:

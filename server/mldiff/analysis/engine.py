@@ -15,6 +15,10 @@ from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
 from mldiff.analysis.filekinds import file_kind
 
 _SUPPRESS = re.compile(r"#\s*mldiff:\s*ignore(?:\[([^\]]*)\])?", re.I)
+# git's conflict markers: seven characters at the start of a line (``=======`` alone can be a
+# heading underline, so a side counts as conflicted only with an opening and a closing marker).
+_CONFLICT_OPEN = re.compile(r"^<{7}(?: |$)", re.M)
+_CONFLICT_CLOSE = re.compile(r"^>{7}(?: |$)", re.M)
 MAX_BYTES = 5_000_000  # larger files are skipped with a note
 
 
@@ -55,7 +59,16 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
             return result
     if change is None or head_text is None:
         return result  # a deleted file changes no training code that remains
+    conflicted: set[str] = set()
     for side, line, message in getattr(change, "parse_errors", lambda: [])():
+        marker_line = _conflict_marker_line(base_text if side == "base" else head_text)
+        if marker_line is not None:  # one clear line instead of a parser error per marker
+            if side not in conflicted:
+                conflicted.add(side)
+                result.errors.append(FileError(
+                    path, f"{side} side has merge-conflict markers (line {marker_line}): resolve the conflict "
+                          f"first", marker_line))
+            continue
         result.errors.append(FileError(path, f"{side} side does not parse at line {line}: {message}", line))
     broken = {(e.line or 0) for e in result.errors}
     findings: list[Finding] = []
@@ -80,6 +93,16 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     head_lines = change.head_lines() if hasattr(change, "head_lines") else []
     result.findings = _finish(findings, settings, head_lines, broken)
     return result
+
+
+def _conflict_marker_line(text: str | None) -> int | None:
+    """The 1-based line of the first merge-conflict marker, when ``text`` holds a conflict."""
+    if not text:
+        return None
+    opening = _CONFLICT_OPEN.search(text)
+    if opening is None or _CONFLICT_CLOSE.search(text, opening.end()) is None:
+        return None
+    return text.count("\n", 0, opening.start()) + 1
 
 
 def _make_change(kind: str, path: str, base_text: str | None, head_text: str | None):

@@ -10,6 +10,7 @@ it touched.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -34,6 +35,18 @@ class Snapshot:
     revision: int
     version: int | None
     lines: tuple[str, ...]
+    roots: tuple[str, ...] = ()   # the client's workspace folders; empty: it named none
+
+
+def inside_roots(path: str, roots: Sequence[str]) -> bool:
+    """Whether ``path`` lies under one of ``roots`` (symbolic links resolved, so a link in
+    the workspace cannot lead the server elsewhere). No roots: the client opened single
+    files on their own, and each is analysed where it is."""
+    if not roots:
+        return True
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+               for root in map(os.path.realpath, roots))
 
 
 class Analyzer:
@@ -54,8 +67,11 @@ class Analyzer:
         from mldiff.analysis.engine import _rule_instances
         import mldiff.analysis.change  # noqa: F401 - libcst
         import mldiff.gitview  # noqa: F401
-        import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
         _rule_instances()
+        try:
+            import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
+        except ImportError:  # GitPython refuses to import without git: each file says so once
+            pass
 
     def forget(self, uri: str) -> None:
         self._good.pop(uri, None)
@@ -87,8 +103,14 @@ class Analyzer:
         if has_lone_cr(text):
             self._say_once(f"cr:{snapshot.uri}", f"{path}: lines end in a bare CR; not analysed", False)
             return empty
+        if not inside_roots(path, snapshot.roots):
+            self._say_once(f"outside:{snapshot.uri}",
+                           f"mldiff: {path} is outside the workspace folders; not analysed", False)
+            return empty
         repo = self.bases.repo_for(path)
         if repo is None:
+            reason = self.bases.why_no_repo(path)
+            self._say_once(f"norepo:{reason}", f"mldiff: {path}: {reason}; not analysed", False)
             return empty
         relpath = self._relative_path(repo, path)
         if relpath is None:

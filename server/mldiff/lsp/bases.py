@@ -29,6 +29,7 @@ class BaseSide:
 class BaseTexts:
     def __init__(self) -> None:
         self._repos: dict[str, object | None] = {}          # directory -> RepoView | None
+        self._no_repo: dict[str, str] = {}                  # directory -> why it has none
         self._revisions: dict[tuple[str, str], tuple[tuple, str | None, str]] = {}
         self._index_texts: OrderedDict[tuple[str, str, tuple], str | None] = OrderedDict()
 
@@ -40,14 +41,20 @@ class BaseTexts:
         from mldiff.gitview import RepoView
         try:
             repo = RepoView.discover(directory)
-        except GitError:
+        except GitError as exc:
             repo = None
+            self._no_repo[directory] = str(exc)
         if repo is not None and repo.root is None:
             repo = None  # a bare repository has no work tree to edit
+            self._no_repo[directory] = "inside a bare repository's git dir"
         if repo is not None:  # share one RepoView (and its cat-file process) per repository
             repo = next((r for r in self._repos.values() if r is not None and r.git_dir == repo.git_dir), repo)
         self._repos[directory] = repo
         return repo
+
+    def why_no_repo(self, path: str) -> str:
+        """Why ``repo_for(path)`` found no repository (not a git repository, git missing)."""
+        return self._no_repo.get(os.path.dirname(os.path.abspath(path)), "not in a git repository")
 
     def forget_missing(self) -> None:
         """Look for repositories again where there were none (after ``git init``)."""

@@ -143,7 +143,20 @@ class MldiffServer(LanguageServer):
         document = self.documents.get(uri)
         if document is None:
             return None
-        return Snapshot(uri, document.path, document.revision, document.version, tuple(document.lines))
+        return Snapshot(uri, document.path, document.revision, document.version, tuple(document.lines),
+                        self.workspace_roots())
+
+    def workspace_roots(self) -> tuple[str, ...]:
+        """The file-system paths of the client's workspace folders (else its root): the
+        only places whose documents the server analyses."""
+        from pygls.uris import to_fs_path
+        try:
+            workspace = self.workspace
+        except RuntimeError:  # before initialize
+            return ()
+        uris = [folder.uri for folder in workspace.folders.values()] or \
+            ([workspace.root_uri] if workspace.root_uri else [])
+        return tuple(path for path in map(to_fs_path, uris) if path)
 
     def _job(self, snapshot: Snapshot, reason: str) -> DocumentResult | None:
         """On the worker thread."""

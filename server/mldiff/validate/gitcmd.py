@@ -1,6 +1,6 @@
 """The few git calls validation and commit integration need, run the safe way.
 
-Every call sets GIT_OPTIONAL_LOCKS=0, revisions are verified with
+Every call sets GIT_OPTIONAL_LOCKS=0 and runs no fsmonitor program, revisions are verified with
 ``rev-parse --verify --end-of-options`` and user paths come after ``--``.
 """
 from __future__ import annotations
@@ -12,6 +12,9 @@ from pathlib import Path
 
 from mldiff.errors import GitError
 
+# No fsmonitor program from the repository's config: mldiff's own git calls run nothing of the
+# repository's (the same setting as mldiff.gitview's).
+NO_FSMONITOR = ("-c", "core.fsmonitor=false")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
@@ -23,7 +26,7 @@ def git_bytes(root: Path | str, *args: str, input: bytes | None = None,
               env: dict[str, str] | None = None) -> bytes:
     """Run git in ``root``; a failure becomes a GitError with git's own first line."""
     try:
-        result = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
+        result = subprocess.run(["git", *NO_FSMONITOR, *args], cwd=root, input=input, capture_output=True,
                                 env=git_env(env))
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
