@@ -61,3 +61,11 @@ LR = 1e-3
 model = torch.nn.Linear(2, 2)
 tag = "优化器🙂"; opt = torch.optim.Adam(model.parameters(), lr=LR)
 '''
+
+
+def commit_train_script(repo):
+    """``repo`` (a conftest.Repo) with TRAIN committed as train.py, reporting ML201 alone."""
+    repo.write("train.py", TRAIN)
+    repo.write("pyproject.toml", ONLY_ML201)
+    repo.commit("train")
+    return repo

@@ -66,6 +66,10 @@ def test_lsp_startup() -> None:
     assert "bare pygls" in out and "mldiff serve" in out
 
 
+def test_lsp_load() -> None:
+    assert "all hovers:" in bench("bench/lsp_load.py", "--seconds", "5")
+
+
 def test_hunks_textfiles_and_many_files() -> None:
     assert "one-line edit, 5,000-line file" in bench("bench/hunks_speed.py", "--runs", "1")
     assert "notebook.ipynb" in bench("bench/textfiles_bench.py", "--calls", "1")

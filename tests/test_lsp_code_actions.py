@@ -6,7 +6,7 @@ import pytest
 from lsprotocol import types
 
 from conftest import Repo
-from lsp_fixtures import (AUTOCAST, ONLY_ML201, DEPRECATED_AUTOCAST, REMOVED_MESSAGE, SCALER_LOOP, TRAIN, TRAIN_LINE,
+from lsp_fixtures import (AUTOCAST, commit_train_script, DEPRECATED_AUTOCAST, REMOVED_MESSAGE, SCALER_LOOP, TRAIN, TRAIN_LINE,
                           TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
 from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
@@ -34,10 +34,7 @@ def apply_to_buffer(lsp: Session, uri: str, edits: list[types.TextEdit]) -> int:
 
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
-    repo.write("train.py", TRAIN)
-    repo.write("pyproject.toml", ONLY_ML201)
-    repo.commit("train")
-    return repo
+    return commit_train_script(repo)
 
 
 async def removed(lsp: Session, uri: str) -> list[types.Diagnostic]:

@@ -8,16 +8,13 @@ import json
 import pytest
 
 from conftest import Repo, mldiff
-from lsp_fixtures import ONLY_ML201, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import commit_train_script, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
 from lsp_wire import WireServer
 
 
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
-    repo.write("train.py", TRAIN)
-    repo.write("pyproject.toml", ONLY_ML201)
-    repo.commit("train")
-    return repo
+    return commit_train_script(repo)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams, JsonRpcMethodNotFound
 
 from conftest import Repo
-from lsp_fixtures import ONLY_ML201, REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import commit_train_script, REMOVED_MESSAGE, TRAIN, TRAIN_LINE, TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE
 from lsp_session import CLIENT_IDS, CLIENTS, Session, session
 
 WITHOUT = TRAIN.replace(TRAIN_LINE_TEXT, TRAIN_WITHOUT_NORMALIZE)
@@ -15,10 +15,7 @@ both_clients = pytest.mark.parametrize("profile, mode", CLIENTS, ids=CLIENT_IDS)
 
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
-    repo.write("train.py", TRAIN)
-    repo.write("pyproject.toml", ONLY_ML201)
-    repo.commit("train")
-    return repo
+    return commit_train_script(repo)
 
 
 async def still_answers(lsp: Session, uri: str, line: int = TRAIN_LINE) -> None:

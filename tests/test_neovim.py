@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, Repo
-from lsp_fixtures import ONLY_ML201, TRAIN, TRAIN_LINE, TRAIN_WITHOUT_NORMALIZE
+from lsp_fixtures import commit_train_script, TRAIN, TRAIN_LINE, TRAIN_WITHOUT_NORMALIZE
 
 SCRIPT = Path(__file__).with_name("neovim_lsp.lua")
 DOCS = ROOT / "docs" / "editors" / "neovim.md"
@@ -83,10 +83,7 @@ def run_neovim(binary: str, repo: Repo, tmp_path: Path) -> dict:
 
 @pytest.fixture
 def train_repo(repo: Repo) -> Repo:
-    repo.write("train.py", TRAIN)
-    repo.write("pyproject.toml", ONLY_ML201)
-    repo.commit("train")
-    return repo
+    return commit_train_script(repo)
 
 
 def check(report: dict, repo: Repo) -> None:
