@@ -5,7 +5,7 @@ import { commandLine, expandPath, type InterpreterInputs, resolveInterpreter, se
 const base: InterpreterInputs = {
   setting: "",
   pythonExtension: undefined,
-  workspaceFolder: "/work/project",
+  workspaceFolder: "/home/ada/project",
   home: "/home/ada",
   trusted: true,
   platform: "linux",
@@ -17,8 +17,8 @@ test("the mldiff.interpreter setting wins over the Python extension", () => {
 });
 
 test("a blank setting falls through to the Python extension's environment", () => {
-  const interpreter = resolveInterpreter({ ...base, setting: "  ", pythonExtension: ["/work/project/.venv/bin/python"] });
-  assert.deepEqual(interpreter, { command: "/work/project/.venv/bin/python", args: [], source: "python-extension" });
+  const interpreter = resolveInterpreter({ ...base, setting: "  ", pythonExtension: ["/home/ada/project/.venv/bin/python"] });
+  assert.deepEqual(interpreter, { command: "/home/ada/project/.venv/bin/python", args: [], source: "python-extension" });
 });
 
 test("an environment command with a prefix keeps its arguments", () => {
@@ -34,21 +34,21 @@ test("without a setting or the Python extension: python3, python on Windows", ()
 });
 
 test("an untrusted workspace never runs an environment that lives inside it", () => {
-  const inside = resolveInterpreter({ ...base, trusted: false, pythonExtension: ["/work/project/.venv/bin/python"] });
+  const inside = resolveInterpreter({ ...base, trusted: false, pythonExtension: ["/home/ada/project/.venv/bin/python"] });
   assert.deepEqual(inside, { command: "python3", args: [], source: "default" });
   const outside = resolveInterpreter({ ...base, trusted: false, pythonExtension: ["/usr/bin/python3.11"] });
   assert.equal(outside.source, "python-extension");
   // A sibling folder whose name starts like the workspace's is not inside it.
-  const sibling = resolveInterpreter({ ...base, trusted: false, pythonExtension: ["/work/project-envs/bin/python"] });
+  const sibling = resolveInterpreter({ ...base, trusted: false, pythonExtension: ["/home/ada/project-envs/bin/python"] });
   assert.equal(sibling.source, "python-extension");
 });
 
 test("setting paths: variables, ~ and relative paths are expanded", () => {
-  assert.equal(expandPath("${workspaceFolder}/.venv/bin/python", "/work/project", "/home/ada"), "/work/project/.venv/bin/python");
-  assert.equal(expandPath("~/envs/ml/bin/python", "/work/project", "/home/ada"), "/home/ada/envs/ml/bin/python");
+  assert.equal(expandPath("${workspaceFolder}/.venv/bin/python", "/home/ada/project", "/home/ada"), "/home/ada/project/.venv/bin/python");
+  assert.equal(expandPath("~/envs/ml/bin/python", "/home/ada/project", "/home/ada"), "/home/ada/envs/ml/bin/python");
   assert.equal(expandPath("${userHome}/py", undefined, "/home/ada"), "/home/ada/py");
-  assert.equal(expandPath(".venv/bin/python", "/work/project", "/home/ada"), "/work/project/.venv/bin/python");
-  assert.equal(expandPath("python3.11", "/work/project", "/home/ada"), "python3.11", "a bare name is looked up on PATH");
+  assert.equal(expandPath(".venv/bin/python", "/home/ada/project", "/home/ada"), "/home/ada/project/.venv/bin/python");
+  assert.equal(expandPath("python3.11", "/home/ada/project", "/home/ada"), "python3.11", "a bare name is looked up on PATH");
 });
 
 test("display quoting makes a copy-pasteable command", () => {
