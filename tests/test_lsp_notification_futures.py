@@ -2,7 +2,7 @@
 server's memory grew by about 1.5 KB per didChange, 40 MB in two minutes of typing).
 
 pygls 2.1 keeps the future of each notification's handler in ``_request_futures``;
-``MldiffProtocol`` drops it once the handler is done. This drives the real protocol
+``MldiffProtocol`` drops it, once the handler is done, at the next notification. This drives the real protocol
 object in process, the way pygls' reader hands it each message."""
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ def test_handled_notifications_leave_no_futures() -> None:
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=f"lr = {version}\n")]))
         protocol._handle_notification(types.TEXT_DOCUMENT_DID_CLOSE, types.DidCloseTextDocumentParams(
             text_document=types.TextDocumentIdentifier(uri="file:///nowhere/train.py")))
-    assert len(protocol._request_futures) == 0
+    assert len(protocol._request_futures) <= 1  # the last one waits for the next notification
