@@ -243,7 +243,7 @@ class ModuleView:
         return cached
 
     def _use_candidates(self, name: str) -> list[int]:
-        """Logical lines whose text mentions ``name`` as a read could (no parsing)."""
+        """Logical lines whose text could read ``name`` (a text match, no parsing)."""
         if name.startswith("args.") or "." in name:
             attr = name.rsplit(".", 1)[-1]
             pattern = re.compile(r"\." + re.escape(attr) + r"\b|['\"]" + re.escape(attr) + r"['\"]")
