@@ -247,6 +247,40 @@ def scope_range(view: ModuleView, index: int) -> range:
     return range(header + 1, view.segments.block_end(header))
 
 
+def calls_in_touched_scopes(change: PythonChange, side: str, text: re.Pattern[str], predicate,
+                            words: tuple[str, ...] = ()) -> list:
+    """Calls matching ``predicate(qualname, call, view)`` on the lines that match ``text``, in the
+    functions (or the module) whose code the change touches: the unchanged loss or optimizer
+    that a changed line upstream feeds. ``words``: a substring of one of them must stand in
+    those scopes (a cheap test before the regex scan, most model files build no optimizer)."""
+    from mldiff.analysis import apis
+    from mldiff.rules.common import CallSite
+    view = change.view(side)
+    scopes = {(r.start, r.stop) for r in (scope_range(view, i) for i in change.touched(side))}
+    if not scopes or (words and not _mentions(view, scopes, words)):
+        return []
+    out = []
+    for index in view._lines_matching(text):
+        if not any(start <= index < stop for start, stop in scopes):
+            continue
+        for call in view.facts(index).calls:
+            qualname = apis.canonical(view.qualname(call))
+            if predicate(qualname, call, view):
+                out.append(CallSite(side, index, call, qualname))
+    return out
+
+
+def _mentions(view: ModuleView, scopes: set[tuple[int, int]], words: tuple[str, ...]) -> bool:
+    logical = view.logical
+    for start, stop in scopes:
+        if start >= stop:
+            continue
+        text = "".join(view.lines[logical[start].start:logical[stop - 1].end])
+        if any(word in text for word in words):
+            return True
+    return False
+
+
 # -- backward slices -------------------------------------------------------------------------
 def _assigned_subscripts(view: ModuleView, index: int) -> set[str]:
     """Names written through a subscript or attribute on this line: ``weight[PAD] = 0``."""

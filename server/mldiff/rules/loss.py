@@ -10,9 +10,9 @@ from mldiff.analysis.statements import CallFact
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, is_placeholder,
-                                   is_test_file, paired_calls, per_change, report_added_or_removed, report_value_change,
-                                   scope_key, scope_range, span_contains)
+from mldiff.rules.dataflow import (backward_slice, call_text, calls_in_touched_scopes, describe_difference,
+                                   differing_lines, is_placeholder, is_test_file, paired_calls, per_change,
+                                   report_added_or_removed, report_value_change, scope_key, span_contains)
 from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
@@ -174,20 +174,7 @@ def _equivalent_reduction_spans(change: PythonChange) -> list[Span]:
 _WEIGHT_PARAMETERS = ("weight", "pos_weight")
 
 
-def _loss_calls_in_scopes(change: PythonChange, side: str) -> list[CallSite]:
-    view = change.view(side)
-    scopes = {(r.start, r.stop) for r in (scope_range(view, i) for i in change.touched(side))}
-    if not scopes:
-        return []
-    out = []
-    for index in view._lines_matching(re.compile(r"Loss\w*\s*\(|_loss\s*\(|cross_entropy\s*\(|kl_div\s*\(")):
-        if not any(start <= index < stop for start, stop in scopes):
-            continue
-        for call in view.facts(index).calls:
-            qualname = apis.canonical(view.qualname(call))
-            if is_loss_call(qualname, call, view):
-                out.append(CallSite(side, index, call, qualname))
-    return out
+_LOSS_TEXT = re.compile(r"Loss\w*\s*\(|_loss\s*\(|cross_entropy\s*\(|kl_div\s*\(")
 
 
 def weight_changes(change: PythonChange) -> list[tuple[CallSite, CallSite, str, list[int], list[int]]]:
@@ -196,8 +183,8 @@ def weight_changes(change: PythonChange) -> list[tuple[CallSite, CallSite, str, 
 
 
 def _weight_changes(change: PythonChange):
-    base_sites = _loss_calls_in_scopes(change, "base")
-    head_sites = _loss_calls_in_scopes(change, "head")
+    base_sites = calls_in_touched_scopes(change, "base", _LOSS_TEXT, is_loss_call)
+    head_sites = calls_in_touched_scopes(change, "head", _LOSS_TEXT, is_loss_call)
     touched_base, touched_head = set(change.touched_base), set(change.touched_head)
     out = []
     for base, head in pair(base_sites, head_sites, lambda s: (_key(change, s), s.qualname), lambda b, h: True):

@@ -11,9 +11,10 @@ from mldiff.analysis.values import Value, shorten
 from mldiff.findings import Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (backward_slice, call_text, describe_difference, differing_lines, find_defs,
-                                   is_placeholder, is_test_file, paired_calls, per_change, report_added_or_removed,
-                                   report_value_change, scope_key, scope_range, span_contains)
+from mldiff.rules.dataflow import (backward_slice, call_text, calls_in_touched_scopes, describe_difference,
+                                   differing_lines, find_defs, is_placeholder, is_test_file, paired_calls,
+                                   per_change, report_added_or_removed, report_value_change, scope_key,
+                                   span_contains)
 from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
 
 _OTHER_OPTIMIZERS = re.compile(
@@ -209,22 +210,9 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
 _OPTIMIZER_TEXT = re.compile(r"\b(?:optim\.\w+|SGD|Adam\w*|RMSprop|Adagrad|Adadelta|Adamax|NAdam|RAdam|LBFGS|ASGD|"
                              r"Rprop|Adafactor|Lion\w*|LAMB|Lamb|Fused\w+|Muon\w*|Sophia\w*|create_optimizer\w*|"
                              r"ZeroRedundancyOptimizer|[A-Z]\w*Optimizer)\s*\(")
-
-
+# substrings of _OPTIMIZER_TEXT's matches: a cheap test of a scope before the regex scan
 _OPTIMIZER_WORDS = ("optim.", "Optimizer(", "SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "LBFGS", "Rprop",
                     "Lion", "LAMB", "Lamb", "Muon", "Sophia", "Adafactor", "create_optimizer")
-
-
-def _mentions_optimizer(view: ModuleView, scopes: set[tuple[int, int]]) -> bool:
-    """A cheap substring test before the regex scan: most model files build no optimizer."""
-    logical = view.logical
-    for start, stop in scopes:
-        if start >= stop:
-            continue
-        text = "".join(view.lines[logical[start].start:logical[stop - 1].end])
-        if any(word in text for word in _OPTIMIZER_WORDS):
-            return True
-    return False
 
 
 def _params_value(site: CallSite) -> Value | None:
@@ -232,26 +220,6 @@ def _params_value(site: CallSite) -> Value | None:
     if value is None:
         value = site.call.kwarg("model_or_params") or (site.call.args[0] if site.call.args else None)
     return value
-
-
-def _optimizers_in_scopes(change: PythonChange, side: str) -> list[CallSite]:
-    """Optimizer constructions in the functions (or module) whose code the change touches."""
-    view = change.view(side)
-    scopes: set[tuple[int, int]] = set()
-    for index in change.touched(side):
-        within = scope_range(view, index)
-        scopes.add((within.start, within.stop))
-    if not scopes or not _mentions_optimizer(view, scopes):
-        return []
-    out = []
-    for index in view._lines_matching(_OPTIMIZER_TEXT):
-        if not any(start <= index < stop for start, stop in scopes):
-            continue
-        for call in view.facts(index).calls:
-            qualname = apis.canonical(view.qualname(call))
-            if is_optimizer_call(qualname, call, view):
-                out.append(CallSite(side, index, call, qualname))
-    return out
 
 
 def _group_slice(view: ModuleView, site: CallSite) -> list[int]:
@@ -290,8 +258,8 @@ def group_changes(change: PythonChange) -> list[tuple[CallSite | None, CallSite,
 
 
 def _group_changes(change: PythonChange):
-    base_sites = _optimizers_in_scopes(change, "base")
-    head_sites = _optimizers_in_scopes(change, "head")
+    base_sites = calls_in_touched_scopes(change, "base", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
+    head_sites = calls_in_touched_scopes(change, "head", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
     if not base_sites or not head_sites:
         return []
     from mldiff.rules.common import pair
