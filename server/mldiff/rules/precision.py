@@ -323,17 +323,16 @@ class DtypeChanged(ValueRule, Rule):
         yield from super().check(change)
         if not hasattr(change, "touched_head"):
             return
-        for side in ("base", "head"):
-            view = change.view(side)
-            other = change.view("head" if side == "base" else "base")
-            for site in call_sites(change, side, lambda q, call, v: _dtype_of_cast(v, call) is not None):
-                dtype = _dtype_of_cast(view, site.call)
-                counterpart = [s for s in call_sites(change, "head" if side == "base" else "base",
-                                                     lambda q, call, v: _dtype_of_cast(v, call) is not None)
-                               if s.call.receiver == site.call.receiver
-                               and _dtype_of_cast(other, s.call) == dtype]
-                if counterpart:
+        # (receiver, dtype) of each cast, per side: a cast the other side also makes is no change
+        casts = {side: [((site.call.receiver, _dtype_of_cast(change.view(side), site.call)), site)
+                        for site in call_sites(change, side, lambda q, call, v: _dtype_of_cast(v, call) is not None)]
+                 for side in ("base", "head")}
+        for side, other in (("base", "head"), ("head", "base")):
+            kept = {key for key, _ in casts[other]}
+            for key, site in casts[side]:
+                if key in kept:
                     continue
+                dtype = key[1]
                 what = (site.call.receiver or "tensor").replace("(...)", "()")
                 if side == "head":
                     yield self.report(change, site_span(change, site), f"{what} cast to {dtype}",
