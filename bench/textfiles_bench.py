@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from mldiff.analysis.engine import analyze  # noqa: E402
+from mldiff.engine import analyze  # noqa: E402
 
 
 def median_ms(path: str, base: str, head: str, calls: int, edit) -> tuple[float, int]:

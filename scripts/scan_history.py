@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from mldiff.analysis.engine import analyze  # noqa: E402
+from mldiff.engine import analyze  # noqa: E402
 from mldiff.analysis.filekinds import file_kind  # noqa: E402
 from mldiff.config import Settings  # noqa: E402
 

@@ -2,7 +2,7 @@
 """Score the analysis engine on the labelled corpus in-process (fast iteration on rules).
 
 Runs the corpus scorer (``shared/corpus/score.py``) with its tool call replaced by a
-direct call of ``mldiff.analysis.engine.analyze`` on the two blobs, so a rule change
+direct call of ``mldiff.engine.analyze`` on the two blobs, so a rule change
 can be scored in seconds. The official figure comes from ``score.py --tool mldiff``.
 
 Usage: score_engine.py CASES.json --mirrors DIR --score PATH/TO/score.py [--verbose] [--show]
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from mldiff.analysis.engine import analyze  # noqa: E402
+from mldiff.engine import analyze  # noqa: E402
 
 
 def blob(git_dir: str, rev: str, path: str) -> str | None:

@@ -1,6 +1,7 @@
 """Bindings read from single statements, and renames across a change: what rules pair base with head by."""
 from __future__ import annotations
 
+from mldiff.facts.context import python_context
 from mldiff.analysis.statements import parse_unit
 
 
@@ -50,18 +51,18 @@ def test_importing_another_object_under_another_alias_is_not_a_rename():
 
 def test_reading_an_attribute_of_a_config_does_not_pass_the_config():
     from mldiff.analysis.change import PythonChange
-    from mldiff.rules.roles import value_changes
+    from mldiff.facts.value_changes import value_changes
     before = "import torch.nn as nn\nconfig = Config(bias=False)\nfc = nn.Linear(config.n_embd, 3)\n"
-    change = PythonChange.from_texts("t.py", before, before.replace("bias=False", "bias=True"))
+    change = python_context("t.py", before, before.replace("bias=False", "bias=True"))
     assert value_changes(change) == []
     before = "import torch.nn as nn\nwidth = 64\nfc = nn.Linear(width, 3)\n"
-    change = PythonChange.from_texts("t.py", before, before.replace("64", "128"))
+    change = python_context("t.py", before, before.replace("64", "128"))
     assert [(v.family, v.topic) for v in value_changes(change)] == [("model_capacity", "size")]
 
 
 def test_conditions_around_a_statement():
     from mldiff.analysis.module import ModuleView
-    from mldiff.rules.common import conditions
+    from mldiff.facts.conditions import conditions
     view = ModuleView("if a and not (b or c):\n    x = 1\nelif not (0 < d < 5):\n    y = 2\nelse:\n    z = 3\n")
     assert list(conditions(view, 1).values()) == ["a", "not b", "not c"]
     assert list(conditions(view, 3).values()) == ["not 0 < d < 5", "(not a or (b or c))"]

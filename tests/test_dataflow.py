@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import ast
 
+from mldiff.facts.context import python_context
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.module import ModuleView
-from mldiff.rules.dataflow import ast_span, ast_statement, backward_slice, differing_lines
+from mldiff.facts.syntax import ast_span, ast_statement
+from mldiff.facts.flows import backward_slice
+from mldiff.facts.equivalence import differing_lines
 
 
 def test_ast_span_counts_code_points_and_indentation():
@@ -44,14 +47,14 @@ def test_backward_slice_follows_values_not_namespaces():
 def test_differing_lines_ignore_comments_and_renames():
     base = "def get_lr(iter):\n    if iter < warm:\n        return lr * iter / warm\n    return lr\n"
     head = "def get_lr(it):\n    # warmup\n    if it < warm:\n        return lr * it / warm\n    return lr\n"
-    change = PythonChange.from_texts("train.py", base, head)
+    change = python_context("train.py", base, head)
     assert differing_lines(change, change.base.block(0), change.head.block(0)) == ([], [])
 
 
 def test_differing_lines_ignore_logging_but_not_formulas():
     base = "def get_lr(it):\n    return lr * it / warm\n"
     head = "def get_lr(it):\n    print(it)\n    return lr * (it + 1) / warm\n"
-    change = PythonChange.from_texts("train.py", base, head)
+    change = python_context("train.py", base, head)
     base_only, head_only = differing_lines(change, change.base.block(0), change.head.block(0))
     assert [change.base.logical[i].start + 1 for i in base_only] == [2]
     assert [change.head.logical[i].start + 1 for i in head_only] == [3]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mldiff.analysis.engine import analyze
+from mldiff.engine import analyze
 
 LOOP = ("import torch\nmodel = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
         "for x, y in loader:\n    opt.zero_grad()\n    loss = model(x).sum()\n    loss.backward()\n    opt.step()\n")

@@ -13,7 +13,7 @@ def test_hyphenated_option_defines_underscored_attribute():
 
 
 def test_moved_parser_is_not_a_new_setting():
-    from mldiff.analysis.engine import analyze
+    from mldiff.engine import analyze
     base = ("import argparse\n\ndef main():\n    parser = argparse.ArgumentParser()\n"
             "    parser.add_argument('--batch-size', type=int, default=64)\n    return parser.parse_args()\n")
     head = ("import argparse\n\ndef parse_args():\n    parser = argparse.ArgumentParser()\n"

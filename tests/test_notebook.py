@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mldiff.analysis.engine import analyze
+from mldiff.engine import analyze
 from mldiff.analysis.notebook import notebook_change, pythonize, read_notebook
 from mldiff.findings import Finding, Fix, Span, TextEdit
 

@@ -1,7 +1,8 @@
 """A side that does not parse must not make everything after the error look added or removed."""
 from __future__ import annotations
 
-from mldiff.analysis.engine import analyze
+from mldiff.facts.context import python_context
+from mldiff.engine import analyze
 
 BASE = (
     "import torch\n"
@@ -30,7 +31,7 @@ def test_the_rules_alone_keep_what_is_really_new_next_to_a_broken_statement():
     from mldiff.analysis.change import PythonChange
     from mldiff.rules.data_pipeline import ShuffleChanged
     from mldiff.rules.compile_distributed import DevicePlacementChanged, DistributedWrappingChanged
-    change = PythonChange.from_texts("train.py", BASE, HEAD)
+    change = python_context("train.py", BASE, HEAD)
     assert [f.message for f in ShuffleChanged().check(change)] == ["shuffle added: data.shuffle()"]
     assert list(DevicePlacementChanged().check(change)) == []
     assert list(DistributedWrappingChanged().check(change)) == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mldiff.analysis.engine import analyze
+from mldiff.engine import analyze
 from mldiff.rules.base import all_rules
 
 CASES = [

@@ -2,7 +2,7 @@
 restore fix for removals (so editors never re-analyse)."""
 from __future__ import annotations
 
-from mldiff.analysis.engine import analyze
+from mldiff.engine import analyze
 
 BASE = """import random
 import torch

@@ -6,10 +6,17 @@ import pytest
 
 from mldiff.analysis.configtree import ConfigSyntaxError, parse_json, parse_toml, parse_yaml
 from mldiff.analysis.dockerfiles import dockerfile_environment
-from mldiff.analysis.engine import analyze
+from mldiff.engine import analyze
 from mldiff.analysis.requirements import (conda_pin, parse_requirement, requirements_environment, spec_key)
 from mldiff.analysis.textfiles import text_change
+from mldiff.facts.context import TextContext
+from mldiff.facts.value_changes import value_changes
 from mldiff.findings import Span
+
+
+def config_changes(change):
+    """The value changes the rules read for a config file's change."""
+    return value_changes(TextContext(change))
 
 
 def at(text: str, span: Span) -> str:
@@ -21,7 +28,7 @@ def at(text: str, span: Span) -> str:
 
 def changes(path: str, kind: str, before: str, after: str) -> list[str]:
     change = text_change(kind, path, before, after)
-    return [value_change.describe() for value_change in change.value_changes()]
+    return [value_change.describe() for value_change in config_changes(change)]
 
 
 # -- positions -------------------------------------------------------------------------------
@@ -95,7 +102,7 @@ def test_nested_keys_are_classified_by_their_last_component():
     before = "optimizer:\n  lr: 1e-3\n  weight_decay: 0.05\ntrainer:\n  precision: 16\nseed: 42\n"
     after = "optimizer:\n  lr: 3e-4\n  weight_decay: 0.05\ntrainer:\n  precision: bf16-mixed\nseed: 42\n"
     change = text_change("yaml", "configs/train.yaml", before, after)
-    found = {(c.family, c.topic, c.subject, c.span.line) for c in change.value_changes()}
+    found = {(c.family, c.topic, c.subject, c.span.line) for c in config_changes(change)}
     assert found == {("learning_rate", "lr", "optimizer.lr", 2), ("precision", "dtype", "trainer.precision", 5)}
 
 
@@ -128,7 +135,7 @@ def test_param_groups_are_paired_by_name_not_position():
 def test_class_naming_keys_are_classified_by_their_section():
     change = text_change("yaml", "c.yaml", "optimizer:\n  _target_: torch.optim.AdamW\n",
                          "optimizer:\n  _target_: torch.optim.SGD\n")
-    assert [(c.family, c.topic) for c in change.value_changes()] == [("optimizer", "optimizer_choice")]
+    assert [(c.family, c.topic) for c in config_changes(change)] == [("optimizer", "optimizer_choice")]
     assert changes("c.yaml", "yaml", "wandb:\n  name: run-1\n", "wandb:\n  name: run-2\n") == []
 
 
@@ -321,12 +328,12 @@ def test_positions_of_changes_deep_in_a_large_config():
     before = '{\n  "other": {"seed": 1},\n  "param_groups": [\n' + groups + '\n  ]\n}\n'
     after = before.replace('"name": "g7", "lr": 7.5', '"name": "g7", "lr": 9.5')
     change = text_change("json", "c.json", before, after)
-    (value_change,) = change.value_changes()
+    (value_change,) = config_changes(change)
     assert value_change.subject == "param_groups[name=g7].lr"
     assert at(after, value_change.span) == "9.5" and value_change.base_line == value_change.span.line
     yaml_before = "other: {seed: 1}\nparam_groups:\n" + "".join(f"  - name: g{i}\n    lr: {i}.5\n" for i in range(20))
     yaml_after = yaml_before.replace("name: g7\n    lr: 7.5", "name: g7\n    lr: 9.5")
-    (value_change,) = text_change("yaml", "c.yaml", yaml_before, yaml_after).value_changes()
+    (value_change,) = config_changes(text_change("yaml", "c.yaml", yaml_before, yaml_after))
     assert at(yaml_after, value_change.span) == "9.5"
 
 

@@ -1,7 +1,7 @@
 """``mldiff check`` as a function: a repository, a base and a head in, findings out.
 
 Front ends (the CLI, the commit hook, validation summaries) call ``run_check``; each
-changed file goes through ``mldiff.analysis.engine.analyze``, the one analysis entry
+changed file goes through ``mldiff.engine.analyze``, the one analysis entry
 point. Files are read and analysed one at a time (in a pool of processes for large
 changes), and only findings travel back, so memory stays flat on a 10,000-file diff.
 A file that cannot be read or parsed becomes an ``errors`` entry or a note; it never
@@ -108,7 +108,7 @@ def analyse_change(view: RepoView, change: FileChange, settings: Settings) -> Fi
 
 def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[FileResult, bool]:
     """The file's result, and whether both sides could be read (for the summary's count)."""
-    from mldiff.analysis.engine import analyze
+    from mldiff.engine import analyze
     texts = []
     for side, read in (("base", view.read_base), ("head", view.read_head)):
         try:

@@ -6,8 +6,11 @@ position encoding.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mldiff.hunks import Hunk
 
 SEVERITIES = ("error", "warning", "information", "hint")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -21,9 +24,6 @@ class Span:
     column: int
     end_line: int
     end_column: int
-
-    def shifted(self, lines: int) -> Span:
-        return replace(self, line=self.line + lines, end_line=self.end_line + lines)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,18 @@ class FileError:
 
 @dataclass
 class FileResult:
+    """One file's analysis: what front ends show, and what the language server needs to keep
+    showing good findings while a statement is half-typed and to analyse the next edit fast."""
+
     path: str
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    hunks: list[Hunk] | None = None                      # Python files: the line hunks the engine used
+    unreliable_head_lines: frozenset[int] = frozenset()  # 1-based head lines the engine could not compare
+    # The head side as the engine read it, for ``analyze(..., previous=...)``; never pickled
+    # (worker processes send findings back, not parses).
+    reuse: object = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "reuse": None}

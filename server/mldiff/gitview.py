@@ -30,7 +30,7 @@ from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
 
 WORKTREE = "worktree"
 INDEX = "index"
-MAX_FILE_BYTES = 5_000_000  # matches mldiff.analysis.engine.MAX_BYTES: larger files get a note
+MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
 
 EMPTY_REPOSITORY = ("repository has no commits yet: nothing to compare against; "
                     "commit once or pass --base")

@@ -4,17 +4,46 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Iterable, Iterator
+from typing import Iterable, Protocol, Sequence
 
 from mldiff.analysis.module import ModuleView
-from mldiff.analysis.statements import CallFact
-from mldiff.findings import Span
+from mldiff.findings import Finding, Span
 from mldiff.hunks import Hunk, LineMap, diff_lines, head_line_of_removed
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"""[A-Za-z_][A-Za-z0-9_]*|\d[\w.]*|"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|#[^\n]*|\S""")
 
 EMPTY = ModuleView("")
+
+
+class Change(Protocol):
+    """What the engine needs of any file's change (Python, notebook, config, environment file)."""
+
+    path: str
+
+    @property
+    def hunks(self) -> Sequence[Hunk]: ...
+
+    @property
+    def unreliable_head_lines(self) -> frozenset[int]:
+        """1-based head lines whose findings would be guesses (a statement there does not parse)."""
+        ...
+
+    def head_lines(self) -> list[str]:
+        """The head file's lines, where suppression comments are looked up."""
+        ...
+
+    def parse_errors(self) -> list[tuple[str, int, str]]:
+        """(side, 1-based line, message) for each place a side does not parse."""
+        ...
+
+    def notes(self) -> list[str]:
+        """Why something was not read (a notebook for another language)."""
+        ...
+
+    def map_findings(self, findings: list[Finding]) -> list[Finding]:
+        """Findings on a derived text (a notebook's cells as Python) moved to the file's positions."""
+        ...
 
 
 class PythonChange:
@@ -88,6 +117,12 @@ class PythonChange:
     def head_lines(self) -> list[str]:
         return self.head.lines
 
+    def notes(self) -> list[str]:
+        return []
+
+    def map_findings(self, findings: list[Finding]) -> list[Finding]:
+        return findings
+
     def view(self, side: str) -> ModuleView:
         return self.base if side == "base" else self.head
 
@@ -103,12 +138,6 @@ class PythonChange:
             cached = self._bound[side] = frozenset(
                 binding.target for index in self.touched(side) for binding in view.facts(index).bindings)
         return cached
-
-    def touched_calls(self, side: str) -> Iterator[tuple[int, CallFact]]:
-        view = self.view(side)
-        for index in self.touched(side):
-            for call in view.facts(index).calls:
-                yield index, call
 
     def parse_errors(self) -> list[tuple[str, int, str]]:
         """(side, 1-based line, message) for touched logical lines that do not parse."""
@@ -177,9 +206,6 @@ class PythonChange:
         if not self.head.lines:
             return Span(1, 1, 1, 1)
         return whole_line(self.head, head_line_of_removed(self.hunks, self.map, base_line, len(self.head.lines)))
-
-    def head_line_of_base(self, base_line: int) -> int | None:
-        return self.map.base_to_head(base_line)
 
     # -- renames ---------------------------------------------------------------------------
     @cached_property

@@ -1,7 +1,7 @@
 """Hyperparameters in YAML / JSON / TOML configs: flatten both sides to dotted key paths,
 compare values, classify changed keys by name.
 
-``optimizer.lr: 1e-3 -> 1e-2`` becomes a ``rules.roles.ValueChange`` classified by the
+``optimizer.lr: 1e-3 -> 1e-2`` is classified (``facts.config_values`` turns it into a ``ValueChange``) by the
 last key (``lr``), so ML301 and every other family's value rule report config files the
 way they report Python constants. Comments, formatting, key order and spellings of the
 same number (``0.001`` / ``1e-3`` / ``1.0e-3``) produce nothing; a key that moved to
@@ -9,17 +9,14 @@ another section with the same value is a restructuring, not a change.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from mldiff.analysis.configtree import Node
-from mldiff.analysis.textfiles import comparable
-from mldiff.analysis.values import Value, shorten
+from mldiff.analysis.values import shorten
 from mldiff.findings import Span
-
-if TYPE_CHECKING:
-    from mldiff.analysis.textfiles import TextChange
-    from mldiff.rules.roles import ValueChange
+from mldiff.knowledge.names import classify_name
 
 MAX_CONFIG_CHARS = 2_000_000   # larger JSON/YAML files are data (labels, results), not configs
 MAX_LIST_OF_MAPS = 32          # a longer list of mappings is data (annotations, records)
@@ -43,7 +40,7 @@ class Leaf:
     path: str          # "optimizer.lr", "param_groups[name=head].lr"
     key: str           # "lr"
     parent: str        # "optimizer" ("" at top level)
-    value: Any         # as compared (see textfiles.comparable)
+    value: Any         # as compared (see ``comparable``)
     written: str       # for messages
     span: Span
     keys: tuple[str, ...] = ()   # mapping keys along the path (and keys naming list items)
@@ -134,7 +131,6 @@ def _identities(children: list) -> list[str]:
 def classify(leaf: Leaf) -> tuple[str, str] | None:
     """(family, topic) of a setting, by its key; a class-naming key (``type``,
     ``_target_``) is classified by the section it builds (``optimizer.type: AdamW``)."""
-    from mldiff.rules.roles import classify_name
 
     key = leaf.key.replace("-", "_")
     if not key:
@@ -150,79 +146,12 @@ def classify(leaf: Leaf) -> tuple[str, str] | None:
     return classify_name(key, leaf.value)
 
 
-def same_value(old: Any, new: Any) -> bool:
-    from mldiff.analysis.values import _literal_equal
-    if isinstance(old, float) and isinstance(new, float) and old != old and new != new:
-        return True   # NaN
-    return _literal_equal(old, new)
 
 
-def _value(leaf: Leaf) -> Value:
-    return Value(code=leaf.written, key=repr(leaf.value), literal=leaf.value)
 
 
-def config_value_changes(change: TextChange) -> list[ValueChange]:
-    """Changed, added and removed settings whose key has a role, head-side spans.
-
-    Values are compared first, from the fast parsers; positions are read (a slower parse)
-    only for a side that has something to report."""
-    from mldiff.rules.roles import ValueChange
-
-    if change.base_text is None or change.head_text is None:
-        return []   # a whole config added or deleted is a new setup, not a changed one
-    if max(len(change.base_text), len(change.head_text)) > MAX_CONFIG_CHARS:
-        return []
-    base_documents, head_documents = change.documents("base"), change.documents("head")
-    if not base_documents or not head_documents:
-        return []   # one side does not parse: reported as a parse error, nothing to compare
-    base = settings(change.kind, change.base_text, base_documents)
-    head = settings(change.kind, change.head_text, head_documents)
-    pairs = _changed_pairs(base, head)
-    if not pairs:
-        return []
-    keys = frozenset(part for old, new, _ in pairs for leaf in (old, new) if leaf is not None
-                     for part in leaf.keys)
-    positioned = {side: _by_path(leaves(change.positioned(side, keys)))
-                  for side in ("base", "head") if any(pair[side == "head"] is not None for pair in pairs)}
-
-    def located(leaf: Leaf | None, side: str) -> Leaf | None:
-        return None if leaf is None else positioned.get(side, {}).get(leaf.path, leaf)
-
-    out: list[ValueChange] = []
-    seen: set[tuple] = set()
-    for old, new, role in pairs:
-        old, new = located(old, "base"), located(new, "head")
-        span = new.span if new is not None else change.head_anchor(old.span.line)
-        key = (span.line, span.column, repr(old.value) if old else None, repr(new.value) if new else None)
-        if key in seen:   # a YAML anchor feeding several keys: report it once, where it is written
-            continue
-        seen.add(key)
-        out.append(ValueChange(role[0], role[1], (new or old).path, _value(old) if old else None,
-                               _value(new) if new else None, span,
-                               old.span.line if old is not None else None, kind="config"))
-    out.sort(key=lambda c: (c.span.line, c.span.column))
-    return out
 
 
-def _changed_pairs(base: dict[str, Leaf], head: dict[str, Leaf]) -> list[tuple[Leaf | None, Leaf | None, tuple]]:
-    """(old, new, role) of every setting with a role whose value changed, appeared or went."""
-    added = [leaf for path, leaf in head.items() if path not in base]
-    removed = [leaf for path, leaf in base.items() if path not in head]
-    moved_in, moved_out = _moves(removed, added)
-    out = []
-    candidates = [(base.get(path), new) for path, new in head.items()]
-    candidates += [(old, None) for old in removed]
-    for old, new in candidates:
-        if old is not None and new is not None and same_value(old.value, new.value):
-            continue
-        if (new is not None and id(new) in moved_in) or (new is None and id(old) in moved_out):
-            continue
-        if (old is None or new is None) and (new or old).value == AUTO:
-            continue
-        role = (classify(new) if new is not None else None) or (classify(old) if old is not None else None)
-        if role is not None:
-            out.append((old, new, role))
-    return out
 
 
 _SETTINGS_CACHE: dict[tuple[str, str], dict[str, Leaf]] = {}
@@ -248,25 +177,26 @@ def _by_path(items: Iterable[Leaf]) -> dict[str, Leaf]:
     return out
 
 
-def _moves(removed: list[Leaf], added: list[Leaf]) -> tuple[set[int], set[int]]:
-    """Settings that left one section and arrived in another with the same key and value,
-    or were renamed in place keeping their value and role (``learning_rate`` -> ``lr``)."""
-    moved_in: set[int] = set()
-    moved_out: set[int] = set()
-    waiting = list(removed)
-    for new in added:
-        for old in waiting:
-            if not same_value(old.value, new.value):
-                continue
-            renamed = _section(old.path) == _section(new.path) and classify(old) is not None \
-                and classify(old) == classify(new)
-            if old.key == new.key or renamed:
-                moved_in.add(id(new))
-                moved_out.add(id(old))
-                waiting.remove(old)
-                break
-    return moved_in, moved_out
+_NUMBER = re.compile(r"[+-]?(?:\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan)", re.I)
 
 
-def _section(path: str) -> str:
-    return path.rsplit(".", 1)[0] if "." in path else ""
+def comparable(value: Any) -> Any:
+    """A config value as compared: ``"1e-3"`` (YAML 1.1 reads it as a string) equals ``0.001``,
+    and ``"(false, false)"`` (a tuple written as a string) equals ``[false, false]``."""
+    if isinstance(value, str) and len(value) < 200 and re.fullmatch(r"\s*[(\[].*[)\]]\s*", value):
+        import yaml
+        try:
+            parsed = yaml.safe_load("[" + value.strip()[1:-1] + "]")
+        except yaml.YAMLError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [comparable(v) for v in parsed]
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        try:
+            number = float(value.replace("_", ""))
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?[\d_]+", value.strip()) else number
+    if isinstance(value, list):
+        return [comparable(v) for v in value]
+    return value

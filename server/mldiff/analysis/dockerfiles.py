@@ -14,7 +14,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field, replace
 
 from mldiff.analysis.requirements import is_compute_channel, conda_pin, make_pin
-from mldiff.analysis.textfiles import Environment, Image, Pin, Variable, WheelIndex
+from mldiff.analysis.environment import Environment, Image, Pin, Variable, WheelIndex
 from mldiff.findings import Span
 
 _DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 
 CONFIG_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 
@@ -35,3 +36,11 @@ def file_kind(path: str) -> str | None:
     if lower in ("package.json", "package-lock.json", "tsconfig.json") or lower.endswith("lock.json"):
         return None
     return CONFIG_SUFFIXES.get(suffix)
+
+
+_TEST_PATH = re.compile(r"(?:^|/)(?:tests?|testing)/|(?:^|/)test_[^/]*\.py$|_test\.py$|(?:^|/)conftest\.py$")
+
+
+def is_test_file(path: str) -> bool:
+    """Unit tests build optimizers, losses and schedulers to test them, not to train anything."""
+    return bool(_TEST_PATH.search(path))

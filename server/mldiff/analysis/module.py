@@ -180,7 +180,7 @@ class ModuleView:
         qualified = self.aliases.get(root)
         if qualified is None:
             if self.star_imports and "." not in dotted:
-                from mldiff.analysis.apis import star_resolve
+                from mldiff.knowledge.apis import star_resolve
                 return star_resolve(dotted, self.star_imports) or dotted
             return dotted
         return f"{qualified}.{rest}" if rest else qualified

@@ -13,7 +13,7 @@ from typing import Iterable
 from urllib.parse import unquote, urlsplit
 
 from mldiff.analysis.configtree import Node
-from mldiff.analysis.textfiles import Environment, Image, Pin, WheelIndex
+from mldiff.analysis.environment import Environment, Image, Pin, WheelIndex
 from mldiff.findings import Span
 
 _NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?\s*")

@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from mldiff.analysis.walk import walk
-from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, evaluate, make_value, names_in, subscript_name
+from mldiff.analysis.values import Value, dotted_name, evaluate, make_value, subscript_name
 
 # How a logical line is made to parse alone: text before it, and after it.
 _WRAPPERS = {

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
 
-from mldiff.findings import Span
+from mldiff.analysis.environment import Environment
+from mldiff.findings import Finding, Span
 from mldiff.hunks import LineMap, diff_lines, head_line_of_removed, split_lines
 
 CONFIG_KINDS = ("yaml", "json", "toml")
@@ -60,59 +59,14 @@ def is_output_file(path: str) -> bool:
     return any(_OUTPUT_DIR.search(part) for part in parts[:-1]) or bool(_OUTPUT_NAME.search(parts[-1]))
 
 
-# -- what an environment file says -----------------------------------------------------------
-@dataclass(frozen=True)
-class Variable:
-    """A Dockerfile ARG/ENV (or build arg) a value was substituted from."""
-
-    name: str
-    value: str
-    span: Span
 
 
-@dataclass(frozen=True)
-class Image:
-    """A container base image: a Dockerfile stage's ``FROM``, devcontainer ``image``,
-    compose ``image:``, or a build argument that feeds one."""
-
-    slot: str                     # what it is the image of: "stage builder", "service web", "image"
-    ref: str                      # resolved reference, ARGs substituted
-    written: str                  # as written
-    span: Span
-    via: tuple[Variable, ...] = ()
-    is_build_arg: bool = False
 
 
-@dataclass(frozen=True)
-class Pin:
-    """One package requirement: ``torch>=2.0``, ``pytorch-cuda=11.8``, poetry ``torch = "^2.1"``."""
-
-    name: str                     # normalized: lowercase, "-" for "_" and "."
-    display: str                  # as written
-    spec: str                     # normalized version constraint ("" when unpinned), or "@ URL"
-    written: str                  # the requirement as written
-    span: Span
-    group: str = ""               # "optional-dependencies.cuda", "conda", "conda pip", "RUN pip install"
-    manager: str = "pip"          # "pip" or "conda"
-    variant: str = ""             # compute variant: "cu118", "rocm5.7", "cpu" (local version, build string)
-    via: tuple[Variable, ...] = ()
 
 
-@dataclass(frozen=True)
-class WheelIndex:
-    """Where packages come from: an index or find-links URL, a conda channel, a uv/poetry source."""
-
-    url: str
-    option: str                   # "--extra-index-url", "conda channel", "tool.uv.index", ...
-    span: Span
-    via: tuple[Variable, ...] = ()
 
 
-@dataclass
-class Environment:
-    images: list[Image] = field(default_factory=list)
-    pins: list[Pin] = field(default_factory=list)
-    indexes: list[WheelIndex] = field(default_factory=list)
 
 
 # -- the change ------------------------------------------------------------------------------
@@ -142,6 +96,16 @@ class TextChange:
     def head_lines(self) -> list[str]:
         return self._head_lines
 
+    def notes(self) -> list[str]:
+        return []
+
+    def map_findings(self, findings: list[Finding]) -> list[Finding]:
+        return findings
+
+    @property
+    def unreliable_head_lines(self) -> frozenset[int]:
+        return frozenset()  # a side that does not parse yields no setting to compare
+
     def parse_errors(self) -> list[tuple[str, int, str]]:
         """(side, 1-based line, message) for each side that does not parse (the base of a
         deleted file is not read)."""
@@ -149,17 +113,6 @@ class TextChange:
             if side == "head" or self.head_text is not None:
                 self.documents(side)
         return [(side, line, message) for side, (line, message) in sorted(self._errors.items())]
-
-    def value_changes(self) -> list:
-        """Changed hyperparameters of a YAML/JSON/TOML config (``rules.roles.ValueChange``)."""
-        if self.kind not in CONFIG_KINDS:
-            return []
-        return self._value_changes
-
-    @cached_property
-    def _value_changes(self) -> list:
-        from mldiff.analysis.configfiles import config_value_changes
-        return config_value_changes(self)
 
     # -- parsed sides --------------------------------------------------------------------
     def text(self, side: str) -> str | None:
@@ -283,26 +236,5 @@ def text_change(kind: str, path: str, base_text: str | None, head_text: str | No
     return TextChange(kind, path, base_text, head_text)
 
 
-_NUMBER = re.compile(r"[+-]?(?:\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan)", re.I)
 
 
-def comparable(value: Any) -> Any:
-    """A config value as compared: ``"1e-3"`` (YAML 1.1 reads it as a string) equals ``0.001``,
-    and ``"(false, false)"`` (a tuple written as a string) equals ``[false, false]``."""
-    if isinstance(value, str) and len(value) < 200 and re.fullmatch(r"\s*[(\[].*[)\]]\s*", value):
-        import yaml
-        try:
-            parsed = yaml.safe_load("[" + value.strip()[1:-1] + "]")
-        except yaml.YAMLError:
-            parsed = None
-        if isinstance(parsed, list):
-            return [comparable(v) for v in parsed]
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        try:
-            number = float(value.replace("_", ""))
-        except ValueError:
-            return value
-        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?[\d_]+", value.strip()) else number
-    if isinstance(value, list):
-        return [comparable(v) for v in value]
-    return value

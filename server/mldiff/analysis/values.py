@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 

@@ -1,11 +1,11 @@
 """One document's analysis, on the worker thread: base text from git, the engine,
 stable findings while a statement is half-typed, diagnostics in the client's units.
 
-The engine (``mldiff.analysis.engine.analyze``) runs on the whole buffer after every
-edit; it caches parses per logical line, and for Python files the base side's
-``ModuleView`` is kept between edits here (the base text does not change while the
-user types), so an edit costs one segmenting pass of the buffer plus the statements
-it touched.
+The engine (``mldiff.engine.analyze``) runs on the whole buffer after every
+edit; it caches parses per logical line and keeps the base side's view by text (the
+base does not change while the user types), and it is given the document's previous
+result so that it re-segments only around the edit: an edit costs the statements it
+touched.
 """
 from __future__ import annotations
 
@@ -56,18 +56,16 @@ class Analyzer:
         self.settings = settings
         self.bases = BaseTexts()
         self._say_once = say_once                # (key, message, show) -> None, thread-safe
-        self._base_views: OrderedDict[str, object] = OrderedDict()
-        self._head_views: OrderedDict[str, object] = OrderedDict()  # relpath -> the buffer's last view
+        self._previous: OrderedDict[str, FileResult] = OrderedDict()  # relpath -> the engine's last result
         self._good: dict[str, GoodState] = {}
         self._relpaths: dict[tuple[str, str], str | None] = {}
         self._crashes: set[str] = set()
 
     def warm_up(self) -> None:
         """Import what the first analysis needs while the user is still opening files."""
-        from mldiff.analysis.engine import _rule_instances
-        import mldiff.analysis.change  # noqa: F401 - libcst
+        from mldiff.engine import rule_instances
         import mldiff.gitview  # noqa: F401
-        _rule_instances()
+        rule_instances()
         try:
             import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
         except ImportError:  # GitPython refuses to import without git: each file says so once
@@ -131,8 +129,8 @@ class Analyzer:
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
         try:
-            file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
-            findings = self._stable(snapshot, base, settings, file_result, unreliable)
+            file_result = self._run_engine(relpath, base, text, settings)
+            findings = self._stable(snapshot, base, settings, file_result, file_result.unreliable_head_lines)
             diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                            for f in findings]
         except Exception as exc:  # a bug in mldiff: this version gets no diagnostics, never stale ones
@@ -151,40 +149,17 @@ class Analyzer:
             snapshot.uri, snapshot.revision, snapshot.version, diagnostics=diagnostics,
             findings=tuple(findings), head_lines=snapshot.lines, base_text=base.text, base_label=base.label,
             repo_root=root, git_dir=str(repo.git_dir), common_dir=str(repo.common_dir), git_token=token,
-            known_hunks=hunks)
+            known_hunks=file_result.hunks)
 
     # -- the engine ---------------------------------------------------------------------------
-    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, lines: Sequence[str], settings):
-        """(FileResult, hunks if known, 1-based head lines where the engine could not compare)."""
-        from mldiff.analysis.engine import analyze
-        if kind != "python":
-            result = analyze(relpath, base.text, text, settings)
-            return result, None, frozenset(e.line for e in result.errors if e.line)
-        change = self._python_change(relpath, base.text, text, lines)
-        result = analyze(relpath, base.text, text, settings, change=change)
-        return result, change.hunks, change.unreliable_head_lines
-
-    def _python_change(self, relpath: str, base_text: str | None, text: str, lines: Sequence[str]):
-        """The engine's PythonChange, with the base side's view reused across edits."""
-        from mldiff.analysis.change import EMPTY, PythonChange
-        from mldiff.analysis.module import ModuleView
-        base_view = EMPTY
-        if base_text:
-            base_view = self._base_views.get(base_text)
-            if base_view is None:
-                base_view = ModuleView(base_text)
-                self._base_views[base_text] = base_view
-                while len(self._base_views) > 16:
-                    self._base_views.popitem(last=False)
-            else:
-                self._base_views.move_to_end(base_text)
-        head_view = EMPTY
-        if text:
-            head_view = ModuleView(text, list(lines), previous=self._head_views.pop(relpath, None))
-            self._head_views[relpath] = head_view
-            while len(self._head_views) > 8:
-                self._head_views.popitem(last=False)
-        return PythonChange(relpath, base_view, head_view)
+    def _run_engine(self, relpath: str, base: BaseSide, text: str, settings) -> FileResult:
+        """The engine's result, given its previous result for this file (the last few files kept)."""
+        from mldiff.engine import analyze
+        result = analyze(relpath, base.text, text, settings, previous=self._previous.pop(relpath, None))
+        self._previous[relpath] = result
+        while len(self._previous) > 8:
+            self._previous.popitem(last=False)
+        return result
 
     def _stable(self, snapshot: Snapshot, base: BaseSide, settings, result: FileResult,
                 unreliable: frozenset[int]) -> list:

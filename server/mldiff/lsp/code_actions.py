@@ -7,7 +7,6 @@ coordinates); suppressing works from the line the client points at now.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from lsprotocol import types
@@ -16,28 +15,26 @@ from pygls.capabilities import get_capability
 from mldiff.lsp.diagnostics import SOURCE
 from mldiff.lsp.positions import line_content, to_units
 from mldiff.lsp.validation_commands import ATTACH, VALIDATE
+from mldiff.suppression import suppression
 
 VALIDATE_KIND = "source.mldiff.validate"
 ATTACH_KIND = "source.mldiff.attachToCommit"
 # File kinds whose comments start with '#', where `# mldiff: ignore[...]` can go.
 HASH_COMMENT_KINDS = ("python", "yaml", "toml", "pyproject", "dockerfile", "requirements", "conda", "compose")
-_IGNORE = re.compile(r"#\s*mldiff:\s*ignore(\[([^\]]*)\])?", re.I)
 
 
 def suppress_edit(line_text: str, line: int, code: str, encoding: str) -> types.TextEdit | None:
     """The edit that adds ``code`` to the line's ``# mldiff: ignore[...]`` (or appends one);
     None when the line already ignores it."""
     content = line_content(line_text)
-    match = _IGNORE.search(content)
-    if match is not None:
-        if match.group(1) is None:
+    existing = suppression(content)
+    if existing is not None:
+        if existing.selectors is None:
             return None  # a bare `# mldiff: ignore` already ignores everything
-        codes = [c.strip() for c in match.group(2).split(",") if c.strip()]
-        if code in codes:
+        if code in existing.selectors:
             return None
-        inside_end = match.end(1) - 1
-        insert = (", " if codes else "") + code
-        position = types.Position(line=line, character=to_units(content[:inside_end], encoding))
+        insert = (", " if existing.selectors else "") + code
+        position = types.Position(line=line, character=to_units(content[:existing.inside_end], encoding))
         return types.TextEdit(range=types.Range(start=position, end=position), new_text=insert)
     end = types.Position(line=line, character=to_units(content, encoding))
     spacing = "" if not content.strip() else ("  " if not content.endswith(" ") else " ")

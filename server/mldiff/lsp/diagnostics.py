@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from lsprotocol import types
 
+from mldiff.docs import rule_url
 from mldiff.lsp.positions import span_to_range
 
 if TYPE_CHECKING:
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from mldiff.lsp.server import MldiffServer
 
 SOURCE = "mldiff"
-# The rules reference; each rule is a heading, so its anchor is the code in lower case.
-RULES_URL = "https://github.com/mldiff/mldiff/blob/main/docs/rules.md"
 PULL_WAIT_S = 10.0
 
 SEVERITIES = {
@@ -28,10 +27,6 @@ SEVERITIES = {
     "information": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-
-
-def rule_url(code: str) -> str:
-    return f"{RULES_URL}#{code.lower()}"
 
 
 def to_diagnostic(finding: Finding, uri: str, lines: Sequence[str], encoding: str,

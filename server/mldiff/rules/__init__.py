@@ -1,5 +1,16 @@
 """Rules, one module per family, one class per rule. Importing this package registers them."""
-from mldiff.rules import learning_rate, normalization, precision, training_loop  # noqa: F401
-from mldiff.rules import compile_distributed, data_pipeline, determinism, model_capacity  # noqa: F401
-from mldiff.rules import batch_size, loss, optimizer, regularization  # noqa: F401
-from mldiff.rules import environment  # noqa: F401
+from mldiff.rules import (  # noqa: F401 - importing registers the rules
+    batch_size,
+    compile_distributed,
+    data_pipeline,
+    determinism,
+    environment,
+    learning_rate,
+    loss,
+    model_capacity,
+    normalization,
+    optimizer,
+    precision,
+    regularization,
+    training_loop,
+)

@@ -13,7 +13,7 @@ from mldiff.families import FAMILIES
 from mldiff.findings import Finding, Fix, Related, Span
 
 if TYPE_CHECKING:
-    from mldiff.analysis.change import PythonChange
+    from mldiff.facts.context import PythonContext
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Rule:
     # the code itself (a cross-check such as float16 without a GradScaler) report there.
     reports_new_files: ClassVar[bool] = False
 
-    def check(self, change) -> Iterable[Finding]:  # pragma: no cover - abstract
+    def check(self, ctx) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -61,12 +61,12 @@ class Rule:
         import inspect
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def report(self, change: PythonChange, span: Span, message: str, *, base_line: int | None = None,
+    def report(self, ctx: PythonContext, span: Span, message: str, *, base_line: int | None = None,
                before: str | None = None, after: str | None = None,
                related: Iterable[Related] = (), fixes: Iterable[Fix] = (),
                severity: str | None = None, base_text: str | None = None) -> Finding:
         return Finding(
-            path=change.path, code=self.code, family=self.family,
+            path=ctx.path, code=self.code, family=self.family,
             severity=severity or self.severity, message=message, span=span,
             base_line=base_line, before=before, after=after,
             related=tuple(related), fixes=tuple(fixes), base_text=base_text,

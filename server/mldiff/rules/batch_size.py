@@ -5,14 +5,24 @@ import ast
 import re
 from typing import Iterator
 
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import shorten
+from mldiff.facts.context import PythonContext
+from mldiff.facts.equivalence import is_noise
+from mldiff.facts.pairing import pair
+from mldiff.facts.syntax import ast_span, ast_statement
+from mldiff.facts.value_changes import (
+    ValueChange,
+    is_measured,
+    is_placeholder,
+    named_argument_changes,
+    value_changes,
+)
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import pair
-from mldiff.rules.dataflow import (ast_span, ast_statement, is_measured, is_noise, is_placeholder, is_test_file,
-                                   named_argument_changes, report_value_change)
-from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, classify_name, value_changes
+from mldiff.rules.reporting import report_value_change
+from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
 _EVAL = re.compile(r"test|val|eval|infer|predict|valid", re.I)
 
@@ -22,13 +32,13 @@ def _batch_topic(name: str) -> str | None:
     return role[1] if role is not None and role[0] == "batch_size" else None
 
 
-def _is_eval_setting(change, value_change: ValueChange) -> bool:
+def _is_eval_setting(ctx, value_change: ValueChange) -> bool:
     if _EVAL.search(value_change.subject):
         return True
-    if isinstance(change, PythonChange) and value_change.kind == "argument":
-        index = change.head.index_at(value_change.span.line - 1)
+    if isinstance(ctx, PythonContext) and value_change.kind == "argument":
+        index = ctx.head.index_at(value_change.span.line - 1)
         if index >= 0:
-            return any(_EVAL.search(b.target) for b in change.head.facts(index).bindings)
+            return any(_EVAL.search(b.target) for b in ctx.head.facts(index).bindings)
     return False
 
 
@@ -87,18 +97,18 @@ class BatchSizeChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        for value_change in _batch_changes(change, "batch"):
-            severity = "information" if _is_eval_setting(change, value_change) else None
-            yield report_value_change(self, change, value_change, severity=severity)
+    def check(self, ctx):
+        for value_change in _batch_changes(ctx, "batch"):
+            severity = "information" if _is_eval_setting(ctx, value_change) else None
+            yield report_value_change(self, ctx, value_change, severity=severity)
 
 
-def _batch_changes(change, topic: str) -> Iterator[ValueChange]:
-    if is_test_file(change.path):
+def _batch_changes(ctx, topic: str) -> Iterator[ValueChange]:
+    if is_test_file(ctx.path):
         return
-    candidates = [v for v in value_changes(change) if v.family == "batch_size" and v.topic == topic]
-    if isinstance(change, PythonChange):
-        candidates += [v for v in named_argument_changes(change, "batch_size") if v.topic == topic]
+    candidates = [v for v in value_changes(ctx) if v.family == "batch_size" and v.topic == topic]
+    if isinstance(ctx, PythonContext):
+        candidates += [v for v in named_argument_changes(ctx, "batch_size") if v.topic == topic]
     for value_change in candidates:
         if is_placeholder(value_change) or is_measured(value_change) or _computed_elsewhere(value_change) \
                 or _NOT_TRAINING_BATCH.search(value_change.subject):
@@ -168,11 +178,11 @@ def _micro_loops(view: ModuleView, index: int) -> list[str]:
     return []
 
 
-def _accumulation_sites(change: PythonChange, side: str) -> list[tuple[str, int, str, ast.AST | None]]:
+def _accumulation_sites(ctx: PythonContext, side: str) -> list[tuple[str, int, str, ast.AST | None]]:
     """(kind, index, text, node) of accumulation code in the touched lines of ``side``."""
-    view = change.view(side)
+    view = ctx.view(side)
     out = []
-    for index in change.touched(side):
+    for index in ctx.touched(side):
         if is_noise(view, index):
             continue
         for divisor, node in _loss_divisions(view, index):
@@ -232,14 +242,14 @@ class GradientAccumulationChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        for value_change in _batch_changes(change, "accumulation"):
-            yield report_value_change(self, change, value_change)
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        for value_change in _batch_changes(ctx, "accumulation"):
+            yield report_value_change(self, ctx, value_change)
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        base = _accumulation_sites(change, "base")
-        head = _accumulation_sites(change, "head")
-        renamed = change.renames
+        base = _accumulation_sites(ctx, "base")
+        head = _accumulation_sites(ctx, "head")
+        renamed = ctx.renames
 
         def key(site):
             # by the setting's own name: `range(grad_accum)` and `range(cfg.data.grad_accum)` are one loop
@@ -253,29 +263,29 @@ class GradientAccumulationChanged(ValueRule, Rule):
                 kind, index, text, _ = base_site
                 what = f"loss no longer divided by {text}" if kind == "scale" else \
                     f"micro-step loop over {text} removed"
-                yield self.report(change, change.head_anchor(change.base.logical[index].start), what,
-                                  base_line=change.base.logical[index].start + 1, before=text)
+                yield self.report(ctx, ctx.head_anchor(ctx.base.logical[index].start), what,
+                                  base_line=ctx.base.logical[index].start + 1, before=text)
             elif head_site is not None and base_site is None:
                 kind, index, text, node = head_site
                 what = f"loss scaled by 1/{text} (gradient accumulation)" if kind == "scale" else \
                     f"micro-step loop over {text} added"
-                span = ast_span(change.head, index, node) if node is not None else change.head.span(index)
-                yield self.report(change, span, what, after=text)
+                span = ast_span(ctx.head, index, node) if node is not None else ctx.head.span(index)
+                yield self.report(ctx, span, what, after=text)
 
 
 # -- batch size against learning rate ------------------------------------------------------------------
 _LR_TEXT = re.compile(r"(?i)\b\w*(?:lr|learning_rate)\w*\b")
 
 
-def _lr_reads_batch(change, value_change: ValueChange) -> bool:
+def _lr_reads_batch(ctx, value_change: ValueChange) -> bool:
     """Is the learning rate computed from this batch setting (``lr = base_lr * batch_size / 256``)?"""
-    if not isinstance(change, PythonChange):
+    if not isinstance(ctx, PythonContext):
         return False
     name = value_change.subject.split(" ")[-1] if value_change.kind == "argument" else \
         value_change.subject.rsplit(".", 1)[-1].lstrip("-").split(" ")[0]
     if not name.isidentifier():
         return False
-    view = change.head
+    view = ctx.head
     for index in view.uses(name):
         facts = view.facts(index)
         if any(classify_name(b.target) == ("learning_rate", "lr") for b in facts.bindings):
@@ -286,11 +296,11 @@ def _lr_reads_batch(change, value_change: ValueChange) -> bool:
     return False
 
 
-def _learning_rate_setting(change) -> str:
+def _learning_rate_setting(ctx) -> str:
     """``learning_rate = 6e-4 (line 45)``: where the unchanged learning rate is set, if easy to say."""
-    if not isinstance(change, PythonChange):
+    if not isinstance(ctx, PythonContext):
         return ""
-    view = change.head
+    view = ctx.head
     for index in view._lines_matching(_LR_TEXT)[:200]:
         for binding in view.facts(index).bindings:
             value = binding.value
@@ -363,16 +373,16 @@ class BatchSizeWithoutLearningRate(Rule):
         ),
     )
 
-    def check(self, change):
-        if is_test_file(change.path):
+    def check(self, ctx):
+        if is_test_file(ctx.path):
             return
-        if any(v.family == "learning_rate" and v.topic == "lr" for v in value_changes(change)):
+        if any(v.family == "learning_rate" and v.topic == "lr" for v in value_changes(ctx)):
             return
         for topic in ("batch", "accumulation"):
-            for value_change in _batch_changes(change, topic):
+            for value_change in _batch_changes(ctx, topic):
                 if value_change.old is None or value_change.new is None:
                     continue
-                if _is_eval_setting(change, value_change) or _lr_reads_batch(change, value_change):
+                if _is_eval_setting(ctx, value_change) or _lr_reads_batch(ctx, value_change):
                     continue
                 factor = _factor(value_change)
                 if factor is None:
@@ -384,8 +394,8 @@ class BatchSizeWithoutLearningRate(Rule):
                     what = f"effective batch size x{factor:g} ({change_text})"
                 else:
                     what = change_text + scale
-                message = f"{what} but the learning rate is unchanged{_learning_rate_setting(change)}"
+                message = f"{what} but the learning rate is unchanged{_learning_rate_setting(ctx)}"
                 if factor is not None and factor != 1:
                     message += f"; the linear scaling rule would multiply it by {factor:g}"
-                yield report_value_change(self, change, value_change, message)
+                yield report_value_change(self, ctx, value_change, message)
                 return  # one hint per file

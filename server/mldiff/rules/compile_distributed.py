@@ -5,14 +5,24 @@ import re
 
 import libcst as cst
 
-from mldiff.analysis import apis
 from mldiff.analysis.values import evaluate, make_value
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.pairing import (
+    CallChange,
+    assigned_key,
+    binding_changes,
+    call_changes,
+    pair,
+)
+from mldiff.facts.render import value_text
+from mldiff.facts.sites import renamed
 from mldiff.findings import Span
+from mldiff.knowledge import apis
+from mldiff.knowledge.arguments import argument_role
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallChange, assigned_key, binding_changes, call_changes, call_code, display_target,
-                                 pair, renamed, report_binding_changes, report_call_changes, value_text)
 from mldiff.rules.model_capacity import is_model_name
-from mldiff.rules.roles import SettingRule, ValueChange, classify_argument
+from mldiff.rules.reporting import report_binding_changes, report_call_changes
+from mldiff.rules.values import SettingRule
 
 _COMPILE_PATTERN = re.compile(r"compile|_dynamo|_inductor|jit\.")
 _COMPILER_CONFIG = ("torch._dynamo.config.", "torch._inductor.config.", "torch._functorch.config.")
@@ -100,13 +110,13 @@ class CompileChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        return super().accepts(change, value_change) and value_change.kind == "binding" \
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        return super().accepts(ctx, value_change) and value_change.kind == "binding" \
             and not _compiler_config(value_change.name)
 
-    def structural(self, change):
-        yield from report_call_changes(self, change, call_changes(change, _is_compile, _COMPILE_PATTERN), "compile")
-        yield from report_binding_changes(self, change, binding_changes(change, _compiler_config, _COMPILE_PATTERN),
+    def structural(self, ctx):
+        yield from report_call_changes(self, ctx, call_changes(ctx, _is_compile, _COMPILE_PATTERN), "compile")
+        yield from report_binding_changes(self, ctx, binding_changes(ctx, _compiler_config, _COMPILE_PATTERN),
                                           lambda *a: "")
 
 
@@ -126,7 +136,7 @@ def _distributed_arguments(items: list[CallChange]) -> list[CallChange]:
         if item.kind == "arguments" and item.base.qualname == item.head.qualname:
             item = item.with_arguments(tuple(
                 a for a in item.arguments
-                if classify_argument(item.head.qualname, a[0]) == ("compile_distributed", "distributed")))
+                if argument_role(item.head.qualname, a[0]) == ("compile_distributed", "distributed")))
             if item is None:
                 continue
         out.append(item)
@@ -197,15 +207,15 @@ class DistributedWrappingChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        return super().accepts(change, value_change) and value_change.kind == "binding"
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        return super().accepts(ctx, value_change) and value_change.kind == "binding"
 
-    def structural(self, change):
+    def structural(self, ctx):
         # the same wrapper first (DDP(self.model) -> DDP(self.module) is plumbing), then a swap at one name
-        wrapping = call_changes(change, _is_wrapper, _WRAPPER_PATTERN, key=(None, assigned_key))
-        yield from report_call_changes(self, change, _distributed_arguments(wrapping), "wrapping")
-        groups = call_changes(change, _is_process_group, _WRAPPER_PATTERN)
-        yield from report_call_changes(self, change, _distributed_arguments(groups), "process group")
+        wrapping = call_changes(ctx, _is_wrapper, _WRAPPER_PATTERN, key=(None, assigned_key))
+        yield from report_call_changes(self, ctx, _distributed_arguments(wrapping), "wrapping")
+        groups = call_changes(ctx, _is_process_group, _WRAPPER_PATTERN)
+        yield from report_call_changes(self, ctx, _distributed_arguments(groups), "process group")
 
 
 def _is_parallelize(qualname: str, call, view) -> bool:
@@ -264,34 +274,34 @@ class TensorParallelPlanChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if not super().accepts(change, value_change):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if not super().accepts(ctx, value_change):
             return False
         # a plan written inline as a dict is compared entry by entry below
         return not any(v is not None and isinstance(v.node, cst.Dict) for v in (value_change.old, value_change.new))
 
-    def structural(self, change):
+    def structural(self, ctx):
         calls = [item if item.kind != "arguments" else item.with_arguments(())
-                 for item in call_changes(change, _is_parallelize, re.compile("parallelize_module"))]
+                 for item in call_changes(ctx, _is_parallelize, re.compile("parallelize_module"))]
         calls = [item for item in calls if item is not None]
-        yield from report_call_changes(self, change, calls, "parallelize_module")
-        yield from self._plans(change)
+        yield from report_call_changes(self, ctx, calls, "parallelize_module")
+        yield from self._plans(ctx)
 
-    def _plans(self, change):
-        base = _plans(change, "base")
-        head = _plans(change, "head")
-        for b, h in pair(base, head, lambda plan: plan[0], lambda b, h: _same_entries(change, b[2], h[2])):
+    def _plans(self, ctx):
+        base = _plans(ctx, "base")
+        head = _plans(ctx, "head")
+        for b, h in pair(base, head, lambda plan: plan[0], lambda b, h: _same_entries(ctx, b[2], h[2])):
             if b is None or h is None:
                 continue  # a whole plan added or removed comes with parallelize_module, or is moved
-            yield from self._entries(change, b, h)
+            yield from self._entries(ctx, b, h)
 
-    def _entries(self, change, base, head):
+    def _entries(self, ctx, base, head):
         _, base_index, before = base
         _, head_index, after = head
         grouped: dict[tuple, list[str]] = {}
         for key in dict.fromkeys([*before, *after]):
             old, new = before.get(key), after.get(key)
-            if old is not None and new is not None and old.same_as(new, change.renames):
+            if old is not None and new is not None and old.same_as(new, ctx.renames):
                 continue
             grouped.setdefault((old.key if old else None, new.key if new else None), []).append(key)
         for keys in grouped.values():
@@ -303,22 +313,22 @@ class TensorParallelPlanChanged(SettingRule, Rule):
                 text = f"tensor-parallel plan {names}: {value_text(new)} added"
             else:
                 text = f"tensor-parallel plan {names}: {value_text(old)} removed"
-            base_span = change.base.span(base_index, old.node) if old is not None else None
+            base_span = ctx.base.span(base_index, old.node) if old is not None else None
             if new is not None:
-                spans = [change.head.span(head_index, after[k].node) for k in keys]
+                spans = [ctx.head.span(head_index, after[k].node) for k in keys]
                 span = Span(spans[0].line, spans[0].column, spans[-1].end_line, spans[-1].end_column)
             else:
-                span = change.head_anchor(base_span.line - 1)
-            yield self.report(change, span, text, base_line=base_span.line if base_span else None,
+                span = ctx.head_anchor(base_span.line - 1)
+            yield self.report(ctx, span, text, base_line=base_span.line if base_span else None,
                               before=old.code if old is not None else None, after=new.code if new is not None else None)
 
 
-def _plans(change, side: str) -> list[tuple[object, int, dict]]:
+def _plans(ctx, side: str) -> list[tuple[object, int, dict]]:
     """(pairing key, logical line, {module name: style value}) for each dict in the touched
     lines whose values are tensor-parallel styles."""
-    view = change.view(side)
+    view = ctx.view(side)
     out = []
-    for index in change.touched(side):
+    for index in ctx.touched(side):
         unit = view.unit(index)
         if unit.statement is None or not any(style in view.source(index) for style in _TP_STYLES):
             continue
@@ -337,7 +347,7 @@ def _plans(change, side: str) -> list[tuple[object, int, dict]]:
             if entries:
                 target = targets[0] if targets else ""
                 if side == "base":
-                    target = renamed(target, change.renames)
+                    target = renamed(target, ctx.renames)
                 out.append(((view.scope_names(index), target, number), index, entries))
     return out
 
@@ -350,8 +360,8 @@ def _is_style(view, call: cst.Call) -> bool:
     return last in _TP_STYLES and (qualname.startswith(("torch.distributed.", "torch.")) or qualname == last)
 
 
-def _same_entries(change, before: dict, after: dict) -> bool:
-    return before.keys() == after.keys() and all(before[k].same_as(after[k], change.renames) for k in before)
+def _same_entries(ctx, before: dict, after: dict) -> bool:
+    return before.keys() == after.keys() and all(before[k].same_as(after[k], ctx.renames) for k in before)
 
 
 class _DictFinder(cst.CSTVisitor):
@@ -370,7 +380,7 @@ def _is_set_device(qualname: str, call, view) -> bool:
     return qualname in _SET_DEVICE
 
 
-def _same_device_call(change, site, name: str) -> object:
+def _same_device_call(ctx, site, name: str) -> object:
     return "set_device"  # torch.cuda.set_device(i) -> torch.accelerator.set_device_index(i): the same choice
 
 
@@ -379,25 +389,25 @@ def _is_model_placement(qualname: str, call, view) -> bool:
     return call.method in ("cuda", "to") and call.receiver is not None
 
 
-def _places_a_model(change, site) -> bool:
+def _places_a_model(ctx, site) -> bool:
     receiver = site.call.receiver or ""
     if "(" not in receiver:
         return is_model_name(receiver)
-    return is_model_name(_placement_key(change, site, ""))  # model = Net().to(device)
+    return is_model_name(_placement_key(ctx, site, ""))  # model = Net().to(device)
 
 
-def _placement_key(change, site, name: str) -> object:
+def _placement_key(ctx, site, name: str) -> object:
     """The model placed: the receiver (``net.cuda()``), or the name a constructed-and-placed model
     is bound to (``model = Net().to(device)``)."""
     receiver = site.call.receiver or ""
     if "(" in receiver:
-        facts = change.view(site.side).facts(site.index)
+        facts = ctx.view(site.side).facts(site.index)
         receiver = next((b.target for b in facts.bindings
                          if b.value is not None and b.value.node is site.call.node), "")
-    return renamed(receiver, change.renames) if site.side == "base" else receiver
+    return renamed(receiver, ctx.renames) if site.side == "base" else receiver
 
 
-def _device_argument_change(change, item) -> tuple:
+def _device_argument_change(ctx, item) -> tuple:
     """Only the device of ``.to(...)`` / ``.cuda(...)`` is placement (``dtype=`` is precision's):
     the ``device=`` keyword or the first positional argument, compared after renames."""
     def device(site):
@@ -410,7 +420,7 @@ def _device_argument_change(change, item) -> tuple:
     old, new = device(item.base), device(item.head)
     if old is None and new is None:
         return ()
-    if old is not None and new is not None and old.same_as(new, change.renames):
+    if old is not None and new is not None and old.same_as(new, ctx.renames):
         return ()
     return (("device", old, new),)
 
@@ -480,28 +490,28 @@ class DevicePlacementChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         if value_change.name in ("device_ids", "output_device") and (value_change.old is None or value_change.new is None):
             present = value_change.new if value_change.new is not None else value_change.old
             if _ALL_DEVICES.fullmatch(present.code.replace(" ", "")):
                 return False  # the default: every visible device
-        return super().accepts(change, value_change) and not value_change.name.startswith(("os.environ.", "environ."))
+        return super().accepts(ctx, value_change) and not value_change.name.startswith(("os.environ.", "environ."))
 
-    def structural(self, change):
+    def structural(self, ctx):
         # another API for the same choice (cuda.set_device -> accelerator.set_device_index), or the
         # same placement of a model built another way, is no change: only the arguments count
         selections = [item if item.kind != "arguments" else item.with_arguments(item.arguments)
-                      for item in call_changes(change, _is_set_device, _PLACEMENT_PATTERN, key=_same_device_call)]
-        yield from report_call_changes(self, change, [i for i in selections if i is not None], "device selection")
+                      for item in call_changes(ctx, _is_set_device, _PLACEMENT_PATTERN, key=_same_device_call)]
+        yield from report_call_changes(self, ctx, [i for i in selections if i is not None], "device selection")
         # `model = Net().to(device)` is matched only to absorb a `model.cuda()` it replaces; on its own
         # it is a model built where it is placed, not a placement change
         placements = [item if item.kind != "arguments" else item.with_arguments(
-                          _device_argument_change(change, item) if item.base.call.method == item.head.call.method
+                          _device_argument_change(ctx, item) if item.base.call.method == item.head.call.method
                           else ())
-                      for item in call_changes(change, _is_model_placement, _PLACEMENT_PATTERN,
+                      for item in call_changes(ctx, _is_model_placement, _PLACEMENT_PATTERN,
                                                key=_placement_key, where=_places_a_model)]
         placements = [item for item in placements if item is not None
                       and not any("(" in (s.call.receiver or "") for s in (item.base, item.head) if s is not None)]
-        yield from report_call_changes(self, change, placements, "model placement")
-        yield from report_binding_changes(self, change, binding_changes(change, _visible_devices, _PLACEMENT_PATTERN),
+        yield from report_call_changes(self, ctx, placements, "model placement")
+        yield from report_binding_changes(self, ctx, binding_changes(ctx, _visible_devices, _PLACEMENT_PATTERN),
                                           lambda *a: "")

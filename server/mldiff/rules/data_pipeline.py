@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import re
 
-from mldiff.analysis import apis
 from mldiff.analysis.values import _literal_equal
+from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.equivalence import resolve_literal, same_when_inlined
+from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
+from mldiff.facts.render import call_code, value_text
+from mldiff.facts.sites import argument_of, call_sites
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallChange, assigned_key, base_line, call_changes, call_code, call_sites, pair,
-                                 report_call_changes, site_span, value_text)
-from mldiff.rules.roles import SettingRule, ValueChange, resolve_literal, same_when_inlined
+from mldiff.rules.reporting import report_call_changes
+from mldiff.rules.values import SettingRule
 
 # What PyTorch does when an argument is left out: adding `pin_memory=False` changes nothing.
 _DEFAULTS: dict[str, dict[str, object]] = {
@@ -27,7 +32,7 @@ _SAMPLER_PATTERN = re.compile(r"Sampler|set_epoch")
 _SET_EPOCH = re.compile(r"\.set_epoch\(")
 
 
-def same_as_default(change, value_change: ValueChange) -> bool:
+def same_as_default(ctx, value_change: ValueChange) -> bool:
     """An argument added or dropped whose value is the API default (``shuffle=False`` on a
     DataLoader): the loader behaves the same."""
     if value_change.kind != "argument" or (value_change.old is not None and value_change.new is not None):
@@ -36,15 +41,15 @@ def same_as_default(change, value_change: ValueChange) -> bool:
     if value_change.name not in defaults:
         return False
     present = value_change.new if value_change.new is not None else value_change.old
-    view = change.head if value_change.new is not None else change.base
+    view = ctx.head if value_change.new is not None else ctx.base
     literal = resolve_literal(view, present)
     default = defaults[value_change.name]
     return literal is default or (literal is not None and default is not None and _literal_equal(literal, default))
 
 
 class DataValueRule(SettingRule):
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        return super().accepts(change, value_change) and not same_as_default(change, value_change)
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        return super().accepts(ctx, value_change) and not same_as_default(ctx, value_change)
 
 
 def _is_shuffle_call(qualname: str, call, view) -> bool:
@@ -106,8 +111,8 @@ class ShuffleChanged(DataValueRule, Rule):
         ),
     )
 
-    def structural(self, change):
-        yield from report_call_changes(self, change, call_changes(change, _is_shuffle_call, _SHUFFLE_PATTERN),
+    def structural(self, ctx):
+        yield from report_call_changes(self, ctx, call_changes(ctx, _is_shuffle_call, _SHUFFLE_PATTERN),
                                        "shuffle")
 
 
@@ -227,38 +232,38 @@ class SamplerChanged(DataValueRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         # `sampler = DistributedSampler(ds)`, `DataLoader(sampler=DistributedSampler(ds))`: the
         # constructor itself is compared below
-        return super().accepts(change, value_change) and \
-            not any(_constructs_sampler(change, v) for v in (value_change.old, value_change.new))
+        return super().accepts(ctx, value_change) and \
+            not any(_constructs_sampler(ctx, v) for v in (value_change.old, value_change.new))
 
-    def structural(self, change):
+    def structural(self, ctx):
         # a sampler's own arguments are value changes (above); here: added, removed, swapped, re-conditioned
         samplers = [item if item.kind != "arguments" or item.base.qualname != item.head.qualname
                     else item.with_arguments(())
-                    for item in call_changes(change, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)]
+                    for item in call_changes(ctx, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)]
         samplers = [item for item in samplers if item is not None]
-        yield from report_call_changes(self, change, samplers, "sampler",
-                                       lambda group: _missing_set_epoch(change, group))
+        yield from report_call_changes(self, ctx, samplers, "sampler",
+                                       lambda group: _missing_set_epoch(ctx, group))
         # the same call on another spelling of the loader (self.loader -> loader) is no change
         set_epoch = [item if item.kind != "arguments" or item.arguments else item.with_arguments(())
-                     for item in call_changes(change, _is_set_epoch, _SAMPLER_PATTERN,
-                                              key=lambda change, site, name: "set_epoch")]
+                     for item in call_changes(ctx, _is_set_epoch, _SAMPLER_PATTERN,
+                                              key=lambda ctx, site, name: "set_epoch")]
         set_epoch = [item for item in set_epoch if item is not None]
-        yield from report_call_changes(self, change, set_epoch, "set_epoch", _set_epoch_note)
+        yield from report_call_changes(self, ctx, set_epoch, "set_epoch", _set_epoch_note)
 
 
-def _missing_set_epoch(change, group: list[CallChange]) -> tuple[str, str | None]:
+def _missing_set_epoch(ctx, group: list[CallChange]) -> tuple[str, str | None]:
     """A shuffling DistributedSampler that comes in with this change, in a file that never calls set_epoch."""
     for item in group:
         site = item.head
         if item.kind not in ("added", "arguments") or site.qualname != "torch.utils.data.distributed.DistributedSampler":
             continue
-        shuffle = apis.argument(site.call, site.qualname, "shuffle")
+        shuffle = argument_of(site.call, site.qualname, "shuffle")
         if shuffle is not None and shuffle.literal is False:
             continue
-        if change.head._lines_matching(_SET_EPOCH):
+        if ctx.head._lines_matching(_SET_EPOCH):
             return "", None
         return "; this file never calls sampler.set_epoch(epoch): every epoch will see the same order", None
     return "", None
@@ -273,14 +278,14 @@ def _set_epoch_note(group: list[CallChange]) -> tuple[str, str | None]:
     return "", None
 
 
-def _constructs_sampler(change, value) -> bool:
+def _constructs_sampler(ctx, value) -> bool:
     if value is None or value.node is None or value.node.__class__.__name__ != "Call":
         return False
     from mldiff.analysis.values import dotted_name
     callee = dotted_name(value.node.func)
     if not callee:
         return False
-    return any(apis.canonical(view.resolve(callee)) in apis.SAMPLERS for view in (change.base, change.head))
+    return any(apis.canonical(view.resolve(callee)) in apis.SAMPLERS for view in (ctx.base, ctx.head))
 
 
 def _reads_dataset(qualname: str, call, view) -> bool:
@@ -353,39 +358,39 @@ class DatasetSplitChanged(DataValueRule, Rule):
         ),
     )
 
-    def structural(self, change):
-        yield from self._compare(change, _reads_dataset, ("dataset",))
-        yield from self._compare(change, _selects_split, ("split", "train"))
+    def structural(self, ctx):
+        yield from self._compare(ctx, _reads_dataset, ("dataset",))
+        yield from self._compare(ctx, _selects_split, ("split", "train"))
 
-    def _compare(self, change, predicate, params: tuple[str, ...]):
-        base = call_sites(change, "base", predicate)
-        head = call_sites(change, "head", predicate)
-        key = lambda site: (site.qualname, change.view(site.side).scope_names(site.index))  # noqa: E731
+    def _compare(self, ctx, predicate, params: tuple[str, ...]):
+        base = call_sites(ctx, "base", predicate)
+        head = call_sites(ctx, "head", predicate)
+        key = lambda site: (site.qualname, ctx.view(site.side).scope_names(site.index))  # noqa: E731
 
         def same(b, h) -> bool:
-            return not self._differences(change, b, h, params)
+            return not self._differences(ctx, b, h, params)
 
         for b, h in pair(base, head, key, same):
             if b is None or h is None:
                 continue
-            parts = self._differences(change, b, h, params)
+            parts = self._differences(ctx, b, h, params)
             if parts:
                 text = f"{h.short} " + ", ".join(f"{p} {value_text(o)} -> {value_text(n)}" for p, o, n in parts)
-                yield self.report(change, site_span(change, h), text, base_line=base_line(change, b),
+                yield self.report(ctx, site_span(ctx, h), text, base_line=base_line(ctx, b),
                                   before=call_code(b), after=call_code(h))
 
     @staticmethod
-    def _differences(change, base, head, params):
+    def _differences(ctx, base, head, params):
         out = []
         for param in params:
-            old = apis.argument(base.call, base.qualname, param)
-            new = apis.argument(head.call, head.qualname, param)
+            old = argument_of(base.call, base.qualname, param)
+            new = argument_of(head.call, head.qualname, param)
             if old is None or new is None:
                 continue
-            if old.same_as(new, change.renames) or same_when_inlined(change, old, new) \
-                    or _same_source(change, old, new):
+            if old.same_as(new, ctx.renames) or same_when_inlined(ctx, old, new) \
+                    or _same_source(ctx, old, new):
                 continue
-            if _is_parameter(change.base, base.index, old) or _is_parameter(change.head, head.index, new):
+            if _is_parameter(ctx.base, base.index, old) or _is_parameter(ctx.head, head.index, new):
                 continue  # the dataset now comes from the caller: which one, this file cannot say
             out.append((param, old, new))
         return out
@@ -399,7 +404,7 @@ def _is_parameter(view, index: int, value) -> bool:
     return bool(name) and function >= 0 and name in view.facts(function).def_params
 
 
-def _same_source(change, old, new) -> bool:
+def _same_source(ctx, old, new) -> bool:
     """``ImageFolder(valdir, transform=a)`` -> ``ImageFolder(valdir, transform=b)``: the same data
     read through another transform (augmentation and normalization are other families' concern).
     The same constructor with the same root and split counts as the same dataset."""
@@ -420,4 +425,4 @@ def _same_source(change, old, new) -> bool:
     if len(old_pos) != len(new_pos) or old_kw.keys() != new_kw.keys():
         return False
     pairs = list(zip(old_pos, new_pos)) + [(old_kw[k], new_kw[k]) for k in old_kw]
-    return all(make_value(a).same_as(make_value(b), change.renames) for a, b in pairs)
+    return all(make_value(a).same_as(make_value(b), ctx.renames) for a, b in pairs)

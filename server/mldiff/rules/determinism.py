@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import re
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.facts.context import PythonContext
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.pairing import CallChange, binding_changes, call_changes
+from mldiff.facts.sites import CallSite, resolved_target
+from mldiff.knowledge import apis
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallChange, CallSite, binding_changes, call_changes, report_binding_changes, report_call_changes,
-                                 resolved_target)
-from mldiff.rules.roles import SettingRule, ValueChange, classify_name, is_inert_option
+from mldiff.rules.reporting import report_binding_changes, report_call_changes
+from mldiff.rules.values import SettingRule, is_inert_option
 
 # Seeding functions of libraries, and the names projects give their own seeding helpers.
 _SEED_FUNCTIONS = re.compile(
@@ -119,29 +122,29 @@ class SeedChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
         if value_change.kind == "argument":
             return value_change.origin.replace("(...)", "") not in apis.SEEDS  # seed calls: structural
         return not value_change.name.startswith(("os.environ.", "environ."))
 
-    def structural(self, change):
-        changes = [item for item in call_changes(change, is_seed_call, _SEED_PATTERN)
-                   if not _seed_moved_to_keyword(change, item)]
-        yield from report_call_changes(self, change, changes, "seeding", lambda group: _cuda_seed_note(change, group))
+    def structural(self, ctx):
+        changes = [item for item in call_changes(ctx, is_seed_call, _SEED_PATTERN)
+                   if not _seed_moved_to_keyword(ctx, item)]
+        yield from report_call_changes(self, ctx, changes, "seeding", lambda group: _cuda_seed_note(ctx, group))
         # a seed setting that is the same but now set under another condition
-        for base, head, moved in binding_changes(change, _is_seed_setting, _SEED_PATTERN):
+        for base, head, moved in binding_changes(ctx, _is_seed_setting, _SEED_PATTERN):
             if base and head and moved and base[0].binding.value is not None \
-                    and base[0].binding.value.same_as(head[0].binding.value, change.renames):
-                yield from report_binding_changes(self, change, [(base, head, moved)], lambda *a: "")
+                    and base[0].binding.value.same_as(head[0].binding.value, ctx.renames):
+                yield from report_binding_changes(self, ctx, [(base, head, moved)], lambda *a: "")
 
 
 def _seed_value(site: CallSite):
     return site.call.kwarg("seed") or (site.call.args[0] if site.call.args else None)
 
 
-def _seed_moved_to_keyword(change, item: CallChange) -> bool:
+def _seed_moved_to_keyword(ctx, item: CallChange) -> bool:
     """``env.seed(s)`` removed where ``env.reset(seed=s)`` came in: the same object seeded through
     another method (an API migration), not a change of seeding."""
     if item.kind != "removed" or item.base.call.receiver is None:
@@ -149,11 +152,11 @@ def _seed_moved_to_keyword(change, item: CallChange) -> bool:
     seed = _seed_value(item.base)
     if seed is None:
         return False
-    receiver = change.renames.get(item.base.call.receiver, item.base.call.receiver)
-    for index in change.touched_head:
-        for call in change.head.facts(index).calls:
+    receiver = ctx.renames.get(item.base.call.receiver, item.base.call.receiver)
+    for index in ctx.touched_head:
+        for call in ctx.head.facts(index).calls:
             value = call.kwarg("seed")
-            if call.receiver == receiver and value is not None and value.same_as(seed, change.renames):
+            if call.receiver == receiver and value is not None and value.same_as(seed, ctx.renames):
                 return True
     return False
 
@@ -161,13 +164,13 @@ def _seed_moved_to_keyword(change, item: CallChange) -> bool:
 _CUDA_SEEDS = ("torch.cuda.manual_seed", "torch.cuda.manual_seed_all")
 
 
-def _cuda_seed_note(change, group: list[CallChange]) -> tuple[str, str | None]:
+def _cuda_seed_note(ctx, group: list[CallChange]) -> tuple[str, str | None]:
     """Adding or dropping ``torch.cuda.manual_seed(s)`` next to ``torch.manual_seed(s)`` changes
     nothing: ``torch.manual_seed`` seeds every CUDA device too."""
     item = group[0]
     if item.kind not in ("added", "removed") or any(g.site.qualname not in _CUDA_SEEDS for g in group):
         return "", None
-    view = change.head
+    view = ctx.head
     seeds = {_seed_value(g.site).key for g in group if _seed_value(g.site) is not None}
     for index in view._lines_matching(_MANUAL_SEED):
         for call in view.facts(index).calls:
@@ -251,22 +254,22 @@ class CudnnFlagsChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
-        if _is_cudnn_target(change, value_change.name):
+        if _is_cudnn_target(ctx, value_change.name):
             return False  # reported structurally below
         return "benchmark" in name or "cudnn" in name
 
-    def structural(self, change):
-        pairs = binding_changes(change, lambda target: target in _CUDNN_FLAGS, _CUDNN_PATTERN)
-        yield from report_binding_changes(self, change, pairs, _cudnn_meaning)
+    def structural(self, ctx):
+        pairs = binding_changes(ctx, lambda target: target in _CUDNN_FLAGS, _CUDNN_PATTERN)
+        yield from report_binding_changes(self, ctx, pairs, _cudnn_meaning)
 
 
-def _is_cudnn_target(change, name: str) -> bool:
+def _is_cudnn_target(ctx, name: str) -> bool:
     """``cudnn.benchmark`` resolved through the file's imports (in config files: by its spelling)."""
-    views = (change.head, change.base) if isinstance(change, PythonChange) else ()
+    views = (ctx.head, ctx.base) if isinstance(ctx, PythonContext) else ()
     return name.startswith(("torch.backends.", "cudnn.")) or \
         any(resolved_target(view, name).startswith("torch.backends.") for view in views)
 
@@ -338,22 +341,22 @@ class DeterministicAlgorithmsChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
-        if _is_cudnn_target(change, value_change.name):
+        if _is_cudnn_target(ctx, value_change.name):
             return False
         if value_change.name.startswith(("os.environ.", "environ.")):
             return False
         return "benchmark" not in name and "cudnn" not in name
 
-    def structural(self, change):
-        changes = call_changes(change, _is_deterministic_call, _DETERMINISTIC_PATTERN)
-        changes += call_changes(change, _is_environ_setdefault, _DETERMINISTIC_PATTERN)
-        yield from report_call_changes(self, change, changes, "deterministic algorithms")
-        pairs = binding_changes(change, _is_determinism_env, _DETERMINISTIC_PATTERN)
-        yield from report_binding_changes(self, change, pairs, lambda *a: "")
+    def structural(self, ctx):
+        changes = call_changes(ctx, _is_deterministic_call, _DETERMINISTIC_PATTERN)
+        changes += call_changes(ctx, _is_environ_setdefault, _DETERMINISTIC_PATTERN)
+        yield from report_call_changes(self, ctx, changes, "deterministic algorithms")
+        pairs = binding_changes(ctx, _is_determinism_env, _DETERMINISTIC_PATTERN)
+        yield from report_binding_changes(self, ctx, pairs, lambda *a: "")
 
 
 class WorkerSeedingChanged(SettingRule, Rule):

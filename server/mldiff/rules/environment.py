@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from mldiff.analysis.environment import Image, Pin, WheelIndex
 from mldiff.analysis.requirements import cuda_label, spec_key
-from mldiff.analysis.textfiles import Image, Pin, TextChange, WheelIndex
 from mldiff.analysis.values import shorten
+from mldiff.facts.context import TextContext
 from mldiff.findings import Finding, Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 
@@ -37,15 +38,15 @@ _CONDA_NAMES = {"pytorch": "torch"}
 _NVIDIA_WHEEL = re.compile(r"(nvidia-[a-z0-9-]+?)-(cu\d+)$")
 
 
-def _whole(change: TextChange) -> bool:
+def _whole(ctx: TextContext) -> bool:
     """Both sides exist: a file added or deleted as a whole is a new setup, not a change."""
-    return change.base_text is not None and change.head_text is not None
+    return ctx.text("base") is not None and ctx.text("head") is not None
 
 
-def _anchor(change: TextChange, head_span: Span, via_base: tuple, via_head: tuple) -> tuple[Span, list[Related]]:
+def _anchor(ctx: TextContext, head_span: Span, via_base: tuple, via_head: tuple) -> tuple[Span, list[Related]]:
     """Where to report a changed value: where it is used if that line changed, else the
     ARG / ENV definition whose value changed (with the use as related information)."""
-    if change.head_line_changed(head_span.line) or not via_head:
+    if ctx.head_line_changed(head_span.line) or not via_head:
         return head_span, []
     old_values = {v.name: v.value for v in via_base}
     for variable in via_head:
@@ -212,26 +213,26 @@ class BaseImageChanged(Rule):
         ),
     )
 
-    def check(self, change: TextChange) -> Iterator[Finding]:
-        if not _whole(change):
+    def check(self, ctx: TextContext) -> Iterator[Finding]:
+        if not _whole(ctx):
             return
-        base, head = change.environment("base").images, change.environment("head").images
+        base, head = ctx.environment("base").images, ctx.environment("head").images
         for old, new in _pair_images(base, head):
             if old is not None and new is not None:
                 if _normalize_image(old.ref) == _normalize_image(new.ref):
                     continue
-                span, related = _anchor(change, new.span, old.via, new.via)
+                span, related = _anchor(ctx, new.span, old.via, new.via)
                 if new.is_build_arg:
                     message = f"{new.slot} {old.ref} -> {new.ref}"
                 else:
                     message = f"base image {old.ref} -> {new.ref}{_slot_text(new)}{_version_details(old.ref, new.ref)}"
-                yield self.report(change, span, message, base_line=old.span.line, before=old.ref, after=new.ref,
+                yield self.report(ctx, span, message, base_line=old.span.line, before=old.ref, after=new.ref,
                                   related=related)
             elif new is not None and not new.is_build_arg and base:
-                yield self.report(change, new.span, f"base image {new.ref} added{_slot_text(new)}",
+                yield self.report(ctx, new.span, f"base image {new.ref} added{_slot_text(new)}",
                                   after=new.ref, severity="information")
             elif old is not None and not old.is_build_arg and head:
-                yield self.report(change, change.head_anchor(old.span.line),
+                yield self.report(ctx, ctx.head_anchor(old.span.line),
                                   f"base image {old.ref} removed{_slot_text(old)}", base_line=old.span.line,
                                   before=old.ref, severity="information")
 
@@ -277,14 +278,15 @@ def _tracked(pin: Pin) -> bool:
     return identity in CORE_PACKAGES or identity in ECOSYSTEM_PACKAGES
 
 
-def pin_pairs(change: TextChange) -> list[tuple[Pin | None, Pin | None]]:
+def pin_pairs(ctx: TextContext) -> list[tuple[Pin | None, Pin | None]]:
     """Base and head pins of the same package, computed once per change: same group and
     constraint first, then same group, then anywhere in the file."""
-    cached = change.__dict__.get("_pin_pairs")
-    if cached is not None:
-        return cached
-    base = list(change.environment("base").pins)
-    head = list(change.environment("head").pins)
+    return ctx.fact("pin_pairs", lambda: _pin_pairs(ctx))
+
+
+def _pin_pairs(ctx: TextContext) -> list[tuple[Pin | None, Pin | None]]:
+    base = list(ctx.environment("base").pins)
+    head = list(ctx.environment("head").pins)
     pairs: list[tuple[Pin | None, Pin | None]] = []
     for same in (lambda b, h: b.group == h.group and b.spec == h.spec and b.variant == h.variant,
                  lambda b, h: b.group == h.group,
@@ -297,7 +299,6 @@ def pin_pairs(change: TextChange) -> list[tuple[Pin | None, Pin | None]]:
                 pairs.append((b, match))
     pairs.extend((b, None) for b in base)
     pairs.extend((None, h) for h in head)
-    change.__dict__["_pin_pairs"] = pairs
     return pairs
 
 
@@ -412,11 +413,11 @@ class TorchPinChanged(Rule):
         ),
     )
 
-    def check(self, change: TextChange) -> Iterator[Finding]:
-        if not _whole(change):
+    def check(self, ctx: TextContext) -> Iterator[Finding]:
+        if not _whole(ctx):
             return
         reported: set[tuple] = set()
-        for old, new in pin_pairs(change):
+        for old, new in pin_pairs(ctx):
             pin = new or old
             if _is_cuda_pin(pin) or not _tracked(pin):
                 continue
@@ -424,8 +425,8 @@ class TorchPinChanged(Rule):
                 if spec_key(_public(old.spec)) == spec_key(_public(new.spec)):
                     if _pin_variant(old) != _pin_variant(new) or spec_key(old.spec) == spec_key(new.spec):
                         continue   # unchanged, or only the CUDA variant (ML1303)
-                    span, related = _anchor(change, new.span, old.via, new.via)
-                    yield self.report(change, span, f"{new.display} build {old.spec} -> {new.spec} "
+                    span, related = _anchor(ctx, new.span, old.via, new.via)
+                    yield self.report(ctx, span, f"{new.display} build {old.spec} -> {new.spec} "
                                                     f"(same version, another local build){_group_text(new)}",
                                       base_line=old.span.line, before=old.written, after=new.written,
                                       related=related, severity=self._severity(new))
@@ -436,19 +437,19 @@ class TorchPinChanged(Rule):
                     if before == after:
                         continue
                     message += f" (numpy {_majors(before)} -> {_majors(after)})"
-                span, related = _anchor(change, new.span, old.via, new.via)
-                yield self.report(change, span, message + _group_text(new), base_line=old.span.line,
+                span, related = _anchor(ctx, new.span, old.via, new.via)
+                yield self.report(ctx, span, message + _group_text(new), base_line=old.span.line,
                                   before=old.written, after=new.written, related=related,
                                   severity=self._severity(new))
             elif _first_of_its_kind(pin, reported):   # one per package, group and constraint
-                yield self._added_or_removed(change, old, new)
+                yield self._added_or_removed(ctx, old, new)
 
-    def _added_or_removed(self, change: TextChange, old: Pin | None, new: Pin | None) -> Finding:
+    def _added_or_removed(self, ctx: TextContext, old: Pin | None, new: Pin | None) -> Finding:
         if new is not None:
-            return self.report(change, new.span, f"{new.display} added ({shorten(_public(new.spec), 72) or 'unpinned'})"
+            return self.report(ctx, new.span, f"{new.display} added ({shorten(_public(new.spec), 72) or 'unpinned'})"
                                                  f"{_group_text(new)}", after=new.written, severity="information")
         was = f" (was {shorten(_public(old.spec), 72)})" if old.spec else ""
-        return self.report(change, change.head_anchor(old.span.line),
+        return self.report(ctx, ctx.head_anchor(old.span.line),
                            f"{old.display} removed{was}{_group_text(old)}",
                            base_line=old.span.line, before=old.written, severity="information")
 
@@ -572,39 +573,39 @@ class CudaVariantChanged(Rule):
         ),
     )
 
-    def check(self, change: TextChange) -> Iterator[Finding]:
-        if not _whole(change):
+    def check(self, ctx: TextContext) -> Iterator[Finding]:
+        if not _whole(ctx):
             return
-        yield from self._indexes(change)
-        for old, new in pin_pairs(change):
+        yield from self._indexes(ctx)
+        for old, new in pin_pairs(ctx):
             pin = new or old
             if _is_cuda_pin(pin):
-                yield from self._cuda_pin(change, old, new)
+                yield from self._cuda_pin(ctx, old, new)
             elif old is not None and new is not None and _tracked(pin) and _pin_variant(old) != _pin_variant(new):
-                span, related = _anchor(change, new.span, old.via, new.via)
-                yield self.report(change, span, f"{new.display} CUDA variant {_pin_variant(old) or '(none)'} -> "
+                span, related = _anchor(ctx, new.span, old.via, new.via)
+                yield self.report(ctx, span, f"{new.display} CUDA variant {_pin_variant(old) or '(none)'} -> "
                                                 f"{_pin_variant(new) or '(none)'}"
                                                 f"{_variant_change(_pin_variant(old), _pin_variant(new))}",
                                   base_line=old.span.line, before=old.written, after=new.written, related=related)
 
-    def _cuda_pin(self, change: TextChange, old: Pin | None, new: Pin | None) -> Iterator[Finding]:
+    def _cuda_pin(self, ctx: TextContext, old: Pin | None, new: Pin | None) -> Iterator[Finding]:
         if old is not None and new is not None:
             if spec_key(old.spec) == spec_key(new.spec) and _pin_variant(old) == _pin_variant(new):
                 return
-            span, related = _anchor(change, new.span, old.via, new.via)
-            yield self.report(change, span, f"{new.display} {_pin_text(old.spec)} -> {_pin_text(new.spec)}"
+            span, related = _anchor(ctx, new.span, old.via, new.via)
+            yield self.report(ctx, span, f"{new.display} {_pin_text(old.spec)} -> {_pin_text(new.spec)}"
                                             f"{_variant_change(_pin_variant(old), _pin_variant(new))}",
                               base_line=old.span.line, before=old.written, after=new.written, related=related)
         elif new is not None:
-            yield self.report(change, new.span, f"{new.display} added ({new.spec or 'unpinned'})", after=new.written)
+            yield self.report(ctx, new.span, f"{new.display} added ({new.spec or 'unpinned'})", after=new.written)
         elif old is not None:
             was = f" (was {old.spec})" if old.spec else ""
-            yield self.report(change, change.head_anchor(old.span.line), f"{old.display} removed{was}",
+            yield self.report(ctx, ctx.head_anchor(old.span.line), f"{old.display} removed{was}",
                               base_line=old.span.line, before=old.written)
 
-    def _indexes(self, change: TextChange) -> Iterator[Finding]:
-        base = [i for i in change.environment("base").indexes if _compute_index(i)]
-        head = [i for i in change.environment("head").indexes if _compute_index(i)]
+    def _indexes(self, ctx: TextContext) -> Iterator[Finding]:
+        base = [i for i in ctx.environment("base").indexes if _compute_index(i)]
+        head = [i for i in ctx.environment("head").indexes if _compute_index(i)]
         for index in list(base):   # unchanged: the same URL still there
             match = next((h for h in head if h.url.rstrip("/") == index.url.rstrip("/")
                           and (h.option == index.option or h.option.startswith("tool."))), None)
@@ -617,16 +618,16 @@ class CudaVariantChanged(Rule):
                 continue
             base.remove(old)
             head.remove(new)
-            span, related = _anchor(change, new.span, old.via, new.via)
+            span, related = _anchor(ctx, new.span, old.via, new.via)
             what = "conda channel" if new.option == "conda channel" else "wheel index"
-            yield self.report(change, span, f"{what} {old.url} -> {new.url}"
+            yield self.report(ctx, span, f"{what} {old.url} -> {new.url}"
                                             f"{_variant_change(_index_variant(old.url), _index_variant(new.url))}",
                               base_line=old.span.line, before=old.url, after=new.url, related=related)
         for new in head:
             what = "conda channel" if new.option == "conda channel" else "wheel index"
-            yield self.report(change, new.span, f"{what} added: {new.url}"
+            yield self.report(ctx, new.span, f"{what} added: {new.url}"
                                                 f"{_variant_change('', _index_variant(new.url))}", after=new.url)
         for old in base:
             what = "conda channel" if old.option == "conda channel" else "wheel index"
-            yield self.report(change, change.head_anchor(old.span.line), f"{what} removed: {old.url}",
+            yield self.report(ctx, ctx.head_anchor(old.span.line), f"{what} removed: {old.url}",
                               base_line=old.span.line, before=old.url)

@@ -6,18 +6,24 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, shorten
+from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.equivalence import differing_lines, is_noise, statement_key
+from mldiff.facts.flows import find_defs, matching_def
+from mldiff.facts.pairing import pair, paired_calls
+from mldiff.facts.render import call_text
+from mldiff.facts.sites import CallSite
+from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Span
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (call_text, describe_difference, differing_lines, find_defs, is_noise, is_placeholder,
-                                   is_test_file, matching_def, paired_calls, per_change, report_added_or_removed,
-                                   span_contains, statement_key)
-from mldiff.rules.roles import ValueChange, ValueRule, value_changes
+from mldiff.rules.reporting import describe_difference, report_added_or_removed
+from mldiff.rules.values import ValueRule
 
 
 class LearningRateChanged(ValueRule, Rule):
@@ -124,13 +130,13 @@ def _call_text(site: CallSite, width: int = 70) -> str:
     return call_text(site, width)
 
 
-def scheduler_pairs(change: PythonChange) -> list[tuple]:
+def scheduler_pairs(ctx: PythonContext) -> list[tuple]:
     """Scheduler constructions of the touched code, base paired with head (shared by ML302 and ML304)."""
-    return paired_calls(change, is_scheduler_call, "scheduler")
+    return paired_calls(ctx, is_scheduler_call, "scheduler")
 
 
-def _swapped_scheduler_spans(change: PythonChange) -> list[Span]:
-    return [site_span(change, head) for base, head in scheduler_pairs(change)
+def _swapped_scheduler_spans(ctx: PythonContext) -> list[Span]:
+    return [site_span(ctx, head) for base, head in scheduler_pairs(ctx)
             if base is not None and head is not None and base.qualname != head.qualname]
 
 
@@ -146,7 +152,7 @@ _LR_WRITE = re.compile(r"""\[\s*['"](?:lr|initial_lr)['"]\s*\]\s*=(?!=)""")
 def is_schedule_function(view: ModuleView, header: int) -> bool:
     """A function that computes or sets the learning rate: ``get_lr(it)``, ``adjust_learning_rate``,
     a warmup/cosine helper, or a small function that writes ``param_group['lr']``."""
-    cache = view.__dict__.setdefault("_mldiff_schedule_fn", {})
+    cache: dict[int, bool] = view_fact(view, "schedule_functions", dict)
     if header in cache:
         return cache[header]
     name = view.facts(header).def_name or ""
@@ -171,21 +177,21 @@ def _schedule_function_around(view: ModuleView, index: int) -> int:
     return -1
 
 
-def _explained_lines(change: PythonChange) -> tuple[set[int], set[int]]:
+def _explained_lines(ctx: PythonContext) -> tuple[set[int], set[int]]:
     """Head and base lines (1-based) that a value rule or the scheduler pairing already reports."""
     head_lines: set[int] = set()
     base_lines: set[int] = set()
-    for value_change in value_changes(change):
+    for value_change in value_changes(ctx):
         if value_change.family in ("learning_rate", "optimizer"):
             if value_change.new is not None:
                 head_lines.add(value_change.span.line)
             if value_change.base_line is not None:
                 base_lines.add(value_change.base_line)
-    for base, head in scheduler_pairs(change):
+    for base, head in scheduler_pairs(ctx):
         if head is not None:
-            head_lines.add(change.head.logical[head.index].start + 1)
+            head_lines.add(ctx.head.logical[head.index].start + 1)
         if base is not None:
-            base_lines.add(change.base.logical[base.index].start + 1)
+            base_lines.add(ctx.base.logical[base.index].start + 1)
     return head_lines, base_lines
 
 
@@ -255,45 +261,45 @@ class SchedulerChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for base, head in scheduler_pairs(change):
-            one_sided = report_added_or_removed(self, change, base, head, "LR scheduler", width=70)
+        for base, head in scheduler_pairs(ctx):
+            one_sided = report_added_or_removed(self, ctx, base, head, "LR scheduler", width=70)
             if one_sided is not None:
                 yield one_sided
             elif base.qualname != head.qualname:
-                yield self.report(change, site_span(change, head),
+                yield self.report(ctx, site_span(ctx, head),
                                   f"LR scheduler {_call_text(base, 55)} -> {_call_text(head, 55)}",
-                                  base_line=base_line(change, base), before=_call_text(base, 200),
+                                  base_line=base_line(ctx, base), before=_call_text(base, 200),
                                   after=_call_text(head, 200))
-        yield from self._schedule_functions(change)
+        yield from self._schedule_functions(ctx)
 
-    def _schedule_functions(self, change: PythonChange):
+    def _schedule_functions(self, ctx: PythonContext):
         headers: dict[int, int | None] = {}  # head header -> base header
         orphans_base: set[int] = set()
-        for index in change.touched_head:
-            header = _schedule_function_around(change.head, index)
+        for index in ctx.touched_head:
+            header = _schedule_function_around(ctx.head, index)
             if header >= 0 and header not in headers:
-                headers[header] = matching_def(change, "head", header)
-        for index in change.touched_base:
-            header = _schedule_function_around(change.base, index)
+                headers[header] = matching_def(ctx, "head", header)
+        for index in ctx.touched_base:
+            header = _schedule_function_around(ctx.base, index)
             if header >= 0 and header not in headers.values():
                 orphans_base.add(header)
         for head_header, base_header in headers.items():
             if base_header is None:
                 continue  # a new function: its calls are what changes training (ML303)
             orphans_base.discard(base_header)
-            base_only, head_only = differing_lines(change, change.base.block(base_header),
-                                                   change.head.block(head_header))
-            explained_head, explained_base = _explained_lines(change)
-            base_only = [i for i in base_only if change.base.logical[i].start + 1 not in explained_base]
-            head_only = [i for i in head_only if change.head.logical[i].start + 1 not in explained_head]
+            base_only, head_only = differing_lines(ctx, ctx.base.block(base_header),
+                                                   ctx.head.block(head_header))
+            explained_head, explained_base = _explained_lines(ctx)
+            base_only = [i for i in base_only if ctx.base.logical[i].start + 1 not in explained_base]
+            head_only = [i for i in head_only if ctx.head.logical[i].start + 1 not in explained_head]
             if not base_only and not head_only:
                 continue
-            name = change.head.facts(head_header).def_name
-            span, detail, line, before, after = describe_difference(change, base_only, head_only, width=60)
-            yield self.report(change, span, f"hand-written LR schedule {name}() changed: {detail}",
+            name = ctx.head.facts(head_header).def_name
+            span, detail, line, before, after = describe_difference(ctx, base_only, head_only, width=60)
+            yield self.report(ctx, span, f"hand-written LR schedule {name}() changed: {detail}",
                               base_line=line, before=before, after=after)
 
 
@@ -343,13 +349,13 @@ def _is_scheduler_receiver(view: ModuleView, receiver: str) -> bool:
     return constructor is not None and apis.is_scheduler(apis.canonical(constructor))
 
 
-def _lines_to_read(change: PythonChange) -> dict[str, list[int]]:
+def _lines_to_read(ctx: PythonContext) -> dict[str, list[int]]:
     """The touched lines, plus the scheduler steps of any loop whose optimizer step the change
     moved: moving ``optimizer.step()`` below ``scheduler.step()`` reorders them just the same."""
     out: dict[str, list[int]] = {}
     for side in ("base", "head"):
-        view = change.view(side)
-        lines = set(change.touched(side))
+        view = ctx.view(side)
+        lines = set(ctx.touched(side))
         for index in list(lines):
             if not any(call.method == "step" and call.receiver and
                        _OPTIMIZER_RECEIVER.search(call.receiver.rsplit(".", 1)[-1])
@@ -364,11 +370,11 @@ def _lines_to_read(change: PythonChange) -> dict[str, list[int]]:
     return out
 
 
-def _applications(change: PythonChange, side: str) -> list[_Application]:
-    view = change.view(side)
-    renames = change.renames if side == "base" else {}
+def _applications(ctx: PythonContext, side: str) -> list[_Application]:
+    view = ctx.view(side)
+    renames = ctx.renames if side == "base" else {}
     out: list[_Application] = []
-    for index in per_change(change, "lr.lines_to_read", _lines_to_read)[side]:
+    for index in ctx.fact("lr.lines_to_read", lambda: _lines_to_read(ctx))[side]:
         if is_noise(view, index):
             continue
         facts = view.facts(index)
@@ -440,9 +446,9 @@ def _loop_kind(view: ModuleView, header: int) -> tuple[str, str] | None:
     return "per iteration", text
 
 
-def _context(change: PythonChange, application: _Application) -> _Context:
-    view = change.view(application.side)
-    renames = change.renames if application.side == "base" else {}
+def _context(ctx: PythonContext, application: _Application) -> _Context:
+    view = ctx.view(application.side)
+    renames = ctx.renames if application.side == "base" else {}
     loops: list[tuple[str, str]] = []
     conditions: list[tuple[str, str]] = []
     loop_header = -1
@@ -471,7 +477,8 @@ def _inlined_arguments(view: ModuleView, index: int, call: CallFact, renames: di
     """The call's arguments with local aliases inlined (``epoch_p_1 = epoch + 1``; ``step(epoch_p_1)``
     reads as ``step(epoch + 1)``) and base names renamed, so a refactor compares equal."""
     import ast
-    from mldiff.rules.dataflow import scope_range
+
+    from mldiff.facts.flows import scope_range
     within = scope_range(view, index)
     parts = []
     for value in [*call.args, *(v for _, v in call.kwargs)]:
@@ -583,11 +590,11 @@ class SchedulerStepChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        base = _applications(change, "base")
-        head = _applications(change, "head")
+        base = _applications(ctx, "base")
+        head = _applications(ctx, "head")
         if not base and not head:
             return
         contexts: dict[int, _Context] = {}
@@ -595,35 +602,35 @@ class SchedulerStepChanged(Rule):
         def context(application: _Application) -> _Context:
             key = id(application)
             if key not in contexts:
-                contexts[key] = _context(change, application)
+                contexts[key] = _context(ctx, application)
             return contexts[key]
 
         for base_site, head_site in pair(base, head, lambda a: a.key, lambda b, h: context(b) == context(h)):
             if base_site is not None and head_site is None:
-                span = change.head_anchor(change.base.logical[base_site.index].start)
-                yield self.report(change, span, f"{base_site.label} removed (was {context(base_site).frequency()})",
-                                  base_line=change.base.logical[base_site.index].start + 1,
-                                  before=_statement_text(change.base, base_site.index, 200))
+                span = ctx.head_anchor(ctx.base.logical[base_site.index].start)
+                yield self.report(ctx, span, f"{base_site.label} removed (was {context(base_site).frequency()})",
+                                  base_line=ctx.base.logical[base_site.index].start + 1,
+                                  before=_statement_text(ctx.base, base_site.index, 200))
             elif head_site is not None and base_site is None:
                 message = f"{head_site.label} added, {context(head_site).frequency()}"
                 if context(head_site).order == "before" and head_site.kind == "step":
                     message += ", before optimizer.step()"
-                yield self.report(change, _application_span(change, head_site), message,
-                                  after=_statement_text(change.head, head_site.index, 200))
+                yield self.report(ctx, _application_span(ctx, head_site), message,
+                                  after=_statement_text(ctx.head, head_site.index, 200))
             elif base_site is not None and head_site is not None:
                 old, new = context(base_site), context(head_site)
                 parts = _context_changes(head_site, old, new)
                 if parts:
-                    yield self.report(change, _application_span(change, head_site), "; ".join(parts),
-                                      base_line=change.base.logical[base_site.index].start + 1,
-                                      before=_statement_text(change.base, base_site.index, 200),
-                                      after=_statement_text(change.head, head_site.index, 200))
+                    yield self.report(ctx, _application_span(ctx, head_site), "; ".join(parts),
+                                      base_line=ctx.base.logical[base_site.index].start + 1,
+                                      before=_statement_text(ctx.base, base_site.index, 200),
+                                      after=_statement_text(ctx.head, head_site.index, 200))
 
 
-def _application_span(change: PythonChange, application: _Application) -> Span:
+def _application_span(ctx: PythonContext, application: _Application) -> Span:
     if application.call is not None:
-        return change.head.span(application.index, application.call.node)
-    return change.head.span(application.index)
+        return ctx.head.span(application.index, application.call.node)
+    return ctx.head.span(application.index)
 
 
 def _context_changes(application: _Application, old: _Context, new: _Context) -> list[str]:
@@ -722,21 +729,21 @@ class ScheduleHyperparameterChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
         if is_placeholder(value_change):
             return False  # `scheduler = None`
-        if is_test_file(change.path):
+        if is_test_file(ctx.path):
             return False
         literals = [v.literal for v in (value_change.old, value_change.new) if v is not None]
         if any(isinstance(v, str) for v in literals) and not _CHOICE_NAME.search(value_change.subject):
             return False  # a label such as {"cosine": "cosine"}, not a setting
-        if not isinstance(change, PythonChange):
+        if not isinstance(ctx, PythonContext):
             return True
         if value_change.kind == "binding":
             # `scheduler = StepLR(...)` -> `CosineAnnealingLR(...)`: ML302 reports the construction
-            return not (is_scheduler_value(change.base, value_change.old)
-                        or is_scheduler_value(change.head, value_change.new))
-        swapped = per_change(change, "lr.swapped_spans", _swapped_scheduler_spans)
+            return not (is_scheduler_value(ctx.base, value_change.old)
+                        or is_scheduler_value(ctx.head, value_change.new))
+        swapped = ctx.fact("lr.swapped_spans", lambda: _swapped_scheduler_spans(ctx))
         return not any(span_contains(span, value_change.span) for span in swapped)
 
 

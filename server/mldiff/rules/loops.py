@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mldiff.analysis import apis
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
+from mldiff.knowledge import apis
 
 _EVENT_LINE = re.compile(r"\.(?:backward|step|zero_grad|update|unscale_)\s*\(|\bbackward\s*\(")
 _EVAL_NAME = re.compile(r"(?:^|_)(?:eval\w*|evaluate|valid\w*|val|test\w*|infer\w*|predict\w*|estimate_loss|"

@@ -3,17 +3,27 @@ from __future__ import annotations
 
 import re
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
+from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.context import PythonContext
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.equivalence import differing_lines
+from mldiff.facts.flows import backward_slice, calls_in_touched_scopes
+from mldiff.facts.pairing import pair, paired_calls, scope_key
+from mldiff.facts.render import call_text
+from mldiff.facts.sites import CallSite, argument_of, arguments_of
+from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Related, Span
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, base_line, pair, site_span
-from mldiff.rules.dataflow import (backward_slice, call_text, calls_in_touched_scopes, describe_difference,
-                                   differing_lines, is_placeholder, is_test_file, paired_calls, per_change,
-                                   report_added_or_removed, report_value_change, scope_key, span_contains)
-from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
+from mldiff.rules.reporting import (
+    describe_difference,
+    report_added_or_removed,
+    report_value_change,
+)
+from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
                            r"BinaryCrossEntropy|JsdCrossEntropy|AsymmetricLossMultiLabel)$")
@@ -51,16 +61,16 @@ def loss_kind(qualname: str) -> str:
     return last
 
 
-def _key(change: PythonChange, site: CallSite) -> tuple:
-    return scope_key(change, site, "loss")
+def _key(ctx: PythonContext, site: CallSite) -> tuple:
+    return scope_key(ctx, site, "loss")
 
 
-def loss_pairs(change: PythonChange) -> list[tuple]:
-    return paired_calls(change, is_loss_call, "loss")
+def loss_pairs(ctx: PythonContext) -> list[tuple]:
+    return paired_calls(ctx, is_loss_call, "loss")
 
 
-def _swapped_spans(change: PythonChange) -> list[Span]:
-    return [site_span(change, head) for base, head in loss_pairs(change)
+def _swapped_spans(ctx: PythonContext) -> list[Span]:
+    return [site_span(ctx, head) for base, head in loss_pairs(ctx)
             if base is not None and head is not None and loss_kind(base.qualname) != loss_kind(head.qualname)]
 
 
@@ -123,28 +133,28 @@ class LossChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if is_test_file(change.path):
+    def check(self, ctx):
+        if is_test_file(ctx.path):
             return
-        if isinstance(change, PythonChange):
-            for base, head in loss_pairs(change):
-                one_sided = report_added_or_removed(self, change, base, head, "loss")
+        if isinstance(ctx, PythonContext):
+            for base, head in loss_pairs(ctx):
+                one_sided = report_added_or_removed(self, ctx, base, head, "loss")
                 if one_sided is not None:
                     yield one_sided
                 elif loss_kind(base.qualname) != loss_kind(head.qualname):
-                    yield self.report(change, site_span(change, head),
+                    yield self.report(ctx, site_span(ctx, head),
                                       f"loss {call_text(base, 50)} -> {call_text(head, 50)}",
-                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      base_line=base_line(ctx, base), before=call_text(base, 200),
                                       after=call_text(head, 200))
-        for value_change in value_changes(change):
+        for value_change in value_changes(ctx):
             if value_change.family == "loss" and value_change.topic == "loss_choice":
-                yield report_value_change(self, change, value_change)
+                yield report_value_change(self, ctx, value_change)
 
 
 # -- arguments ---------------------------------------------------------------------------------------------
 def _effective_reduction(site: CallSite) -> str | None:
     """``reduction`` as the legacy ``size_average`` / ``reduce`` flags spell it (None: not literal)."""
-    arguments = apis.arguments(site.call, site.qualname)
+    arguments = arguments_of(site.call, site.qualname)
     reduction = arguments.get("reduction")
     if reduction is not None:
         return reduction.literal if isinstance(reduction.literal, str) else None
@@ -159,15 +169,15 @@ def _effective_reduction(site: CallSite) -> str | None:
     return "mean"
 
 
-def _equivalent_reduction_spans(change: PythonChange) -> list[Span]:
+def _equivalent_reduction_spans(ctx: PythonContext) -> list[Span]:
     """Head spans of loss calls whose reduction is only respelled (``size_average=False`` -> ``reduction='sum'``)."""
     out = []
-    for base, head in loss_pairs(change):
+    for base, head in loss_pairs(ctx):
         if base is None or head is None or loss_kind(base.qualname) != loss_kind(head.qualname):
             continue
         old, new = _effective_reduction(base), _effective_reduction(head)
         if old is not None and old == new:
-            out.append(site_span(change, head))
+            out.append(site_span(ctx, head))
     return out
 
 
@@ -177,29 +187,29 @@ _WEIGHT_PARAMETERS = ("weight", "pos_weight")
 _LOSS_TEXT = re.compile(r"Loss\w*\s*\(|_loss\s*\(|cross_entropy\s*\(|kl_div\s*\(")
 
 
-def weight_changes(change: PythonChange) -> list[tuple[CallSite, CallSite, str, list[int], list[int]]]:
+def weight_changes(ctx: PythonContext) -> list[tuple[CallSite, CallSite, str, list[int], list[int]]]:
     """Class-weight tensors built differently before they reach an unchanged loss call."""
-    return per_change(change, "loss.weights", _weight_changes)
+    return ctx.fact("loss.weights", lambda: _weight_changes(ctx))
 
 
-def _weight_changes(change: PythonChange):
-    base_sites = calls_in_touched_scopes(change, "base", _LOSS_TEXT, is_loss_call)
-    head_sites = calls_in_touched_scopes(change, "head", _LOSS_TEXT, is_loss_call)
-    touched_base, touched_head = set(change.touched_base), set(change.touched_head)
+def _weight_changes(ctx: PythonContext):
+    base_sites = calls_in_touched_scopes(ctx, "base", _LOSS_TEXT, is_loss_call)
+    head_sites = calls_in_touched_scopes(ctx, "head", _LOSS_TEXT, is_loss_call)
+    touched_base, touched_head = set(ctx.touched_base), set(ctx.touched_head)
     out = []
-    for base, head in pair(base_sites, head_sites, lambda s: (_key(change, s), s.qualname), lambda b, h: True):
+    for base, head in pair(base_sites, head_sites, lambda s: (_key(ctx, s), s.qualname), lambda b, h: True):
         if base is None or head is None:
             continue
         for parameter in _WEIGHT_PARAMETERS:
-            old = apis.argument(base.call, base.qualname, parameter)
-            new = apis.argument(head.call, head.qualname, parameter)
-            if old is None or new is None or not old.same_as(new, change.renames):
+            old = argument_of(base.call, base.qualname, parameter)
+            new = argument_of(head.call, head.qualname, parameter)
+            if old is None or new is None or not old.same_as(new, ctx.renames):
                 continue  # an argument change: value_changes reports it
-            base_slice = backward_slice(change.base, base.index, old)
-            head_slice = backward_slice(change.head, head.index, new)
+            base_slice = backward_slice(ctx.base, base.index, old)
+            head_slice = backward_slice(ctx.head, head.index, new)
             if not (touched_base & set(base_slice) or touched_head & set(head_slice)):
                 continue
-            base_only, head_only = differing_lines(change, base_slice, head_slice)
+            base_only, head_only = differing_lines(ctx, base_slice, head_slice)
             base_only = [i for i in base_only if i in touched_base]
             head_only = [i for i in head_only if i in touched_head]
             if base_only or head_only:
@@ -259,28 +269,28 @@ class LossArgumentsChanged(ValueRule, Rule):
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path) or is_placeholder(value_change):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
-        if not isinstance(change, PythonChange) or value_change.kind != "argument":
+        if not isinstance(ctx, PythonContext) or value_change.kind != "argument":
             return True
-        if any(span_contains(span, value_change.span) for span in _swapped_spans(change)):
+        if any(span_contains(span, value_change.span) for span in _swapped_spans(ctx)):
             return False
         if value_change.subject.rsplit(" ", 1)[-1] in _LEGACY_REDUCTION:
             return not any(span_contains(span, value_change.span)
-                           for span in per_change(change, "loss.same_reduction", _equivalent_reduction_spans))
+                           for span in ctx.fact("loss.same_reduction", lambda: _equivalent_reduction_spans(ctx)))
         return True
 
-    def check(self, change):
-        yield from super().check(change)
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for base, head, parameter, base_only, head_only in weight_changes(change):
-            related = (Related(site_span(change, head), f"passed to {head.short} here"),)
-            span, detail, line, _, _ = describe_difference(change, base_only, head_only)
-            changed_line = change.head.index_at(span.line - 1)
-            if changed_line < 0 or change.head.unit(changed_line).error is not None:
-                span = site_span(change, head)  # the edited line does not parse: point at the loss it feeds
-            yield self.report(change, span,
+        for base, head, parameter, base_only, head_only in weight_changes(ctx):
+            related = (Related(site_span(ctx, head), f"passed to {head.short} here"),)
+            span, detail, line, _, _ = describe_difference(ctx, base_only, head_only)
+            changed_line = ctx.head.index_at(span.line - 1)
+            if changed_line < 0 or ctx.head.unit(changed_line).error is not None:
+                span = site_span(ctx, head)  # the edited line does not parse: point at the loss it feeds
+            yield self.report(ctx, span,
                               f"class weights passed to {head.short} ({parameter}) built differently: {detail}",
                               base_line=line, related=related)

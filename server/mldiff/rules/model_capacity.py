@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import re
 
-from mldiff.analysis import apis
-from mldiff.analysis.values import Value
+from mldiff.analysis.values import NOT_LITERAL, Value
+from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.equivalence import resolve_literal, same_after_resolving
+from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
+from mldiff.facts.render import call_code, value_text
+from mldiff.facts.sites import CallSite, call_sites, renamed
+from mldiff.knowledge import apis
+from mldiff.knowledge.arguments import argument_role
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallChange, CallSite, assigned_key, base_line, call_changes, call_code, call_sites,
-                                 pair, renamed, report_call_changes, site_span, value_text)
-from mldiff.analysis.change import PythonChange
-from mldiff.analysis.values import NOT_LITERAL
-from mldiff.rules.roles import (SettingRule, _same_after_resolving, classify_argument, classify_name,
-                                resolve_literal)
+from mldiff.rules.reporting import report_call_changes
+from mldiff.rules.values import SettingRule
 
 # Names that hold a model (or a part of one) when assigned a constructor call.
 MODEL_NAME = re.compile(r"(?:model|net|network|backbone|encoder|decoder|generator|discriminator|classifier|"
@@ -39,7 +43,7 @@ def is_model_name(target: str) -> bool:
 
 def _assigned_target(view, site: CallSite) -> str | None:
     """The name a call's result is bound to (``model`` in ``model = Net()``)."""
-    table = view.__dict__.setdefault("_mldiff_targets", {})  # per line: call node id -> bound name
+    table: dict[int, dict[int, str]] = view_fact(view, "call_targets", dict)  # per line: call node id -> bound name
     if site.index not in table:
         table[site.index] = {id(b.value.node): b.target for b in view.facts(site.index).bindings
                              if b.value is not None}
@@ -99,24 +103,24 @@ class ModelSizeChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change) -> bool:
+    def accepts(self, ctx, value_change) -> bool:
         if value_change.kind == "binding" and any(_builds_modules(v) for v in (value_change.old, value_change.new)):
             return False  # `self.convs = nn.ModuleList([...])` is layers, not a size
-        return super().accepts(change, value_change)
+        return super().accepts(ctx, value_change)
 
-    def severity_for(self, change, value_change):
+    def severity_for(self, ctx, value_change):
         """A size computed from other values on both sides (``dicts['words'].size()`` ->
         ``dicts.size()``) may well be the same number: information, not a warning."""
-        if isinstance(change, PythonChange) and value_change.old is not None and value_change.new is not None \
-                and resolve_literal(change.base, value_change.old) is NOT_LITERAL \
-                and resolve_literal(change.head, value_change.new) is NOT_LITERAL:
+        if isinstance(ctx, PythonContext) and value_change.old is not None and value_change.new is not None \
+                and resolve_literal(ctx.base, value_change.old) is NOT_LITERAL \
+                and resolve_literal(ctx.head, value_change.new) is NOT_LITERAL:
             return "information"
-        return super().severity_for(change, value_change)
+        return super().severity_for(ctx, value_change)
 
-    def structural(self, change):
-        yield from self._config_arguments(change)
+    def structural(self, ctx):
+        yield from self._config_arguments(ctx)
 
-    def _config_arguments(self, change):
+    def _config_arguments(self, ctx):
         """Size keywords of calls the API table does not know: ``GPTConfig(n_layer=...)``,
         ``VisionTransformer(depth=..., embed_dim=...)``."""
         def unknown(qualname, call, view) -> bool:
@@ -124,20 +128,20 @@ class ModelSizeChanged(SettingRule, Rule):
                 return False
             return any(classify_name(k) == ("model_capacity", "size") for k, _ in call.kwargs)
 
-        base = call_sites(change, "base", unknown)
-        head = call_sites(change, "head", unknown)
-        key = lambda site: (site.qualname, change.view(site.side).scope_names(site.index))  # noqa: E731
-        for b, h in pair(base, head, key, lambda b, h: not _size_kwargs_changed(change, b, h)):
+        base = call_sites(ctx, "base", unknown)
+        head = call_sites(ctx, "head", unknown)
+        key = lambda site: (site.qualname, ctx.view(site.side).scope_names(site.index))  # noqa: E731
+        for b, h in pair(base, head, key, lambda b, h: not _size_kwargs_changed(ctx, b, h)):
             if b is None or h is None:
                 continue
-            for name, old, new in _size_kwargs_changed(change, b, h):
-                yield self.report(change, change.head.span(h.index, new.node if new is not None else h.call.node),
+            for name, old, new in _size_kwargs_changed(ctx, b, h):
+                yield self.report(ctx, ctx.head.span(h.index, new.node if new is not None else h.call.node),
                                   f"{h.short} {name} {value_text(old)} -> {value_text(new)}",
-                                  base_line=base_line(change, b), before=old.code if old else None,
+                                  base_line=base_line(ctx, b), before=old.code if old else None,
                                   after=new.code if new else None)
 
 
-def _size_kwargs_changed(change, base: CallSite, head: CallSite) -> list[tuple[str, Value | None, Value | None]]:
+def _size_kwargs_changed(ctx, base: CallSite, head: CallSite) -> list[tuple[str, Value | None, Value | None]]:
     before = {k: v for k, v in base.call.kwargs if classify_name(k) == ("model_capacity", "size")}
     after = {k: v for k, v in head.call.kwargs if classify_name(k) == ("model_capacity", "size")}
     out = []
@@ -145,7 +149,7 @@ def _size_kwargs_changed(change, base: CallSite, head: CallSite) -> list[tuple[s
         old, new = before.get(name), after.get(name)
         if old is None or new is None:
             continue  # a keyword added or dropped falls back to a default we do not know
-        if old.same_as(new, change.renames) or _same_after_resolving(change, old, new):
+        if old.same_as(new, ctx.renames) or same_after_resolving(ctx, old, new):
             continue
         out.append((name, old, new))
     return out
@@ -268,36 +272,36 @@ class ArchitectureChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change) -> bool:
+    def accepts(self, ctx, value_change) -> bool:
         # `self.model_type = 'Transformer'` records what a model is; settings live outside it
-        return super().accepts(change, value_change) and not value_change.name.startswith("self.")
+        return super().accepts(ctx, value_change) and not value_change.name.startswith("self.")
 
-    def structural(self, change):
-        yield from self._models(change)
-        yield from self._layers(change)
+    def structural(self, ctx):
+        yield from self._models(ctx)
+        yield from self._layers(ctx)
 
-    def _models(self, change):
-        def builds_a_model(change, site: CallSite) -> bool:
-            target = _assigned_target(change.view(site.side), site)
+    def _models(self, ctx):
+        def builds_a_model(ctx, site: CallSite) -> bool:
+            target = _assigned_target(ctx.view(site.side), site)
             return site.call.method in _FACTORIES or (target is not None and is_model_name(target))
 
-        def same_place(change, site: CallSite, name: str) -> object:  # the same name in the same function
-            return (change.view(site.side).scope_names(site.index), assigned_key(change, site, name))
+        def same_place(ctx, site: CallSite, name: str) -> object:  # the same name in the same function
+            return (ctx.view(site.side).scope_names(site.index), assigned_key(ctx, site, name))
 
-        for item in call_changes(change, _is_model_constructor, None, key=same_place, where=builds_a_model):
+        for item in call_changes(ctx, _is_model_constructor, None, key=same_place, where=builds_a_model):
             if item.kind != "arguments":
                 continue  # a model built where none was (or moved into a function) is not a swap
             base, head = item.base, item.head
-            if _registered_under_own_name(change, item):
+            if _registered_under_own_name(ctx, item):
                 continue  # def vit_b_224(): _create('vit_b_224') renamed with its function
             same_class = base.qualname.rsplit(".", 1)[-1] == head.qualname.rsplit(".", 1)[-1]
             if same_class and (base.qualname == head.qualname or not item.arguments) and not _names_another_model(item):
                 continue  # the same class, imported another way (RNNModel -> model.RNNModel)
-            yield self.report(change, site_span(change, head),
+            yield self.report(ctx, site_span(ctx, head),
                               f"model changed: {call_code(base, 48)} -> {call_code(head, 48)}",
-                              base_line=base_line(change, base), before=call_code(base), after=call_code(head))
+                              base_line=base_line(ctx, base), before=call_code(base), after=call_code(head))
 
-    def _layers(self, change):
+    def _layers(self, ctx):
         local: list[frozenset[str]] = []  # this file's module classes, read only when a call might be one
 
         def layer(qualname, call, view) -> bool:
@@ -317,30 +321,30 @@ class ArchitectureChanged(SettingRule, Rule):
                 return last[:1].isupper() and not qualname.startswith(("torch.", "numpy.", "math.", "collections.",
                                                                        "typing."))
             if not local:
-                local.append(_layer_classes(change.head) | _layer_classes(change.base))
+                local.append(_layer_classes(ctx.head) | _layer_classes(ctx.base))
             return qualname in local[0]
 
         items = []
         existing: list[frozenset[str]] = []
         renamed_classes: list[dict[str, str]] = []  # read only when two layers' classes differ
-        for item in call_changes(change, layer, None, key=assigned_key, callee=_class_name):
+        for item in call_changes(ctx, layer, None, key=assigned_key, callee=_class_name):
             site = item.site
-            view = change.view(site.side)
+            view = ctx.view(site.side)
             if not existing:
-                existing.append(_layer_classes(change.base) & _layer_classes(change.head))
-                existing.append(_class_names(change.base) & _class_names(change.head))
+                existing.append(_layer_classes(ctx.base) & _layer_classes(ctx.head))
+                existing.append(_class_names(ctx.base) & _class_names(ctx.head))
             if not _in_existing_model(view, site.index, existing[0], existing[1]) or not _builds_a_layer(view, site):
                 continue
-            if item.kind in ("added", "removed") and _still_assigned(change, item.site):
+            if item.kind in ("added", "removed") and _still_assigned(ctx, item.site):
                 continue  # self.attn = Attention(...) -> self.attn = make_attn(...): still an attn we cannot judge
             if item.kind == "arguments":
                 before, after = _class_name(item.base.qualname), _class_name(item.head.qualname)
                 if before != after and not item.arguments:
                     if not renamed_classes:
-                        renamed_classes.append(_renamed_classes(change))
+                        renamed_classes.append(_renamed_classes(ctx))
                     if renamed_classes[0].get(before) == after:
                         continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
-                if before != after and _defaults_to(change.head, item.head, before):
+                if before != after and _defaults_to(ctx.head, item.head, before):
                     continue  # Attention(...) -> attn_layer(...) with attn_layer=Attention: configurable, same default
                 if before == after:
                     # sizes are ML1101's, dropout and norm arguments their families', **kwargs unknown,
@@ -349,13 +353,13 @@ class ArchitectureChanged(SettingRule, Rule):
                                       if item.head.qualname.startswith("torch.nn.")
                                       and p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
                                       and classify_name(p) is None
-                                      and classify_argument(item.head.qualname, p) is None
+                                      and argument_role(item.head.qualname, p) is None
                                       and not _default_spelled_out(item.head.qualname, p, o, n))
                     item = item.with_arguments(arguments)
                     if item is None:
                         continue
             items.append(item)
-        yield from report_call_changes(self, change, items, "layer")
+        yield from report_call_changes(self, ctx, items, "layer")
 
 
 # Layer arguments whose default is spelled out (or dropped) without changing the layer.
@@ -373,16 +377,16 @@ def _default_spelled_out(qualname: str, param: str, old, new) -> bool:
         default is not None and type(present.literal) is type(default) and present.literal == default))
 
 
-def _still_assigned(change, site: CallSite) -> bool:
+def _still_assigned(ctx, site: CallSite) -> bool:
     """The ``self.x`` a layer was (or is) assigned to is assigned on the other side too, in the same
     class, by something this rule cannot read (a factory function, a parameter)."""
-    view = change.view(site.side)
+    view = ctx.view(site.side)
     target = _assigned_target(view, site)
     if not target or not target.startswith("self."):
         return False
-    other = change.head if site.side == "base" else change.base
+    other = ctx.head if site.side == "base" else ctx.base
     if site.side == "base":
-        target = renamed(target, change.renames)
+        target = renamed(target, ctx.renames)
     scope = view.scope_names(site.index)[:1]
     return any(other.scope_names(index)[:1] == scope for index, _ in other.definitions(target))
 
@@ -414,12 +418,12 @@ def _class_name(qualname: str) -> str:
     return qualname.rsplit(".", 1)[-1].lower()
 
 
-def _renamed_classes(change) -> dict[str, str]:
+def _renamed_classes(ctx) -> dict[str, str]:
     """Classes the base defines and the head does not, paired in order with classes only the head
     defines: ``class Conv2d_BN`` renamed ``class Conv2dNorm``."""
-    base, head = _class_names(change.base), _class_names(change.head)
-    gone = [n for n in _class_order(change.base) if n not in head]
-    new = [n for n in _class_order(change.head) if n not in base]
+    base, head = _class_names(ctx.base), _class_names(ctx.head)
+    gone = [n for n in _class_order(ctx.base) if n not in head]
+    new = [n for n in _class_order(ctx.head) if n not in base]
     return {a.lower(): b.lower() for a, b in zip(gone, new)} if len(gone) == len(new) else {}
 
 
@@ -447,12 +451,12 @@ def _builds_a_layer(view, site: CallSite) -> bool:
     return False
 
 
-def _registered_under_own_name(change, item: CallChange) -> bool:
+def _registered_under_own_name(ctx, item: CallChange) -> bool:
     """Model registries build each variant in a function named after it (``def vit_small(...):
     _create_vit('vit_small', ...)``); renaming the function and its string together is no swap."""
     names = []
     for site in (item.base, item.head):
-        view = change.view(site.side)
+        view = ctx.view(site.side)
         function = view.enclosing_def(site.index)
         first = site.call.args[0].literal if site.call.args else None
         if function < 0 or not isinstance(first, str) or view.facts(function).def_name != first.split(".")[0]:

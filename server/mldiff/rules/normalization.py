@@ -6,18 +6,42 @@ import re
 
 import libcst as cst
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, shorten
+from mldiff.facts.anchors import (
+    base_line,
+    binding_base_line,
+    binding_span,
+    restore_fix,
+    site_span,
+    span_contains,
+)
+from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.equivalence import differing_lines
+from mldiff.facts.flows import (
+    find_defs,
+    in_class_only_on_one_side,
+    matching_def,
+    scope_range,
+)
+from mldiff.facts.pairing import (
+    pair,
+    pair_bindings,
+    pair_calls,
+    paired_calls,
+    scope_key,
+)
+from mldiff.facts.render import call_text, value_text
+from mldiff.facts.sites import CallSite, argument_changes, call_sites
+from mldiff.facts.syntax import ast_span, ast_statement
+from mldiff.facts.value_changes import is_placeholder
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallSite, argument_changes, base_line, binding_base_line, binding_span, call_sites,
-                                 pair, pair_bindings, pair_calls, restore_fix, site_span, value_text)
-from mldiff.rules.dataflow import (ast_span, ast_statement, call_text, describe_difference, differing_lines, find_defs,
-                                   in_class_only_on_one_side, is_placeholder, is_test_file, matching_def, paired_calls,
-                                   report_added_or_removed, scope_key, scope_range, span_contains)
-from mldiff.rules.roles import ValueChange, ValueRule
+from mldiff.rules.reporting import describe_difference, report_added_or_removed
+from mldiff.rules.values import ValueRule
 
 
 def _is_normalize(qualname, call, view) -> bool:
@@ -78,26 +102,26 @@ class NormalizeTransformChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        for base, head in pair_calls(change, _is_normalize):
+    def check(self, ctx):
+        for base, head in pair_calls(ctx, _is_normalize):
             if base is not None and head is None:
                 code = f"{base.short}{_args(base)}"
                 yield self.report(
-                    change, site_span(change, base), f"{code} removed",
-                    base_line=base_line(change, base), before=code, after=None,
-                    fixes=[f for f in [restore_fix(change, base.index, "Restore the removed lines from the base")]
+                    ctx, site_span(ctx, base), f"{code} removed",
+                    base_line=base_line(ctx, base), before=code, after=None,
+                    fixes=[f for f in [restore_fix(ctx, base.index, "Restore the removed lines from the base")]
                            if f],
                 )
             elif head is not None and base is None:
                 code = f"{head.short}{_args(head)}"
-                yield self.report(change, site_span(change, head), f"{code} added", before=None, after=code)
+                yield self.report(ctx, site_span(ctx, head), f"{code} added", before=None, after=code)
             elif base is not None and head is not None:
-                changes = argument_changes(change, base, head, only=("mean", "std", "tensor_mean"))
+                changes = argument_changes(ctx, base, head, only=("mean", "std", "tensor_mean"))
                 if changes:
                     parts = [f"{name} {value_text(old)} -> {value_text(new)}" for name, old, new in changes]
                     yield self.report(
-                        change, site_span(change, head), f"{head.short} " + ", ".join(parts),
-                        base_line=base_line(change, base), before=f"{base.short}{_args(base)}",
+                        ctx, site_span(ctx, head), f"{head.short} " + ", ".join(parts),
+                        base_line=base_line(ctx, base), before=f"{base.short}{_args(base)}",
                         after=f"{head.short}{_args(head)}",
                     )
 
@@ -120,12 +144,8 @@ _NORM_REFERENCE_KWARGS = re.compile(r"^(?:norm_?layer|norm|norm_?cls|norm_?fn|no
 
 def _local_norm_classes(view: ModuleView) -> set[str]:
     """Classes of this file whose name says they normalize (``LayerNorm``, ``RMSNorm``, ``LayerNormNoBias``)."""
-    cache = view.__dict__.get("_mldiff_norm_classes")
-    if cache is None:
-        names = re.findall(r"^[ \t]*class[ \t]+(\w+)", view.text, re.M)
-        cache = {name for name in names if _LOCAL_NORM.search(name)}
-        view.__dict__["_mldiff_norm_classes"] = cache
-    return cache
+    return view_fact(view, "norm_classes", lambda: {
+        name for name in re.findall(r"^[ \t]*class[ \t]+(\w+)", view.text, re.M) if _LOCAL_NORM.search(name)})
 
 
 def is_norm_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
@@ -139,12 +159,12 @@ def is_norm_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     return apis.is_norm_layer(qualname, local)
 
 
-def _norm_key(change: PythonChange, site: CallSite) -> tuple:
-    return scope_key(change, site, "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
+def _norm_key(ctx: PythonContext, site: CallSite) -> tuple:
+    return scope_key(ctx, site, "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
 
 
-def norm_pairs(change: PythonChange) -> list[tuple]:
-    return paired_calls(change, is_norm_call,
+def norm_pairs(ctx: PythonContext) -> list[tuple]:
+    return paired_calls(ctx, is_norm_call,
                         lambda site: "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
 
 
@@ -180,23 +200,23 @@ def _is_norm_reference(view: ModuleView, value) -> str | None:
     return None
 
 
-def _norm_reference_changes(change: PythonChange):
+def _norm_reference_changes(ctx: PythonContext):
     """(span, base line, old text, new text) where the norm class passed by reference changed."""
     out = []
-    for base_site, head_site in pair_bindings(change, lambda b: _NORM_REFERENCE_KWARGS.match(b.name) is not None):
+    for base_site, head_site in pair_bindings(ctx, lambda b: _NORM_REFERENCE_KWARGS.match(b.name) is not None):
         if base_site is None or head_site is None:
             continue
         old, new = base_site.binding.value, head_site.binding.value
-        if old is None or new is None or old.same_as(new, change.renames):
+        if old is None or new is None or old.same_as(new, ctx.renames):
             continue
-        if _is_norm_reference(change.base, old) or _is_norm_reference(change.head, new):
-            out.append((binding_span(change, head_site), binding_base_line(change, base_site),
+        if _is_norm_reference(ctx.base, old) or _is_norm_reference(ctx.head, new):
+            out.append((binding_span(ctx, head_site), binding_base_line(ctx, base_site),
                         f"{head_site.binding.target} {shorten(old.code, 40)} -> {shorten(new.code, 40)}"))
     def passes_norm_class(qualname, call, view) -> bool:  # dict(norm_layer=...) is a binding, seen above
         return call.callee != "dict" and any(_NORM_REFERENCE_KWARGS.match(k) for k, _ in call.kwargs)
 
-    base_calls = call_sites(change, "base", passes_norm_class)
-    head_calls = call_sites(change, "head", passes_norm_class)
+    base_calls = call_sites(ctx, "base", passes_norm_class)
+    head_calls = call_sites(ctx, "head", passes_norm_class)
     for base_site, head_site in pair(base_calls, head_calls, lambda s: (s.call.callee.rsplit(".", 1)[-1],),
                                      lambda b, h: True):
         if base_site is None or head_site is None:
@@ -204,18 +224,18 @@ def _norm_reference_changes(change: PythonChange):
         old_kwargs, new_kwargs = dict(base_site.call.kwargs), dict(head_site.call.kwargs)
         for name, old in old_kwargs.items():
             new = new_kwargs.get(name)
-            if not _NORM_REFERENCE_KWARGS.match(name) or new is None or old.same_as(new, change.renames):
+            if not _NORM_REFERENCE_KWARGS.match(name) or new is None or old.same_as(new, ctx.renames):
                 continue
-            if _is_norm_reference(change.base, old) or _is_norm_reference(change.head, new):
-                span = change.head.span(head_site.index, new.node) if new.node is not None else \
-                    site_span(change, head_site)
-                out.append((span, base_line(change, base_site),
+            if _is_norm_reference(ctx.base, old) or _is_norm_reference(ctx.head, new):
+                span = ctx.head.span(head_site.index, new.node) if new.node is not None else \
+                    site_span(ctx, head_site)
+                out.append((span, base_line(ctx, base_site),
                             f"{head_site.call.method} {name}={shorten(old.code, 40)} -> {shorten(new.code, 40)}"))
     return out
 
 
-def _inside_norm_class(change: PythonChange, site: CallSite) -> bool:
-    view = change.view(site.side)
+def _inside_norm_class(ctx: PythonContext, site: CallSite) -> bool:
+    view = ctx.view(site.side)
     return any(view.logical[a].keyword == "class" and _LOCAL_NORM.search(view.facts(a).def_name or "")
                for a in view.ancestors(site.index))
 
@@ -233,23 +253,23 @@ def _grouped(changes):
     return [tuple(entry) for entry in seen.values()]
 
 
-def _norm_class_changes(change: PythonChange):
+def _norm_class_changes(ctx: PythonContext):
     """(head class header, base class header, base-only lines, head-only lines) of local norm classes."""
     out = []
     seen: set[int] = set()
-    for index in change.touched_head:
-        for ancestor in change.head.ancestors(index):
-            ll = change.head.logical[ancestor]
+    for index in ctx.touched_head:
+        for ancestor in ctx.head.ancestors(index):
+            ll = ctx.head.logical[ancestor]
             if ll.keyword != "class" or ancestor in seen:
                 continue
-            name = change.head.facts(ancestor).def_name or ""
+            name = ctx.head.facts(ancestor).def_name or ""
             if not _LOCAL_NORM.search(name):
                 continue
             seen.add(ancestor)
-            base_header = matching_def(change, "head", ancestor)
+            base_header = matching_def(ctx, "head", ancestor)
             if base_header is None:
                 continue
-            base_only, head_only = differing_lines(change, change.base.block(base_header), change.head.block(ancestor))
+            base_only, head_only = differing_lines(ctx, ctx.base.block(base_header), ctx.head.block(ancestor))
             if base_only or head_only:
                 out.append((ancestor, base_header, base_only, head_only))
     return out
@@ -327,47 +347,47 @@ class NormLayerChanged(ValueRule, Rule):
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path) or is_placeholder(value_change):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
-        if isinstance(change, PythonChange) and value_change.kind == "argument":
-            swapped = [site_span(change, h) for b, h in norm_pairs(change)
+        if isinstance(ctx, PythonContext) and value_change.kind == "argument":
+            swapped = [site_span(ctx, h) for b, h in norm_pairs(ctx)
                        if b is not None and h is not None and b.qualname != h.qualname]
             return not any(span_contains(span, value_change.span) for span in swapped)
         return True
 
-    def check(self, change):
-        yield from super().check(change)
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for base, head in norm_pairs(change):
-            if _inside_norm_class(change, base or head):
+        for base, head in norm_pairs(ctx):
+            if _inside_norm_class(ctx, base or head):
                 continue  # the class's own body: its uses are reported, its body changes below
-            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+            if (base is None or head is None) and in_class_only_on_one_side(ctx, base or head):
                 continue  # a whole model class added or removed (or moved to another file)
-            one_sided = report_added_or_removed(self, change, base, head, "norm layer", width=55)
+            one_sided = report_added_or_removed(self, ctx, base, head, "norm layer", width=55)
             if one_sided is not None:
                 yield one_sided
             elif base.qualname != head.qualname:
-                yield self.report(change, site_span(change, head),
+                yield self.report(ctx, site_span(ctx, head),
                                   f"norm layer {_call_text(base, 45)} -> {_call_text(head, 45)}"
-                                  f"{_defined_here(change.head, head.qualname)}",
-                                  base_line=base_line(change, base), before=_call_text(base, 200),
+                                  f"{_defined_here(ctx.head, head.qualname)}",
+                                  base_line=base_line(ctx, base), before=_call_text(base, 200),
                                   after=_call_text(head, 200))
-        for span, line, text, count in _grouped(_norm_reference_changes(change)):
+        for span, line, text, count in _grouped(_norm_reference_changes(ctx)):
             more = f" (and {count - 1} more places)" if count > 1 else ""
-            yield self.report(change, span, f"norm layer class {text}{more}", base_line=line)
-        explained = [f for f in super().check(change)]
+            yield self.report(ctx, span, f"norm layer class {text}{more}", base_line=line)
+        explained = [f for f in super().check(ctx)]
         explained_head = {f.span.line for f in explained}
         explained_base = {f.base_line for f in explained if f.base_line is not None}
-        for head_header, base_header, base_only, head_only in _norm_class_changes(change):
-            name = change.head.facts(head_header).def_name
-            head_only = [i for i in head_only if not _covers(change.head, i, explained_head)]
-            base_only = [i for i in base_only if not _covers(change.base, i, explained_base)]
+        for head_header, base_header, base_only, head_only in _norm_class_changes(ctx):
+            name = ctx.head.facts(head_header).def_name
+            head_only = [i for i in head_only if not _covers(ctx.head, i, explained_head)]
+            base_only = [i for i in base_only if not _covers(ctx.base, i, explained_base)]
             if not head_only and not base_only:
                 continue
-            span, detail, line, before, after = describe_difference(change, base_only, head_only, width=60)
-            yield self.report(change, span, f"custom norm layer {name} changed: {detail}",
+            span, detail, line, before, after = describe_difference(ctx, base_only, head_only, width=60)
+            yield self.report(ctx, span, f"custom norm layer {name} changed: {detail}",
                               base_line=line, before=before, after=after)
 
 
@@ -587,17 +607,17 @@ class InputScalingChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        yield from self._hand_written(change)
-        yield from self._statistics(change)
-        yield from self._to_tensor(change)
+        yield from self._hand_written(ctx)
+        yield from self._statistics(ctx)
+        yield from self._to_tensor(ctx)
 
-    def _hand_written(self, change: PythonChange):
-        sites = {side: [(text, index, node) for index in change.touched(side)
-                        for text, node in _scalings(change.view(side), index)] for side in ("base", "head")}
-        renames = change.renames
+    def _hand_written(self, ctx: PythonContext):
+        sites = {side: [(text, index, node) for index in ctx.touched(side)
+                        for text, node in _scalings(ctx.view(side), index)] for side in ("base", "head")}
+        renames = ctx.renames
 
         def key(item):
             return " ".join(item[0].split())
@@ -612,42 +632,42 @@ class InputScalingChanged(Rule):
             else:
                 unmatched_base.append(item)
         for base_item, head_item in zip(unmatched_base, left_head):
-            yield self.report(change, ast_span(change.head, head_item[1], head_item[2]),
+            yield self.report(ctx, ast_span(ctx.head, head_item[1], head_item[2]),
                               f"input scaling `{base_item[0]}` -> `{head_item[0]}`",
-                              base_line=change.base.logical[base_item[1]].start + 1,
+                              base_line=ctx.base.logical[base_item[1]].start + 1,
                               before=base_item[0], after=head_item[0])
         for text, index, node in unmatched_base[len(left_head):]:
-            line = ast_span(change.base, index, node).line - 1
-            yield self.report(change, change.head_anchor(line), f"input scaling `{text}` removed",
+            line = ast_span(ctx.base, index, node).line - 1
+            yield self.report(ctx, ctx.head_anchor(line), f"input scaling `{text}` removed",
                               base_line=line + 1, before=text)
         for text, index, node in left_head[len(unmatched_base):]:
-            yield self.report(change, ast_span(change.head, index, node), f"input scaling `{text}` added", after=text)
+            yield self.report(ctx, ast_span(ctx.head, index, node), f"input scaling `{text}` added", after=text)
 
-    def _statistics(self, change: PythonChange):
-        for base_site, head_site in pair_bindings(change, lambda b: _STAT_NAME.search(b.name) is not None):
+    def _statistics(self, ctx: PythonContext):
+        for base_site, head_site in pair_bindings(ctx, lambda b: _STAT_NAME.search(b.name) is not None):
             if base_site is None or head_site is None:
                 continue
-            if not _stat_bindings(change.base, base_site.index) or not _stat_bindings(change.head, head_site.index):
+            if not _stat_bindings(ctx.base, base_site.index) or not _stat_bindings(ctx.head, head_site.index):
                 continue
             old, new = base_site.binding.value, head_site.binding.value
-            if old is None or new is None or old.same_as(new, change.renames):
+            if old is None or new is None or old.same_as(new, ctx.renames):
                 continue
-            yield self.report(change, binding_span(change, head_site),
+            yield self.report(ctx, binding_span(ctx, head_site),
                               f"normalization statistics {head_site.binding.target} {shorten(old.code, 40)} -> "
                               f"{shorten(new.code, 40)}",
-                              base_line=binding_base_line(change, base_site), before=old.code, after=new.code)
+                              base_line=binding_base_line(ctx, base_site), before=old.code, after=new.code)
 
-    def _to_tensor(self, change: PythonChange):
-        key = lambda site: _norm_key(change, site)  # noqa: E731
-        for base, head in pair_calls(change, _is_to_tensor, key=key):
+    def _to_tensor(self, ctx: PythonContext):
+        key = lambda site: _norm_key(ctx, site)  # noqa: E731
+        for base, head in pair_calls(ctx, _is_to_tensor, key=key):
             if base is None or head is None:
                 continue  # added or removed as a whole: the pipeline changed shape (ML201 / ML204 look at it)
             old, new = _scaling_of(base), _scaling_of(head)
             if old != new and \
-                    _statement_scaling(change.base, base.index) != _statement_scaling(change.head, head.index):
-                yield self.report(change, site_span(change, head),
+                    _statement_scaling(ctx.base, base.index) != _statement_scaling(ctx.head, head.index):
+                yield self.report(ctx, site_span(ctx, head),
                                   f"{_call_text(base, 30)} -> {_call_text(head, 30)}: pixels {old} -> {new}",
-                                  base_line=base_line(change, base))
+                                  base_line=base_line(ctx, base))
 
 
 def _renamed_text(text: str, renames: dict[str, str]) -> str:
@@ -674,7 +694,7 @@ def _role_of_node_context(view: ModuleView, index: int, node: cst.CSTNode) -> st
     """train / eval from what surrounds the call inside its statement: a dict key
     (``{'train': Compose([...])}``), a dataset call's ``train=True`` / ``split='val'``."""
     from mldiff.analysis.values import evaluate
-    from mldiff.rules.dataflow import ancestors_of
+    from mldiff.facts.syntax import ancestors_of
     for ancestor in ancestors_of(view.unit(index).statement, node):
         if isinstance(ancestor, cst.DictElement):
             key = evaluate(ancestor.key)
@@ -828,15 +848,15 @@ class NormalizeTrainEvalMismatch(Rule):
         ),
     )
 
-    def check(self, change):
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        touched = any(_PIPELINE_TEXT.search(change.base.source(i)) for i in change.touched_base) or \
-            any(_PIPELINE_TEXT.search(change.head.source(i)) for i in change.touched_head)
+        touched = any(_PIPELINE_TEXT.search(ctx.base.source(i)) for i in ctx.touched_base) or \
+            any(_PIPELINE_TEXT.search(ctx.head.source(i)) for i in ctx.touched_head)
         if not touched:
             return
-        base_normalizes, base_exists = _pipelines(change.base)
-        head_normalizes, head_exists = _pipelines(change.head)
+        base_normalizes, base_exists = _pipelines(ctx.base)
+        head_normalizes, head_exists = _pipelines(ctx.head)
         if not (head_exists["train"] and head_exists["eval"]):
             return
         head_has = {role: bool(lines) for role, lines in head_normalizes.items()}
@@ -847,26 +867,26 @@ class NormalizeTrainEvalMismatch(Rule):
             return  # the mismatch was there before this change
         with_norm = "train" if head_has["train"] else "eval"
         without = "eval" if with_norm == "train" else "train"
-        other_line = change.head.logical[head_normalizes[with_norm][0]].start + 1
+        other_line = ctx.head.logical[head_normalizes[with_norm][0]].start + 1
         if base_has[without] and not head_has[without]:
-            line = change.base.logical[base_normalizes[without][0]].start
-            span = change.head_anchor(line)
+            line = ctx.base.logical[base_normalizes[without][0]].start
+            span = ctx.head_anchor(line)
             for index in base_normalizes[without]:
-                for call in change.base.facts(index).calls:
-                    if apis.canonical(change.base.qualname(call)) in apis.NORMALIZE_TRANSFORMS:
-                        span = change.head_anchor(change.base.span(index, call.node).line - 1)
-                        line = change.base.span(index, call.node).line - 1
+                for call in ctx.base.facts(index).calls:
+                    if apis.canonical(ctx.base.qualname(call)) in apis.NORMALIZE_TRANSFORMS:
+                        span = ctx.head_anchor(ctx.base.span(index, call.node).line - 1)
+                        line = ctx.base.span(index, call.node).line - 1
                         break
-            yield self.report(change, span,
+            yield self.report(ctx, span,
                               f"Normalize removed from the {_ROLE_NAMES[without]} pipeline but still in the "
                               f"{_ROLE_NAMES[with_norm]} pipeline (line {other_line}): train/eval mismatch",
                               base_line=line + 1)
         else:
-            index = next((i for i in head_normalizes[with_norm] if i in set(change.touched_head)),
+            index = next((i for i in head_normalizes[with_norm] if i in set(ctx.touched_head)),
                          head_normalizes[with_norm][0])
-            yield self.report(change, change.head.span(index),
+            yield self.report(ctx, ctx.head.span(index),
                               f"Normalize added to the {_ROLE_NAMES[with_norm]} pipeline but not to the "
-                              f"{_ROLE_NAMES[without]} pipeline (line {_pipeline_line(change.head, without)}): "
+                              f"{_ROLE_NAMES[without]} pipeline (line {_pipeline_line(ctx.head, without)}): "
                               f"train/eval mismatch")
 
 

@@ -3,19 +3,28 @@ from __future__ import annotations
 
 import re
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, shorten
+from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.context import PythonContext
+from mldiff.facts.delta import ValueChange
+from mldiff.facts.equivalence import differing_lines
+from mldiff.facts.flows import backward_slice, calls_in_touched_scopes, find_defs
+from mldiff.facts.pairing import paired_calls, scope_key
+from mldiff.facts.render import call_text
+from mldiff.facts.sites import CallSite, argument_changes, argument_of
+from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Related, Span
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (backward_slice, call_text, calls_in_touched_scopes, describe_difference,
-                                   differing_lines, find_defs, is_placeholder, is_test_file, paired_calls,
-                                   per_change, report_added_or_removed, report_value_change, scope_key,
-                                   span_contains)
-from mldiff.rules.roles import VALUE_FILE_KINDS, ValueChange, ValueRule, value_changes
+from mldiff.rules.reporting import (
+    describe_difference,
+    report_added_or_removed,
+    report_value_change,
+)
+from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
 _OTHER_OPTIMIZERS = re.compile(
     r"^(?:Lion\w*|LAMB|Lamb|FusedAdam|FusedLAMB|FusedSGD|Adafactor|AdaBelief|AdamP|SGDP|Muon\w*|Shampoo|"
@@ -47,22 +56,22 @@ def optimizer_class(site: CallSite) -> str:
     """``AdamW`` for ``torch.optim.AdamW(...)``; the ``opt`` choice for timm's factory."""
     last = site.qualname.rsplit(".", 1)[-1]
     if last in _FACTORIES:
-        choice = apis.argument(site.call, site.qualname, "opt")
+        choice = argument_of(site.call, site.qualname, "opt")
         if choice is not None:
             return f"{last}({choice.code})"
     return last
 
 
-def _key(change: PythonChange, site: CallSite) -> tuple:
-    return scope_key(change, site, "optimizer")
+def _key(ctx: PythonContext, site: CallSite) -> tuple:
+    return scope_key(ctx, site, "optimizer")
 
 
-def optimizer_pairs(change: PythonChange) -> list[tuple]:
-    return paired_calls(change, is_optimizer_call, "optimizer")
+def optimizer_pairs(ctx: PythonContext) -> list[tuple]:
+    return paired_calls(ctx, is_optimizer_call, "optimizer")
 
 
-def _swapped_spans(change: PythonChange) -> list[Span]:
-    return [site_span(change, head) for base, head in optimizer_pairs(change)
+def _swapped_spans(ctx: PythonContext) -> list[Span]:
+    return [site_span(ctx, head) for base, head in optimizer_pairs(ctx)
             if base is not None and head is not None and optimizer_class(base) != optimizer_class(head)]
 
 
@@ -124,26 +133,26 @@ class OptimizerClassChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if is_test_file(change.path):
+    def check(self, ctx):
+        if is_test_file(ctx.path):
             return
-        if isinstance(change, PythonChange):
-            for base, head in optimizer_pairs(change):
-                one_sided = report_added_or_removed(self, change, base, head, "optimizer")
+        if isinstance(ctx, PythonContext):
+            for base, head in optimizer_pairs(ctx):
+                one_sided = report_added_or_removed(self, ctx, base, head, "optimizer")
                 if one_sided is not None:
                     yield one_sided
                 elif optimizer_class(base) != optimizer_class(head):
-                    yield self.report(change, site_span(change, head),
+                    yield self.report(ctx, site_span(ctx, head),
                                       f"optimizer {optimizer_class(base)} -> {optimizer_class(head)}: "
                                       f"{call_text(head, 70)}",
-                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      base_line=base_line(ctx, base), before=call_text(base, 200),
                                       after=call_text(head, 200))
-        for value_change in value_changes(change):
+        for value_change in value_changes(ctx):
             if value_change.family == "optimizer" and value_change.topic == "optimizer_choice":
-                if isinstance(change, PythonChange) and any(span_contains(span, value_change.span)
-                                                            for span in _swapped_spans(change)):
+                if isinstance(ctx, PythonContext) and any(span_contains(span, value_change.span)
+                                                            for span in _swapped_spans(ctx)):
                     continue
-                yield report_value_change(self, change, value_change)
+                yield report_value_change(self, ctx, value_change)
 
 
 class OptimizerHyperparameterChanged(ValueRule, Rule):
@@ -193,14 +202,14 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path) or is_placeholder(value_change):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
-        if not isinstance(change, PythonChange):
+        if not isinstance(ctx, PythonContext):
             return True
         if value_change.kind == "argument":
-            return not any(span_contains(span, value_change.span) for span in _swapped_spans(change))
-        head_lines, base_lines = per_change(change, "optimizer.group_lines", _group_structure_lines)
+            return not any(span_contains(span, value_change.span) for span in _swapped_spans(ctx))
+        head_lines, base_lines = ctx.fact("optimizer.group_lines", lambda: _group_structure_lines(ctx))
         if value_change.new is not None and value_change.span.line in head_lines:
             return False
         return not (value_change.base_line is not None and value_change.base_line in base_lines)
@@ -216,7 +225,7 @@ _OPTIMIZER_WORDS = ("optim.", "Optimizer(", "SGD", "Adam", "RMSprop", "Adagrad",
 
 
 def _params_value(site: CallSite) -> Value | None:
-    value = apis.argument(site.call, site.qualname, "params")
+    value = argument_of(site.call, site.qualname, "params")
     if value is None:
         value = site.call.kwarg("model_or_params") or (site.call.args[0] if site.call.args else None)
     return value
@@ -251,40 +260,40 @@ def _reads_model_only(view: ModuleView, index: int) -> bool:
     return any(b.name in ("model", "net", "raw_model", "module") for b in facts.bindings)
 
 
-def group_changes(change: PythonChange) -> list[tuple[CallSite | None, CallSite, list[int], list[int], str]]:
+def group_changes(ctx: PythonContext) -> list[tuple[CallSite | None, CallSite, list[int], list[int], str]]:
     """(base optimizer, head optimizer, base-only lines, head-only lines, params text change) for
     each optimizer whose parameter groups are built differently."""
-    return per_change(change, "optimizer.groups", _group_changes)
+    return ctx.fact("optimizer.groups", lambda: _group_changes(ctx))
 
 
-def _group_changes(change: PythonChange):
-    base_sites = calls_in_touched_scopes(change, "base", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
-    head_sites = calls_in_touched_scopes(change, "head", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
+def _group_changes(ctx: PythonContext):
+    base_sites = calls_in_touched_scopes(ctx, "base", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
+    head_sites = calls_in_touched_scopes(ctx, "head", _OPTIMIZER_TEXT, is_optimizer_call, _OPTIMIZER_WORDS)
     if not base_sites or not head_sites:
         return []
-    from mldiff.rules.common import pair
-    pairs = pair(base_sites, head_sites, lambda site: _key(change, site), lambda b, h: True)
-    touched = {"base": set(change.touched_base), "head": set(change.touched_head)}
+    from mldiff.facts.pairing import pair
+    pairs = pair(base_sites, head_sites, lambda site: _key(ctx, site), lambda b, h: True)
+    touched = {"base": set(ctx.touched_base), "head": set(ctx.touched_head)}
     out = []
     for base, head in pairs:
         if base is None or head is None or optimizer_class(base) != optimizer_class(head):
             continue
         params_change = ""
-        direct = argument_changes(change, base, head, only=("params",)) if base.index in touched["base"] or \
+        direct = argument_changes(ctx, base, head, only=("params",)) if base.index in touched["base"] or \
             head.index in touched["head"] else []
         if not direct and _params_value(base) is not None and _params_value(head) is not None \
-                and not _params_value(base).same_as(_params_value(head), change.renames) \
+                and not _params_value(base).same_as(_params_value(head), ctx.renames) \
                 and (base.index in touched["base"] or head.index in touched["head"]):
             direct = [("params", _params_value(base), _params_value(head))]
         if direct:
             _, old, new = direct[0]
             before, after = old.code if old else "(none)", new.code if new else "(none)"
             params_change = f"{shorten(before, 40)} -> {shorten(after, 40)}"
-        base_slice = _group_slice(change.base, base)
-        head_slice = _group_slice(change.head, head)
+        base_slice = _group_slice(ctx.base, base)
+        head_slice = _group_slice(ctx.head, head)
         if not (touched["base"] & set(base_slice) or touched["head"] & set(head_slice)) and not params_change:
             continue
-        base_only, head_only = differing_lines(change, base_slice, head_slice)
+        base_only, head_only = differing_lines(ctx, base_slice, head_slice)
         base_only = [i for i in base_only if i in touched["base"]]
         head_only = [i for i in head_only if i in touched["head"]]
         if base_only or head_only or params_change:
@@ -292,12 +301,12 @@ def _group_changes(change: PythonChange):
     return out
 
 
-def _group_structure_lines(change: PythonChange) -> tuple[set[int], set[int]]:
+def _group_structure_lines(ctx: PythonContext) -> tuple[set[int], set[int]]:
     head_lines: set[int] = set()
     base_lines: set[int] = set()
-    for _, _, base_only, head_only, _ in group_changes(change):
-        head_lines.update(change.head.logical[i].start + 1 for i in head_only)
-        base_lines.update(change.base.logical[i].start + 1 for i in base_only)
+    for _, _, base_only, head_only, _ in group_changes(ctx):
+        head_lines.update(ctx.head.logical[i].start + 1 for i in head_only)
+        base_lines.update(ctx.base.logical[i].start + 1 for i in base_only)
     return head_lines, base_lines
 
 
@@ -363,16 +372,16 @@ class ParameterGroupsChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for base, head, base_only, head_only, params_change in group_changes(change):
+        for base, head, base_only, head_only, params_change in group_changes(ctx):
             name = optimizer_class(head)
-            related = (Related(site_span(change, head), f"{name} built here"),)
+            related = (Related(site_span(ctx, head), f"{name} built here"),)
             if params_change and not base_only and not head_only:
-                yield self.report(change, site_span(change, head), f"params of {name} {params_change}",
-                                  base_line=base_line(change, base), related=related)
+                yield self.report(ctx, site_span(ctx, head), f"params of {name} {params_change}",
+                                  base_line=base_line(ctx, base), related=related)
                 continue
-            span, detail, line, before, after = describe_difference(change, base_only, head_only)
-            yield self.report(change, span, f"parameter groups of {name} built differently: {detail}",
+            span, detail, line, before, after = describe_difference(ctx, base_only, head_only)
+            yield self.report(ctx, span, f"parameter groups of {name} built differently: {detail}",
                               base_line=line, before=before, after=after, related=related)

@@ -4,14 +4,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mldiff.analysis import apis
+from mldiff.analysis.values import NOT_LITERAL, dotted_name
 from mldiff.analysis.walk import walk
-from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name
+from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.context import PythonContext
+from mldiff.facts.equivalence import resolve_literal
+from mldiff.facts.pairing import pair, pair_calls
+from mldiff.facts.render import value_text
+from mldiff.facts.sites import (
+    CallSite,
+    argument_changes,
+    argument_of,
+    arguments_of,
+    call_sites,
+)
 from mldiff.findings import Fix, TextEdit
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import (CallSite, argument_changes, base_line, call_sites, pair, pair_calls, site_span,
-                                 value_text)
-from mldiff.rules.roles import ValueRule, resolve_literal
+from mldiff.rules.values import ValueRule
 
 _TRAIN_PRELUDE = "import torch\nmodel = torch.nn.Linear(4, 2)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
 
@@ -24,12 +34,12 @@ def _is_autocast(qualname, call, view) -> bool:
 def autocast_dtype(view, site) -> str:
     """The dtype an autocast region computes in: its dtype argument, else the device's default
     (float16 on CUDA, bfloat16 on CPU)."""
-    dtype = apis.argument(site.call, site.qualname, "dtype")
+    dtype = argument_of(site.call, site.qualname, "dtype")
     if dtype is not None:
         literal = resolve_literal(view, dtype)
         text = literal if isinstance(literal, str) else dtype.code
         return text.replace("torch.", "")
-    device = apis.argument(site.call, site.qualname, "device_type")
+    device = argument_of(site.call, site.qualname, "device_type")
     device_literal = resolve_literal(view, device) if device is not None else NOT_LITERAL
     if site.qualname == "torch.cpu.amp.autocast" or device_literal == "cpu":
         return "bfloat16"
@@ -39,7 +49,7 @@ def autocast_dtype(view, site) -> str:
 
 
 def _enabled_note(view, site) -> str:
-    enabled = apis.argument(site.call, site.qualname, "enabled")
+    enabled = argument_of(site.call, site.qualname, "enabled")
     if enabled is None:
         return ""
     literal = resolve_literal(view, enabled)
@@ -98,27 +108,27 @@ class AutocastChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        pairs = pair(autocast_regions(change, "base"), autocast_regions(change, "head"),
+    def check(self, ctx):
+        pairs = pair(autocast_regions(ctx, "base"), autocast_regions(ctx, "head"),
                      key=lambda region: "autocast",
-                     same=lambda b, h: autocast_dtype(change.base, b.site) == autocast_dtype(change.head, h.site))
+                     same=lambda b, h: autocast_dtype(ctx.base, b.site) == autocast_dtype(ctx.head, h.site))
         for base, head in pairs:
             if head is not None and base is None:
-                dtype = autocast_dtype(change.head, head.site)
-                yield self.report(change, head.span(change),
-                                  f"autocast added ({dtype}{_enabled_note(change.head, head.site)})",
+                dtype = autocast_dtype(ctx.head, head.site)
+                yield self.report(ctx, head.span(ctx),
+                                  f"autocast added ({dtype}{_enabled_note(ctx.head, head.site)})",
                                   before=None, after=head.site.call.callee)
             elif base is not None and head is None:
-                dtype = autocast_dtype(change.base, base.site)
-                yield self.report(change, base.span(change),
+                dtype = autocast_dtype(ctx.base, base.site)
+                yield self.report(ctx, base.span(ctx),
                                   f"autocast removed: this code now runs in float32 (was {dtype})",
-                                  base_line=change.base.logical[base.index].start + 1,
+                                  base_line=ctx.base.logical[base.index].start + 1,
                                   before=base.site.call.callee, after=None)
             elif not base.indirect and not head.indirect:
-                for param, old, new in argument_changes(change, base.site, head.site, only=("device_type",)):
-                    yield self.report(change, head.span(change),
+                for param, old, new in argument_changes(ctx, base.site, head.site, only=("device_type",)):
+                    yield self.report(ctx, head.span(ctx),
                                       f"autocast device_type {value_text(old)} -> {value_text(new)}",
-                                      base_line=change.base.logical[base.index].start + 1,
+                                      base_line=ctx.base.logical[base.index].start + 1,
                                       before=value_text(old), after=value_text(new), severity="information")
 
 
@@ -133,16 +143,16 @@ class AutocastRegion:
     indirect: bool
     node: object = None     # where to anchor: the with-item for indirect regions
 
-    def span(self, change):
+    def span(self, ctx):
         if self.side == "head":
-            return change.head.span(self.index, self.node if self.node is not None else self.site.call.node)
-        return change.head_anchor(change.base.logical[self.index].start)
+            return ctx.head.span(self.index, self.node if self.node is not None else self.site.call.node)
+        return ctx.head_anchor(ctx.base.logical[self.index].start)
 
 
-def autocast_regions(change, side: str) -> list[AutocastRegion]:
-    view = change.view(side)
+def autocast_regions(ctx, side: str) -> list[AutocastRegion]:
+    view = ctx.view(side)
     out = []
-    for index in change.touched(side):
+    for index in ctx.touched(side):
         facts = view.facts(index)
         for item in facts.with_items:
             name = dotted_name(item.node) if item.node is not None else None
@@ -231,22 +241,22 @@ class GradScalerChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        for base, head in pair_calls(change, _is_scaler, key=lambda site: "scaler"):
+    def check(self, ctx):
+        for base, head in pair_calls(ctx, _is_scaler, key=lambda site: "scaler"):
             if head is not None and base is None:
-                yield self.report(change, site_span(change, head), "GradScaler created: float16 losses are now "
+                yield self.report(ctx, site_span(ctx, head), "GradScaler created: float16 losses are now "
                                   "scaled and steps with inf/NaN gradients skipped", after=head.call.callee)
             elif base is not None and head is None:
-                yield self.report(change, site_span(change, base),
+                yield self.report(ctx, site_span(ctx, base),
                                   "GradScaler removed: float16 gradients may underflow to zero",
-                                  base_line=base_line(change, base), before=base.call.callee)
+                                  base_line=base_line(ctx, base), before=base.call.callee)
             elif base is not None and head is not None:
                 parts = [f"{name} {'(default)' if old is None else value_text(old)} -> "
                          f"{'(default)' if new is None else value_text(new)}"
-                         for name, old, new in argument_changes(change, base, head) if name != "device"]
+                         for name, old, new in argument_changes(ctx, base, head) if name != "device"]
                 if parts:
-                    yield self.report(change, site_span(change, head), "GradScaler " + ", ".join(parts),
-                                      base_line=base_line(change, base))
+                    yield self.report(ctx, site_span(ctx, head), "GradScaler " + ", ".join(parts),
+                                      base_line=base_line(ctx, base))
 
 
 _CAST_METHODS = {"half": "float16", "bfloat16": "bfloat16"}
@@ -319,13 +329,13 @@ class DtypeChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
-        if not hasattr(change, "touched_head"):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext):
             return
         # (receiver, dtype) of each cast, per side: a cast the other side also makes is no change
-        casts = {side: [((site.call.receiver, _dtype_of_cast(change.view(side), site.call)), site)
-                        for site in call_sites(change, side, lambda q, call, v: _dtype_of_cast(v, call) is not None)]
+        casts = {side: [((site.call.receiver, _dtype_of_cast(ctx.view(side), site.call)), site)
+                        for site in call_sites(ctx, side, lambda q, call, v: _dtype_of_cast(v, call) is not None)]
                  for side in ("base", "head")}
         for side, other in (("base", "head"), ("head", "base")):
             kept = {key for key, _ in casts[other]}
@@ -335,11 +345,11 @@ class DtypeChanged(ValueRule, Rule):
                 dtype = key[1]
                 what = (site.call.receiver or "tensor").replace("(...)", "()")
                 if side == "head":
-                    yield self.report(change, site_span(change, site), f"{what} cast to {dtype}",
+                    yield self.report(ctx, site_span(ctx, site), f"{what} cast to {dtype}",
                                       after=site.call.callee)
                 else:
-                    yield self.report(change, site_span(change, site), f"{what} no longer cast to {dtype}",
-                                      base_line=base_line(change, site), before=site.call.callee)
+                    yield self.report(ctx, site_span(ctx, site), f"{what} no longer cast to {dtype}",
+                                      base_line=base_line(ctx, site), before=site.call.callee)
 
 
 class MatmulPrecisionChanged(ValueRule, Rule):
@@ -374,21 +384,21 @@ class MatmulPrecisionChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from ValueRule.check(self, change)
-        if not hasattr(change, "touched_head"):
+    def check(self, ctx):
+        yield from ValueRule.check(self, ctx)
+        if not isinstance(ctx, PythonContext):
             return
-        for base, head in pair_calls(change, lambda q, c, v: q == "torch.set_float32_matmul_precision",
+        for base, head in pair_calls(ctx, lambda q, c, v: q == "torch.set_float32_matmul_precision",
                                      key=lambda site: site.qualname):
-            old = apis.argument(base.call, base.qualname, "precision") if base else None
-            new = apis.argument(head.call, head.qualname, "precision") if head else None
+            old = argument_of(base.call, base.qualname, "precision") if base else None
+            new = argument_of(head.call, head.qualname, "precision") if head else None
             if base and head and old is not None and old.same_as(new):
                 continue
             site = head or base
             message = (f"float32 matmul precision {value_text(old)} -> {value_text(new)}" if base and head else
                        f"float32 matmul precision set to {value_text(new)}" if head else
                        f"float32 matmul precision {value_text(old)} removed (back to 'highest')")
-            yield self.report(change, site_span(change, site), message, base_line=base_line(change, base))
+            yield self.report(ctx, site_span(ctx, site), message, base_line=base_line(ctx, base))
 
 
 _FRAMEWORK_PRECISION = {"precision", "mixed_precision", "fp16", "bf16", "fp16_opt_level", "half_precision_backend",
@@ -430,21 +440,21 @@ class FrameworkPrecisionChanged(Rule):
         return (qualname.startswith(("lightning.", "accelerate.", "transformers.")) and
                 last in ("Trainer", "Fabric", "Accelerator", "TrainingArguments", "Seq2SeqTrainingArguments"))
 
-    def check(self, change):
-        for base, head in pair_calls(change, self._framework):
+    def check(self, ctx):
+        for base, head in pair_calls(ctx, self._framework):
             if base is None or head is None:
                 site = head or base
-                args = apis.arguments(site.call, site.qualname)
+                args = arguments_of(site.call, site.qualname)
                 for name in _FRAMEWORK_PRECISION & set(args):
                     if head is not None:
-                        yield self.report(change, site_span(change, head),
+                        yield self.report(ctx, site_span(ctx, head),
                                           f"{head.short} {name} set to {value_text(args[name])}")
                 continue
-            for name, old, new in argument_changes(change, base, head, only=_FRAMEWORK_PRECISION):
+            for name, old, new in argument_changes(ctx, base, head, only=_FRAMEWORK_PRECISION):
                 message = (f"{head.short} {name} {value_text(old)} -> {value_text(new)}" if old and new else
                            f"{head.short} {name} set to {value_text(new)}" if new else
                            f"{head.short} {name} {value_text(old)} removed (back to the default)")
-                yield self.report(change, site_span(change, head), message, base_line=base_line(change, base),
+                yield self.report(ctx, site_span(ctx, head), message, base_line=base_line(ctx, base),
                                   before=value_text(old) if old else None, after=value_text(new) if new else None)
 
 
@@ -499,23 +509,23 @@ class Float16WithoutGradScaler(Rule):
         ),
     )
 
-    def check(self, change):
-        if change.head is None:
+    def check(self, ctx):
+        if ctx.head is None:
             return
-        sites = [s for s in call_sites(change, "head", _is_autocast) if "float16" in autocast_dtype(change.head, s)
-                 and "bfloat16" not in autocast_dtype(change.head, s)]
+        sites = [s for s in call_sites(ctx, "head", _is_autocast) if "float16" in autocast_dtype(ctx.head, s)
+                 and "bfloat16" not in autocast_dtype(ctx.head, s)]
         if not sites:
             return
-        base_float16 = [s for s in call_sites(change, "base", _is_autocast)
-                        if "float16" in autocast_dtype(change.base, s) and "bfloat16" not in autocast_dtype(change.base, s)]
-        if base_float16 and not _creates_scaler(change.base) and len(base_float16) >= len(sites):
+        base_float16 = [s for s in call_sites(ctx, "base", _is_autocast)
+                        if "float16" in autocast_dtype(ctx.base, s) and "bfloat16" not in autocast_dtype(ctx.base, s)]
+        if base_float16 and not _creates_scaler(ctx.base) and len(base_float16) >= len(sites):
             return  # the same problem was there before
-        if _creates_scaler(change.head):
+        if _creates_scaler(ctx.head):
             return
         site = sites[0]
-        yield self.report(change, site_span(change, site),
+        yield self.report(ctx, site_span(ctx, site),
                           f"float16 autocast without a GradScaler: small gradients underflow to zero "
-                          f"({autocast_dtype(change.head, site)}; bfloat16 needs none)")
+                          f"({autocast_dtype(ctx.head, site)}; bfloat16 needs none)")
 
 
 class DeprecatedAmpApi(Rule):
@@ -548,27 +558,27 @@ class DeprecatedAmpApi(Rule):
                      "torch.cpu.amp.autocast": ("torch.amp.autocast", "cpu"),
                      "torch.cuda.amp.GradScaler": ("torch.amp.GradScaler", "cuda")}
 
-    def check(self, change):
-        pairs = pair_calls(change, lambda q, c, v: q in self._REPLACEMENTS)
+    def check(self, ctx):
+        pairs = pair_calls(ctx, lambda q, c, v: q in self._REPLACEMENTS)
         for site in [head for base, head in pairs if head is not None and base is None]:
             new_name, device = self._REPLACEMENTS[site.qualname]
             fixes = []
-            if change.head.aliases.get("torch") == "torch":
-                fixes.append(self._fix(change, site, new_name, device))
-            yield self.report(change, site_span(change, site),
+            if ctx.head.aliases.get("torch") == "torch":
+                fixes.append(self._fix(ctx, site, new_name, device))
+            yield self.report(ctx, site_span(ctx, site),
                               f"{site.qualname} is deprecated: use {new_name}(\"{device}\", ...)",
                               fixes=[f for f in fixes if f])
 
     @staticmethod
-    def _fix(change, site, new_name, device) -> Fix | None:
+    def _fix(ctx, site, new_name, device) -> Fix | None:
         call = site.call.node
-        func_span = change.head.span(site.index, call.func)
+        func_span = ctx.head.span(site.index, call.func)
         edits = [TextEdit(func_span, new_name)]
         if call.args:
-            first = change.head.span(site.index, call.args[0])
+            first = ctx.head.span(site.index, call.args[0])
             edits.append(TextEdit(type(first)(first.line, first.column, first.line, first.column), f'"{device}", '))
         else:
-            end = change.head.span(site.index, call)
+            end = ctx.head.span(site.index, call)
             edits.append(TextEdit(type(end)(end.end_line, end.end_column - 1, end.end_line, end.end_column - 1),
                                   f'"{device}"'))
         label = "autocast" if "autocast" in new_name else "GradScaler"

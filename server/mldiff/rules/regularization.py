@@ -5,18 +5,27 @@ import re
 
 import libcst as cst
 
-from mldiff.analysis import apis
-from mldiff.analysis.change import PythonChange
+from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import node_code, shorten
+from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.equivalence import is_noise
+from mldiff.facts.flows import in_class_only_on_one_side
+from mldiff.facts.pairing import paired_calls, scope_key
+from mldiff.facts.render import call_text
+from mldiff.facts.sites import CallSite, argument_changes
+from mldiff.facts.value_changes import (
+    ValueChange,
+    is_placeholder,
+    named_argument_changes,
+)
 from mldiff.findings import Span
+from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import CallSite, argument_changes, base_line, site_span
-from mldiff.rules.dataflow import (call_text, in_class_only_on_one_side, is_noise, is_placeholder, is_test_file,
-                                   named_argument_changes, paired_calls, report_added_or_removed, report_value_change,
-                                   scope_key, span_contains)
-from mldiff.rules.roles import ValueChange, ValueRule
+from mldiff.rules.reporting import report_added_or_removed, report_value_change
+from mldiff.rules.values import ValueRule
 
 _DROPOUT_ATTRIBUTE = re.compile(r"^(?:\w*drop(?:out)?\d*|\w*_drop|drop_?path\w*|\w*dropout\w*)$", re.I)
 
@@ -37,8 +46,8 @@ def _is_functional(qualname: str) -> bool:
     return qualname.startswith("torch.nn.functional.")
 
 
-def dropout_pairs(change: PythonChange) -> list[tuple]:
-    return paired_calls(change, is_dropout_call,
+def dropout_pairs(ctx: PythonContext) -> list[tuple]:
+    return paired_calls(ctx, is_dropout_call,
                         lambda site: "functional" if _is_functional(site.qualname) else "module")
 
 
@@ -52,10 +61,10 @@ def _dropout_module_call(view: ModuleView, call: CallFact) -> bool:
     return constructor is None or apis.is_dropout(apis.canonical(constructor))
 
 
-def _applications(change: PythonChange, side: str) -> list[CallSite]:
-    view = change.view(side)
+def _applications(ctx: PythonContext, side: str) -> list[CallSite]:
+    view = ctx.view(side)
     out = []
-    for index in change.touched(side):
+    for index in ctx.touched(side):
         if is_noise(view, index):
             continue
         for call in view.facts(index).calls:
@@ -64,8 +73,8 @@ def _applications(change: PythonChange, side: str) -> list[CallSite]:
     return out
 
 
-def _swapped_spans(change: PythonChange) -> list[Span]:
-    return [site_span(change, head) for base, head in dropout_pairs(change)
+def _swapped_spans(ctx: PythonContext) -> list[Span]:
+    return [site_span(ctx, head) for base, head in dropout_pairs(ctx)
             if base is not None and head is not None and base.qualname != head.qualname]
 
 
@@ -164,67 +173,67 @@ class DropoutChanged(ValueRule, Rule):
             return f"{subject} now also in eval mode: {shorten(old, 50)} -> {shorten(new, 30)}"
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path) or is_placeholder(value_change):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
-        if isinstance(change, PythonChange) and value_change.kind == "argument":
-            return not any(span_contains(span, value_change.span) for span in _swapped_spans(change))
+        if isinstance(ctx, PythonContext) and value_change.kind == "argument":
+            return not any(span_contains(span, value_change.span) for span in _swapped_spans(ctx))
         return True
 
-    def check(self, change):
-        yield from super().check(change)
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for value_change in named_argument_changes(change, "regularization"):
+        for value_change in named_argument_changes(ctx, "regularization"):
             if value_change.topic == "dropout":
-                yield report_value_change(self, change, value_change, self.message(value_change))
-        for base, head in dropout_pairs(change):
-            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+                yield report_value_change(self, ctx, value_change, self.message(value_change))
+        for base, head in dropout_pairs(ctx):
+            if (base is None or head is None) and in_class_only_on_one_side(ctx, base or head):
                 continue  # a whole model class added or removed (or moved to another file)
-            one_sided = report_added_or_removed(self, change, base, head, "dropout")
+            one_sided = report_added_or_removed(self, ctx, base, head, "dropout")
             if one_sided is not None:
                 yield one_sided
             else:
                 if base.qualname != head.qualname:
-                    yield self.report(change, site_span(change, head),
+                    yield self.report(ctx, site_span(ctx, head),
                                       f"dropout {call_text(base, 45)} -> {call_text(head, 45)}",
-                                      base_line=base_line(change, base), before=call_text(base, 200),
+                                      base_line=base_line(ctx, base), before=call_text(base, 200),
                                       after=call_text(head, 200))
                 elif _is_functional(head.qualname):
-                    for _, old, new in argument_changes(change, base, head, only=("training",)):
+                    for _, old, new in argument_changes(ctx, base, head, only=("training",)):
                         old_text = old.code if old is not None else "(default True)"
                         new_text = new.code if new is not None else "(default True)"
                         effect = "dropout now also active in eval" if new is None or new.literal is True else \
                             "dropout now follows train/eval mode" if "training" in new_text else "training gate changed"
-                        yield self.report(change, site_span(change, head),
+                        yield self.report(ctx, site_span(ctx, head),
                                           f"{_short(head.qualname)} training={old_text} -> {new_text}: {effect}",
-                                          base_line=base_line(change, base), before=old_text, after=new_text)
-        key = lambda site: _apply_key(change, site)  # noqa: E731
-        from mldiff.rules.common import pair
-        pairs = pair(_applications(change, "base"), _applications(change, "head"), key, lambda b, h: True)
+                                          base_line=base_line(ctx, base), before=old_text, after=new_text)
+        key = lambda site: _apply_key(ctx, site)  # noqa: E731
+        from mldiff.facts.pairing import pair
+        pairs = pair(_applications(ctx, "base"), _applications(ctx, "head"), key, lambda b, h: True)
         # ``self.drop_path(x)`` -> ``self.drop_path1(x)`` in the same method: still applied there
         removed = [b for b, h in pairs if h is None]
         added = [h for b, h in pairs if b is None]
         pairs = pair(removed, added, lambda site: key(site)[:2], lambda b, h: True)
         for base, head in pairs:
-            if (base is None or head is None) and in_class_only_on_one_side(change, base or head):
+            if (base is None or head is None) and in_class_only_on_one_side(ctx, base or head):
                 continue
             if base is not None and head is None:
                 text = shorten(node_code(base.call.node), 50)
-                yield self.report(change, change.head_anchor(change.base.logical[base.index].start),
+                yield self.report(ctx, ctx.head_anchor(ctx.base.logical[base.index].start),
                                   f"dropout no longer applied: {text} removed",
-                                  base_line=change.base.logical[base.index].start + 1, before=text)
+                                  base_line=ctx.base.logical[base.index].start + 1, before=text)
             elif head is not None and base is None:
                 text = shorten(node_code(head.call.node), 50)
-                yield self.report(change, change.head.span(head.index, head.call.node),
+                yield self.report(ctx, ctx.head.span(head.index, head.call.node),
                                   f"dropout applied: {text} added", after=text)
 
 
-def _apply_key(change: PythonChange, site: CallSite) -> tuple:
+def _apply_key(ctx: PythonContext, site: CallSite) -> tuple:
     callee = site.call.callee
     if site.side == "base":
-        callee = ".".join(change.renames.get(part, part) for part in callee.split("."))
-    return scope_key(change, site, "apply") + (callee,)
+        callee = ".".join(ctx.renames.get(part, part) for part in callee.split("."))
+    return scope_key(ctx, site, "apply") + (callee,)
 
 
 # -- data augmentation -------------------------------------------------------------------------------------
@@ -259,15 +268,11 @@ def is_augmentation_call(qualname: str, call: CallFact, view: ModuleView) -> boo
 
 
 def _local_classes(view: ModuleView) -> set[str]:
-    cache = view.__dict__.get("_mldiff_classes")
-    if cache is None:
-        cache = set(re.findall(r"^[ \t]*class[ \t]+(\w+)", view.text, re.M))
-        view.__dict__["_mldiff_classes"] = cache
-    return cache
+    return view_fact(view, "classes", lambda: set(re.findall(r"^[ \t]*class[ \t]+(\w+)", view.text, re.M)))
 
 
-def augmentation_pairs(change: PythonChange) -> list[tuple]:
-    return paired_calls(change, is_augmentation_call, "augmentation")
+def augmentation_pairs(ctx: PythonContext) -> list[tuple]:
+    return paired_calls(ctx, is_augmentation_call, "augmentation")
 
 
 class AugmentationChanged(ValueRule, Rule):
@@ -327,28 +332,28 @@ class AugmentationChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, change, value_change: ValueChange) -> bool:
-        if is_test_file(change.path):
+    def accepts(self, ctx, value_change: ValueChange) -> bool:
+        if is_test_file(ctx.path):
             return False
         values = [v for v in (value_change.old, value_change.new) if v is not None]
         if any(v.node is not None and isinstance(v.node, cst.Call) for v in values):
             return False  # ``self.aa = create_aa(...)``: a layer (anti-aliasing), not a setting
         return not is_placeholder(value_change)
 
-    def check(self, change):
-        yield from super().check(change)
-        if not isinstance(change, PythonChange) or is_test_file(change.path):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
-        for value_change in named_argument_changes(change, "regularization"):
-            if value_change.topic == "augmentation" and self.accepts(change, value_change):
-                yield report_value_change(self, change, value_change)
-        for base, head in augmentation_pairs(change):
-            one_sided = report_added_or_removed(self, change, base, head, "augmentation")
+        for value_change in named_argument_changes(ctx, "regularization"):
+            if value_change.topic == "augmentation" and self.accepts(ctx, value_change):
+                yield report_value_change(self, ctx, value_change)
+        for base, head in augmentation_pairs(ctx):
+            one_sided = report_added_or_removed(self, ctx, base, head, "augmentation")
             if one_sided is not None:
                 yield one_sided
-            elif base.qualname != head.qualname or argument_changes(change, base, head):
-                yield self.report(change, site_span(change, head),
+            elif base.qualname != head.qualname or argument_changes(ctx, base, head):
+                yield self.report(ctx, site_span(ctx, head),
                                   f"augmentation {call_text(base, 50)} -> {call_text(head, 50)}",
-                                  base_line=base_line(change, base), before=call_text(base, 200),
+                                  base_line=base_line(ctx, base), before=call_text(base, 200),
                                   after=call_text(head, 200))
 

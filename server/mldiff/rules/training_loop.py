@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import libcst as cst
 
-from mldiff.analysis import apis
 from mldiff.analysis.values import dotted_name
+from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.pairing import pair, pair_calls
+from mldiff.facts.render import value_text
+from mldiff.facts.sites import argument_changes, call_sites
 from mldiff.findings import Fix, Span, TextEdit
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.common import base_line, call_sites, pair, pair_calls, site_span, value_text, argument_changes
-from mldiff.rules.loops import Event, classify_call, events, is_evaluation, loops, region
-from mldiff.rules.roles import ValueRule, classify_name
+from mldiff.rules.loops import (
+    Event,
+    classify_call,
+    events,
+    is_evaluation,
+    loops,
+    region,
+)
+from mldiff.rules.values import ValueRule
 
 _LOOP = ("import torch\nmodel = torch.nn.Linear(4, 1)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
          "for x, y in loader:\n")
@@ -18,20 +29,20 @@ _STEPS = ("optimizer_step", "scaler_step")
 _BACKWARDS = ("backward", "scaled_backward")
 
 
-def _events_for(change, side: str, index: int) -> list[Event]:
-    view = change.view(side)
+def _events_for(ctx, side: str, index: int) -> list[Event]:
+    view = ctx.view(side)
     where = region(view, index)
-    cache = view.__dict__.setdefault("_mldiff_events", {})
+    cache: dict[tuple[int, int], list[Event]] = view_fact(view, "loop_events", dict)
     key = (where.start, where.stop)
     if key not in cache:
         cache[key] = events(view, where)
     return cache[key]
 
 
-def _touched_events(change, side: str, kinds: tuple[str, ...]) -> list[Event]:
-    view = change.view(side)
+def _touched_events(ctx, side: str, kinds: tuple[str, ...]) -> list[Event]:
+    view = ctx.view(side)
     out = []
-    for index in change.touched(side):
+    for index in ctx.touched(side):
         for call in view.facts(index).calls:
             kind = classify_call(view, call)
             if kind in kinds:
@@ -39,19 +50,19 @@ def _touched_events(change, side: str, kinds: tuple[str, ...]) -> list[Event]:
     return out
 
 
-def _event_span(change, side: str, event: Event) -> Span:
+def _event_span(ctx, side: str, event: Event) -> Span:
     if side == "head":
-        return change.head.span(event.index, event.call.node)
-    return change.head_anchor(change.base.logical[event.index].start)
+        return ctx.head.span(event.index, event.call.node)
+    return ctx.head_anchor(ctx.base.logical[event.index].start)
 
 
-def _event_base_line(change, side, event) -> int | None:
-    return change.base.logical[event.index].start + 1 if side == "base" else None
+def _event_base_line(ctx, side, event) -> int | None:
+    return ctx.base.logical[event.index].start + 1 if side == "base" else None
 
 
-def _position(change, side: str, event: Event) -> str:
+def _position(ctx, side: str, event: Event) -> str:
     """Where a zero_grad sits relative to backward and step in its region."""
-    region_events = _events_for(change, side, event.index)
+    region_events = _events_for(ctx, side, event.index)
     before = [e for e in region_events if e.index < event.index and e.kind in _BACKWARDS + _STEPS]
     after = [e for e in region_events if e.index > event.index and e.kind in _BACKWARDS + _STEPS]
     previous = before[-1].kind if before else None
@@ -109,48 +120,48 @@ class ZeroGradChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        base = _touched_events(change, "base", ("zero_grad",))
-        head = _touched_events(change, "head", ("zero_grad",))
+    def check(self, ctx):
+        base = _touched_events(ctx, "base", ("zero_grad",))
+        head = _touched_events(ctx, "head", ("zero_grad",))
         pairs = pair(base, head, key=lambda e: "zero_grad",
-                     same=lambda b, h: _position(change, "base", b) == _position(change, "head", h))
+                     same=lambda b, h: _position(ctx, "base", b) == _position(ctx, "head", h))
         for old, new in pairs:
             if old is not None and new is None:
-                if any(e.kind == "zero_grad" for e in _events_for(change, "head", _head_index(change, old))):
+                if any(e.kind == "zero_grad" for e in _events_for(ctx, "head", _head_index(ctx, old))):
                     continue
-                yield self.report(change, _event_span(change, "base", old),
+                yield self.report(ctx, _event_span(ctx, "base", old),
                                   f"{_callee(old)}() removed: gradients now accumulate across steps",
-                                  base_line=_event_base_line(change, "base", old), before=_callee(old) + "()")
+                                  base_line=_event_base_line(ctx, "base", old), before=_callee(old) + "()")
             elif new is not None and old is None:
-                yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}() added",
+                yield self.report(ctx, _event_span(ctx, "head", new), f"{_callee(new)}() added",
                                   severity="information", after=_callee(new) + "()")
             else:
-                before, after = _position(change, "base", old), _position(change, "head", new)
+                before, after = _position(ctx, "base", old), _position(ctx, "head", new)
                 if before != after:
                     severity = "warning" if after == "between backward and step" else "information"
-                    yield self.report(change, _event_span(change, "head", new),
+                    yield self.report(ctx, _event_span(ctx, "head", new),
                                       f"{_callee(new)}() moved: was {before}, now {after}",
-                                      base_line=_event_base_line(change, "base", old), severity=severity)
+                                      base_line=_event_base_line(ctx, "base", old), severity=severity)
                 args_before = {k: v for k, v in old.call.kwargs}
                 args_after = {k: v for k, v in new.call.kwargs}
                 old_value, new_value = args_before.get("set_to_none"), args_after.get("set_to_none")
                 if (old_value is None) != (new_value is None) or (
                         old_value is not None and not old_value.same_as(new_value)):
-                    yield self.report(change, _event_span(change, "head", new),
+                    yield self.report(ctx, _event_span(ctx, "head", new),
                                       f"{_callee(new)}() set_to_none {'(default)' if old_value is None else old_value.code}"
                                       f" -> {'(default)' if new_value is None else new_value.code}",
-                                      base_line=_event_base_line(change, "base", old), severity="information")
+                                      base_line=_event_base_line(ctx, "base", old), severity="information")
 
 
-def _head_index(change, event: Event) -> int:
+def _head_index(ctx, event: Event) -> int:
     """The head logical line where a removed base event stood (for looking at its region)."""
-    if not change.head.logical:
+    if not ctx.head.logical:
         return 0
-    line = change.head_anchor(change.base.logical[event.index].start).line - 1
-    index = change.head.index_at(line)
+    line = ctx.head_anchor(ctx.base.logical[event.index].start).line - 1
+    index = ctx.head.index_at(line)
     while index < 0 and line > 0:
         line -= 1
-        index = change.head.index_at(line)
+        index = ctx.head.index_at(line)
     return max(index, 0)
 
 
@@ -195,12 +206,12 @@ class BackwardOrStepChanged(Rule):
         ),
     )
 
-    def check(self, change):
+    def check(self, ctx):
         for kinds, noun in ((_BACKWARDS, "backward"), (_STEPS, "step")):
-            base = _touched_events(change, "base", kinds)
-            head = _touched_events(change, "head", kinds)
+            base = _touched_events(ctx, "base", kinds)
+            head = _touched_events(ctx, "head", kinds)
             pairs = pair(base, head, key=lambda e: e.kind,
-                         same=lambda b, h: len(loops(change.base, b.index)) == len(loops(change.head, h.index)))
+                         same=lambda b, h: len(loops(ctx.base, b.index)) == len(loops(ctx.head, h.index)))
             unpaired_base = [b for b, h in pairs if h is None]
             unpaired_head = [h for b, h in pairs if b is None]
             # plain -> scaled (or back): a reroute through the GradScaler, reported once each
@@ -210,46 +221,46 @@ class BackwardOrStepChanged(Rule):
                     unpaired_head.remove(new)
                     verb = "now goes through the GradScaler" if new.kind.startswith("scale") else \
                         "no longer goes through the GradScaler"
-                    yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}(): {noun} {verb}",
-                                      base_line=_event_base_line(change, "base", old), severity="information")
+                    yield self.report(ctx, _event_span(ctx, "head", new), f"{_callee(new)}(): {noun} {verb}",
+                                      base_line=_event_base_line(ctx, "base", old), severity="information")
             for new in unpaired_head:
                 if new.kind in ("scaled_backward", "scaler_step") and any(
                         e.kind == {"scaled_backward": "backward", "scaler_step": "optimizer_step"}[new.kind]
-                        for e in _touched_events(change, "head", kinds)):
-                    yield self.report(change, _event_span(change, "head", new),
+                        for e in _touched_events(ctx, "head", kinds)):
+                    yield self.report(ctx, _event_span(ctx, "head", new),
                                       f"{_callee(new)}(): {noun} can now go through the GradScaler",
                                       severity="information")
                     continue
                 if any(e.kind == new.kind for e in base):
                     continue
-                yield self.report(change, _event_span(change, "head", new), f"{_callee(new)}() added",
+                yield self.report(ctx, _event_span(ctx, "head", new), f"{_callee(new)}() added",
                                   severity="information")
             for old in unpaired_base:
                 head_region_has = any(e.kind in kinds for e in _events_for(
-                    change, "head", _head_index(change, old)))
+                    ctx, "head", _head_index(ctx, old)))
                 if head_region_has:
                     continue
-                yield self.report(change, _event_span(change, "base", old),
+                yield self.report(ctx, _event_span(ctx, "base", old),
                                   f"{_callee(old)}() removed: {'no gradients are computed' if noun == 'backward' else 'parameters are never updated'}",
-                                  base_line=_event_base_line(change, "base", old))
+                                  base_line=_event_base_line(ctx, "base", old))
             for old, new in pairs:
                 if old is None or new is None:
                     continue
-                before, after = loops(change.base, old.index), loops(change.head, new.index)
+                before, after = loops(ctx.base, old.index), loops(ctx.head, new.index)
                 if len(before) == len(after):
                     continue
                 if len(after) > len(before):
                     message = f"{_callee(new)}() moved into `{after[-1]}`"
                 else:
                     message = f"{_callee(new)}() moved out of `{before[-1]}`"
-                yield self.report(change, _event_span(change, "head", new), message,
-                                  base_line=_event_base_line(change, "base", old))
+                yield self.report(ctx, _event_span(ctx, "head", new), message,
+                                  base_line=_event_base_line(ctx, "base", old))
 
 
 
-def _scaler_problems(change, side: str, where_index: int) -> dict[str, Event]:
+def _scaler_problems(ctx, side: str, where_index: int) -> dict[str, Event]:
     """problem -> the event it is reported on, for the region around ``where_index``."""
-    region_events = _events_for(change, side, where_index)
+    region_events = _events_for(ctx, side, where_index)
     kinds = {e.kind for e in region_events}
     problems: dict[str, Event] = {}
     if "scaled_backward" in kinds:
@@ -303,74 +314,74 @@ class GradScalerBypassed(Rule):
         ),
     )
 
-    def check(self, change):
-        touched = change.head_regions
+    def check(self, ctx):
+        touched = ctx.head_regions
         if not touched:
             return
         # Scaler problems come from the training calls; when the change touches none of
         # them (on either side) it cannot have introduced one.
         relevant = _BACKWARDS + _STEPS + ("scaler_update",)
-        if not (_touched_events(change, "base", relevant) or _touched_events(change, "head", relevant)
-                or self._removed_lines_have_events(change)):
+        if not (_touched_events(ctx, "base", relevant) or _touched_events(ctx, "head", relevant)
+                or self._removed_lines_have_events(ctx)):
             return
         seen_regions = set()
         for index in touched:
-            where = region(change.head, index)
+            where = region(ctx.head, index)
             if (where.start, where.stop) in seen_regions:
                 continue
             seen_regions.add((where.start, where.stop))
-            head_problems = _scaler_problems(change, "head", index)
+            head_problems = _scaler_problems(ctx, "head", index)
             if not head_problems:
                 continue
-            base_index = self._base_index(change, index)
-            base_problems = _scaler_problems(change, "base", base_index) if base_index is not None else {}
+            base_index = self._base_index(ctx, index)
+            base_problems = _scaler_problems(ctx, "base", base_index) if base_index is not None else {}
             for problem, event in head_problems.items():
                 if problem in base_problems:
                     continue
-                span = change.head.span(event.index, event.call.node)
+                span = ctx.head.span(event.index, event.call.node)
                 if problem == "bypassed":
-                    scaler = self._scaler_name(change, where)
+                    scaler = self._scaler_name(ctx, where)
                     optimizer = (event.call.receiver or "optimizer").replace("(...)", "()")
                     yield self.report(
-                        change, span,
+                        ctx, span,
                         f"{_callee(event)}() bypasses the GradScaler: gradients stay multiplied by the loss scale; "
                         f"call {scaler}.step({optimizer}) and {scaler}.update()",
-                        fixes=[self._fix(change, event, span, scaler, optimizer)])
+                        fixes=[self._fix(ctx, event, span, scaler, optimizer)])
                 else:
-                    yield self.report(change, span, f"{_callee(event)}(): scaler.update() is never called, so the "
+                    yield self.report(ctx, span, f"{_callee(event)}(): scaler.update() is never called, so the "
                                       "loss scale never adapts")
 
     @staticmethod
-    def _removed_lines_have_events(change) -> bool:
+    def _removed_lines_have_events(ctx) -> bool:
         return any(".step(" in line or ".update(" in line or "backward(" in line
-                   for hunk in change.hunks for line in change.base.lines[hunk.base_start:hunk.base_end])
+                   for hunk in ctx.hunks for line in ctx.base.lines[hunk.base_start:hunk.base_end])
 
     @staticmethod
-    def _base_index(change, head_index: int) -> int | None:
-        ll = change.head.logical[head_index]
+    def _base_index(ctx, head_index: int) -> int | None:
+        ll = ctx.head.logical[head_index]
         for line in range(ll.start, ll.end):
-            mapped = change.map.head_to_base(line)
-            if mapped is not None and change.base.index_at(mapped) >= 0:
-                return change.base.index_at(mapped)
-        if change.base.logical:
-            hunk = change.map.hunk_for_head_line(ll.start)
+            mapped = ctx.map.head_to_base(line)
+            if mapped is not None and ctx.base.index_at(mapped) >= 0:
+                return ctx.base.index_at(mapped)
+        if ctx.base.logical:
+            hunk = ctx.map.hunk_for_head_line(ll.start)
             line = hunk.base_start if hunk is not None else 0
-            line = min(line, len(change.base.lines) - 1)
-            while line > 0 and change.base.index_at(line) < 0:
+            line = min(line, len(ctx.base.lines) - 1)
+            while line > 0 and ctx.base.index_at(line) < 0:
                 line -= 1
-            return max(change.base.index_at(line), 0)
+            return max(ctx.base.index_at(line), 0)
         return None
 
     @staticmethod
-    def _scaler_name(change, where: range) -> str:
-        for event in events(change.head, where):
+    def _scaler_name(ctx, where: range) -> str:
+        for event in events(ctx.head, where):
             if event.kind == "scaled_backward" and event.call.receiver:
                 return event.call.receiver[: -len(".scale(...)")]
         return "scaler"
 
     @staticmethod
-    def _fix(change, event: Event, span: Span, scaler: str, optimizer: str) -> Fix:
-        line_text = change.head.lines[span.line - 1]
+    def _fix(ctx, event: Event, span: Span, scaler: str, optimizer: str) -> Fix:
+        line_text = ctx.head.lines[span.line - 1]
         indent = line_text[: len(line_text) - len(line_text.lstrip())]
         newline = "\r\n" if line_text.endswith("\r\n") else "\n"
         edits = [TextEdit(span, f"{scaler}.step({optimizer})"),
@@ -419,10 +430,10 @@ class ScalerNeverCreated(Rule):
         ),
     )
 
-    def check(self, change):
+    def check(self, ctx):
         reported = set()
-        view = change.head
-        for index in change.touched_head:
+        view = ctx.head
+        for index in ctx.touched_head:
             for call in view.facts(index).calls:
                 if call.method not in _SCALER_METHODS or not call.receiver or "(" in call.receiver:
                     continue
@@ -432,7 +443,7 @@ class ScalerNeverCreated(Rule):
                 if self._bound(view, index, name):
                     continue
                 reported.add(name)
-                yield self.report(change, view.span(index, call.node),
+                yield self.report(ctx, view.span(index, call.node),
                                   f"{name} is used but never created: add `{name} = torch.amp.GradScaler(\"cuda\")` "
                                   "before the loop")
 
@@ -510,31 +521,31 @@ class GradientClippingChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, change):
-        yield from super().check(change)
-        if not hasattr(change, "touched_head"):
+    def check(self, ctx):
+        yield from super().check(ctx)
+        if not isinstance(ctx, PythonContext):
             return
-        for base, head in pair_calls(change, _is_clip, key=lambda site: "clip"):
+        for base, head in pair_calls(ctx, _is_clip, key=lambda site: "clip"):
             if head is not None and base is None:
                 threshold = self._threshold(head)
-                unscaled = self._clips_scaled(change, head)
+                unscaled = self._clips_scaled(ctx, head)
                 if unscaled:
-                    yield self.report(change, site_span(change, head),
+                    yield self.report(ctx, site_span(ctx, head),
                                       f"{head.short}() clips scaled gradients: call scaler.unscale_(optimizer) "
                                       "before clipping", severity="error")
                 else:
-                    yield self.report(change, site_span(change, head),
+                    yield self.report(ctx, site_span(ctx, head),
                                       f"gradient clipping added ({threshold})", severity="information")
             elif base is not None and head is None:
-                yield self.report(change, site_span(change, base),
+                yield self.report(ctx, site_span(ctx, base),
                                   f"gradient clipping removed (was {self._threshold(base)})",
-                                  base_line=base_line(change, base))
+                                  base_line=base_line(ctx, base))
             else:
-                for name, old, new in argument_changes(change, base, head):
+                for name, old, new in argument_changes(ctx, base, head):
                     if name in ("max_norm", "clip_value", "norm_type", "#1", "max_grad_norm"):
-                        yield self.report(change, site_span(change, head),
+                        yield self.report(ctx, site_span(ctx, head),
                                           f"{head.short} {name} {value_text(old)} -> {value_text(new)}",
-                                          base_line=base_line(change, base))
+                                          base_line=base_line(ctx, base))
 
     @staticmethod
     def _threshold(site) -> str:
@@ -545,8 +556,8 @@ class GradientClippingChanged(ValueRule, Rule):
         return f"{name} {value.code}" if value is not None else "default threshold"
 
     @staticmethod
-    def _clips_scaled(change, site) -> bool:
-        kinds = [e.kind for e in _events_for(change, "head", site.index)]
+    def _clips_scaled(ctx, site) -> bool:
+        kinds = [e.kind for e in _events_for(ctx, "head", site.index)]
         return "scaled_backward" in kinds and "unscale" not in kinds
 
 
@@ -598,30 +609,30 @@ class TrainEvalModeChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        pairs = pair_calls(change, _is_mode_switch,
+    def check(self, ctx):
+        pairs = pair_calls(ctx, _is_mode_switch,
                            key=lambda site: (site.call.method, site.call.receiver.rsplit(".", 1)[-1]))
-        renames = change.renames
+        renames = ctx.renames
         for base, head in pairs:
             if base is not None and head is not None:
                 continue
             if base is not None:
                 if any(h is not None and b is None and h.call.method == base.call.method for b, h in pairs):
                     continue  # the call moved to another receiver (model -> trainable_module)
-                where = self._function(change.base, base.index)
-                evaluating = is_evaluation(change.base, base.index)
+                where = self._function(ctx.base, base.index)
+                evaluating = is_evaluation(ctx.base, base.index)
                 severity = "warning" if (base.call.method == "eval") == evaluating or base.call.method == "train" \
                     else "information"
                 text = f"{base.call.callee}() removed" + (f" from {where}()" if where else "")
                 consequence = (": evaluation runs with dropout and batch-norm in training mode"
                                if base.call.method == "eval" else
                                ": training may continue in eval mode after evaluation")
-                yield self.report(change, site_span(change, base), text + consequence,
-                                  base_line=base_line(change, base), severity=severity)
+                yield self.report(ctx, site_span(ctx, base), text + consequence,
+                                  base_line=base_line(ctx, base), severity=severity)
             else:
                 if any(b is not None and h is None and b.call.method == head.call.method for b, h in pairs):
                     continue
-                yield self.report(change, site_span(change, head), f"{head.call.callee}() added",
+                yield self.report(ctx, site_span(ctx, head), f"{head.call.callee}() added",
                                   severity="information")
 
     @staticmethod
@@ -630,9 +641,9 @@ class TrainEvalModeChanged(Rule):
         return view.facts(enclosing).def_name if enclosing >= 0 else None
 
 
-def _grad_mode_sites(change, side: str) -> list:
+def _grad_mode_sites(ctx, side: str) -> list:
     """``with torch.no_grad():``, ``@torch.no_grad()`` and ``torch.set_grad_enabled(False)``."""
-    return call_sites(change, side, lambda q, call, view: q in _GRAD_MODE)
+    return call_sites(ctx, side, lambda q, call, view: q in _GRAD_MODE)
 
 
 class GradModeChanged(Rule):
@@ -668,14 +679,14 @@ class GradModeChanged(Rule):
         ),
     )
 
-    def check(self, change):
-        pairs = pair(_grad_mode_sites(change, "base"), _grad_mode_sites(change, "head"),
+    def check(self, ctx):
+        pairs = pair(_grad_mode_sites(ctx, "base"), _grad_mode_sites(ctx, "head"),
                      key=lambda site: _GRAD_MODE[site.qualname], same=lambda b, h: True)
         for base, head in pairs:
             if base is not None and head is not None:
                 continue
             site = head or base
-            view = change.view(site.side)
+            view = ctx.view(site.side)
             name = _GRAD_MODE[site.qualname]
             decorated = _decorated_def(view, site.index)
             if decorated is not None:
@@ -690,12 +701,12 @@ class GradModeChanged(Rule):
                 text = f"{name} added" + (f" in {where}()" if where else "")
                 if trains:
                     text += ": the backward pass inside it gets no gradients"
-                yield self.report(change, site_span(change, head), text, severity=severity)
+                yield self.report(ctx, site_span(ctx, head), text, severity=severity)
             else:
                 text = f"{name} removed" + (f" from {where}()" if where else "")
                 if evaluating:
                     text += ": evaluation now builds the autograd graph"
-                yield self.report(change, site_span(change, base), text, base_line=base_line(change, base),
+                yield self.report(ctx, site_span(ctx, base), text, base_line=base_line(ctx, base),
                                   severity="warning" if evaluating else "information")
 
 
@@ -757,10 +768,10 @@ class AccumulationLossScalingChanged(Rule):
         ),
     )
 
-    def check(self, change):
+    def check(self, ctx):
         for side, other in (("base", "head"), ("head", "base")):
-            view = change.view(side)
-            for index in change.touched(side):
+            view = ctx.view(side)
+            for index in ctx.touched(side):
                 for binding in view.facts(index).bindings:
                     if "loss" not in binding.target.lower():
                         continue
@@ -768,14 +779,14 @@ class AccumulationLossScalingChanged(Rule):
                         binding.kind == "augassign" and self._aug_divisor(view, index, binding))
                     if not divisor:
                         continue
-                    if self._present(change, other, binding.target, divisor):
+                    if self._present(ctx, other, binding.target, divisor):
                         continue
                     if side == "base":
-                        yield self.report(change, change.head_anchor(view.logical[index].start),
+                        yield self.report(ctx, ctx.head_anchor(view.logical[index].start),
                                           f"{binding.target} is no longer divided by {divisor}: gradients are "
                                           f"{divisor} times larger", base_line=view.logical[index].start + 1)
                     else:
-                        yield self.report(change, view.span(index, binding.node),
+                        yield self.report(ctx, view.span(index, binding.node),
                                           f"{binding.target} now divided by {divisor}", severity="information")
 
     @staticmethod
@@ -787,11 +798,11 @@ class AccumulationLossScalingChanged(Rule):
                 return name
         return None
 
-    def _present(self, change, side: str, target: str, divisor: str) -> bool:
-        view = change.view(side)
-        renames = change.renames
+    def _present(self, ctx, side: str, target: str, divisor: str) -> bool:
+        view = ctx.view(side)
+        renames = ctx.renames
         divisor = renames.get(divisor, divisor) if side == "head" else divisor
-        for index in change.touched(side):
+        for index in ctx.touched(side):
             for binding in view.facts(index).bindings:
                 if binding.target.lower() == target.lower() or "loss" in binding.target.lower():
                     found = _divides_by_accumulation(binding.value) or (

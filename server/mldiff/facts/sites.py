@@ -1,0 +1,149 @@
+"""Calls and bindings in the changed code, as sites: which side, which logical line, what call.
+
+A site's ``qualname`` is canonical (``knowledge.apis.canonical``); arguments are read by
+parameter name through the API table, so ``SGD(p, 0.1)`` and ``SGD(p, lr=0.1)`` agree."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from mldiff.analysis.module import ModuleView
+from mldiff.analysis.statements import Binding, CallFact
+from mldiff.analysis.values import Value
+from mldiff.facts.context import PythonContext
+from mldiff.knowledge import apis
+
+
+@dataclass(frozen=True)
+class CallSite:
+    side: str            # "base" or "head"
+    index: int           # logical line
+    call: CallFact
+    qualname: str        # canonical qualified name
+
+    @property
+    def short(self) -> str:
+        """``Adam`` for ``torch.optim.Adam``, ``transforms.Normalize`` for torchvision's."""
+        return short_name(self.qualname)
+
+
+def short_name(qualname: str) -> str:
+    """``Adam`` for ``torch.optim.Adam``; ``transforms.Normalize`` keeps its module for clarity."""
+    parts = qualname.split(".")
+    if len(parts) >= 2 and parts[-2] in ("transforms", "v2", "F", "functional"):
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
+CallPredicate = Callable[[str, CallFact, ModuleView], bool]
+
+
+def call_sites(ctx: PythonContext, side: str, predicate: CallPredicate,
+               indices: Iterable[int] | None = None) -> list[CallSite]:
+    """Calls in the touched logical lines of ``side`` (or in ``indices``) that match."""
+    view = ctx.view(side)
+    out = []
+    for index in (ctx.touched(side) if indices is None else indices):
+        for call in view.facts(index).calls:
+            qualname = apis.canonical(view.qualname(call))
+            if predicate(qualname, call, view):
+                out.append(CallSite(side, index, call, qualname))
+    return out
+
+
+# -- bindings -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BindingSite:
+    side: str
+    index: int
+    binding: Binding
+    scope: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return self.scope + (self.binding.target,)
+
+
+def binding_sites(ctx: PythonContext, side: str, predicate: Callable[[Binding], bool]) -> list[BindingSite]:
+    view = ctx.view(side)
+    renames = ctx.renames if side == "base" else {}
+    out = []
+    for index in ctx.touched(side):
+        facts = view.facts(index)
+        scope = view.scope_names(index)
+        if facts.def_name and view.logical[index].keyword == "def":
+            scope = scope + (facts.def_name,)
+        for binding in facts.bindings:
+            if predicate(binding):
+                if renames:
+                    binding = _renamed(binding, renames)
+                    scope = tuple(renames.get(s, s) for s in scope)
+                out.append(BindingSite(side, index, binding, scope))
+    return out
+
+
+def _renamed(binding: Binding, renames: dict[str, str]) -> Binding:
+    parts = binding.target.split(".")
+    target = ".".join(renames.get(p, p) for p in parts)
+    if target == binding.target:
+        return binding
+    return Binding(target, binding.value, binding.kind, binding.node)
+
+
+def renamed(dotted: str, renames: dict[str, str]) -> str:
+    """``s.set_epoch`` -> ``train_sampler.set_epoch`` when ``s`` was renamed to ``train_sampler``."""
+    if not renames:
+        return dotted
+    return ".".join(renames.get(part, part) for part in dotted.split("."))
+
+
+def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
+                     only: Iterable[str] | None = None) -> list[tuple[str, Value | None, Value | None]]:
+    """(parameter, before, after) for each argument whose value differs in meaning."""
+    before = arguments_of(base.call, base.qualname)
+    after = arguments_of(head.call, head.qualname)
+    names = list(dict.fromkeys([*before, *after]))
+    if only is not None:
+        wanted = set(only)
+        names = [n for n in names if n in wanted]
+    renames = ctx.renames
+    out = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        if old is None and new is None:
+            continue
+        if old is not None and new is not None and old.same_as(new, renames):
+            continue
+        out.append((name, old, new))
+    return out
+
+
+def resolved_target(view: ModuleView, target: str) -> str:
+    return apis.canonical(view.resolve(target))
+
+
+def argument_of(call: CallFact, qualname: str, name: str) -> Value | None:
+    """The value passed for parameter ``name``, by keyword or by position."""
+    value = call.kwarg(name)
+    if value is not None:
+        return value
+    params = apis.parameters(qualname)
+    if name in params:
+        position = params.index(name)
+        if position < len(call.args):
+            return call.args[position]
+    return None
+
+
+def arguments_of(call: CallFact, qualname: str) -> dict[str, Value]:
+    """Every argument by parameter name (positional ones named through the signature;
+    unknown positions as ``#0``, ``#1``...)."""
+    params = apis.parameters(qualname)
+    out: dict[str, Value] = {}
+    for position, value in enumerate(call.args):
+        out[params[position] if position < len(params) else f"#{position}"] = value
+    for key, value in call.kwargs:
+        out[key] = value
+    for position, value in enumerate(call.star_kwargs):
+        out[f"**{position}"] = value
+    return out
