@@ -1,23 +1,32 @@
 """Where a finding stands on the head side: the one anchoring policy.
 
-A head-side site is anchored on its own node; a base-side site (something removed) where
-its lines stood in the head: the first line of the hunk that replaced them, else the
-next line, else the last line of the file."""
+Something on the head side is anchored on itself (its node, or its logical line).
+Something only on the base side (removed) is anchored where its first line stood in the
+head: the first line of the hunk that replaced it, else the next line, else the last
+line of the file. A removed call is anchored by its own line, not by the first line of
+the statement around it (an entry of a long ``Compose([...])``)."""
 from __future__ import annotations
 
 from typing import Sequence
+
+import libcst as cst
 
 from mldiff.facts.context import PythonContext
 from mldiff.facts.sites import BindingSite, CallSite
 from mldiff.findings import Fix, Span, TextEdit
 
 
-# -- positions ------------------------------------------------------------------------------
+def anchor(ctx: PythonContext, side: str, index: int, node: cst.CSTNode | None = None) -> Span:
+    """The head-side span of ``node`` (or of logical line ``index``) of ``side``."""
+    if side == "head":
+        return ctx.head.span(index, node)
+    line = ctx.base.span(index, node).line - 1 if node is not None else ctx.base.logical[index].start
+    return ctx.head_anchor(line)
+
+
 def site_span(ctx: PythonContext, site: CallSite) -> Span:
-    """Head-side anchor: the call itself on the head, where it stood for a base call."""
-    if site.side == "head":
-        return ctx.head.span(site.index, site.call.node)
-    return ctx.head_anchor(ctx.base.logical[site.index].start)
+    """The call itself on the head; where it stood, for a call only the base has."""
+    return anchor(ctx, site.side, site.index, site.call.node)
 
 
 def base_line(ctx: PythonContext, site: CallSite | None) -> int | None:
@@ -34,7 +43,7 @@ def binding_span(ctx: PythonContext, site: BindingSite) -> Span:
         value = site.binding.value
         node = value.node if value is not None and value.node is not None else site.binding.node
         return ctx.head.span(site.index, node)
-    return ctx.head_anchor(ctx.base.logical[site.index].start)
+    return anchor(ctx, "base", site.index)
 
 
 def binding_base_line(ctx: PythonContext, site: BindingSite | None) -> int | None:
@@ -87,15 +96,6 @@ def restore_fix(ctx: PythonContext, base_index: int, title: str) -> Fix | None:
     if text and not text.endswith("\n") and hunk.head_end < len(ctx.head.lines):
         text += "\n"
     return Fix(title, (TextEdit(Span(hunk.head_start + 1, 1, hunk.head_end + 1, 1), text),))
-
-
-def removed_span(ctx: PythonContext, site) -> Span:
-    """Head anchor for a call that exists only on the base side: where its own line stood
-    (not the first line of a long statement such as a multi-line ``Compose([...])``)."""
-    if site.side == "head":
-        return ctx.head.span(site.index, site.call.node)
-    line = ctx.base.span(site.index, site.call.node).line - 1
-    return ctx.head_anchor(line)
 
 
 def span_contains(outer, inner) -> bool:

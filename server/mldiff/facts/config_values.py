@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mldiff.analysis.configfiles import (
-    AUTO,
-    MAX_CONFIG_CHARS,
-    Leaf,
-    _by_path,
-    classify,
-    leaves,
-    settings,
-)
+from mldiff.analysis.configfiles import AUTO, MAX_CONFIG_CHARS, Leaf, _by_path, classify, leaves, settings
 from mldiff.analysis.textfiles import TextChange
 from mldiff.analysis.values import Value
 from mldiff.facts.delta import ValueChange

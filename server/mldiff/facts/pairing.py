@@ -7,17 +7,12 @@ function, assigned name)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from mldiff.analysis.statements import Binding
 from mldiff.analysis.values import Value
-from mldiff.facts.anchors import counterpart_broken
-from mldiff.facts.conditions import (
-    condition_change,
-    condition_phrase,
-    conditions,
-    touched_with_blocks,
-)
+from mldiff.facts.anchors import counterpart_broken, site_span, span_contains
+from mldiff.facts.conditions import condition_change, condition_phrase, conditions, touched_with_blocks
 from mldiff.facts.context import PythonContext
 from mldiff.facts.sites import (
     BindingSite,
@@ -29,21 +24,44 @@ from mldiff.facts.sites import (
     renamed,
     resolved_target,
 )
+from mldiff.findings import Span
+
+T = TypeVar("T")
+PairKey = Callable[[Any], object]
 
 
-def pair(base: Sequence, head: Sequence, key: Callable, same: Callable) -> list[tuple]:
-    """Pair base items with head items of equal ``key``: identical ones (``same``) first,
-    then the rest in order. Unpaired items come back as (item, None) or (None, item)."""
-    head_groups: dict[object, list] = {}
+def pair(base: Sequence[T], head: Sequence[T], key: PairKey | tuple[PairKey, ...],
+         same: Callable[[T, T], bool]) -> list[tuple[T | None, T | None]]:
+    """Pair base items with head items of equal ``key``: identical ones (``same``) first, then the
+    rest in order. Unpaired items come back as (item, None) or (None, item).
+
+    ``key`` may be a tuple of keys: rounds, each pairing only what the rounds before left
+    unpaired on both sides (calls first by callee and enclosing function, then the ones left
+    by callee alone: a call moved into a new ``main()`` is the same call)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    done: list[tuple[T | None, T | None]] = []
+    for number, one_key in enumerate(keys):
+        pairs = _pair_by(base, head, one_key, same)
+        base = [b for b, h in pairs if h is None and b is not None]
+        head = [h for b, h in pairs if b is None and h is not None]
+        if number == len(keys) - 1 or not base or not head:
+            return done + pairs
+        done += [p for p in pairs if p[0] is not None and p[1] is not None]
+    return done
+
+
+def _pair_by(base: Sequence[T], head: Sequence[T], key: PairKey,
+             same: Callable[[T, T], bool]) -> list[tuple[T | None, T | None]]:
+    head_groups: dict[object, list[T]] = {}
     for item in head:
         head_groups.setdefault(key(item), []).append(item)
-    pairs: list[tuple] = []
+    pairs: list[tuple[T | None, T | None]] = []
     base_left = []
     for item in base:
         group = head_groups.get(key(item))
         match = next((h for h in group if same(item, h)), None) if group else None
         if match is not None:
-            group.remove(match)
+            group.remove(match)  # type: ignore[union-attr]
             pairs.append((item, match))
         else:
             base_left.append(item)
@@ -56,7 +74,8 @@ def pair(base: Sequence, head: Sequence, key: Callable, same: Callable) -> list[
 
 
 def pair_calls(ctx: PythonContext, predicate: CallPredicate,
-               key: Callable[[CallSite], object] = lambda site: site.qualname) -> list[tuple]:
+               key: PairKey | tuple[PairKey, ...] = lambda site: site.qualname) -> list[tuple]:
+    """Calls of the touched code that ``predicate`` takes, paired base to head by ``key``."""
     base = call_sites(ctx, "base", predicate)
     head = call_sites(ctx, "head", predicate)
     return pair(base, head, key, lambda b, h: same_call(ctx, b, h))
@@ -129,14 +148,9 @@ def call_changes(ctx: PythonContext, predicate: CallPredicate, pattern=None,
             and condition_change(ctx, base.index, head.index) is None
 
     keys = key if isinstance(key, tuple) else (key,)
-    base_sites, head_sites = sites("base"), sites("head")
-    pairs: list[tuple] = []
-    for number, one_key in enumerate(keys):  # later keys pair what the earlier ones left alone
-        pair_key = (lambda site, k=one_key: k(ctx, site, name(site))) if one_key is not None else name
-        pairs += [p for p in pair(base_sites, head_sites, pair_key, same)
-                  if number == len(keys) - 1 or (p[0] is not None and p[1] is not None)]
-        base_sites = [s for s in base_sites if not any(p[0] is s for p in pairs)]
-        head_sites = [s for s in head_sites if not any(p[1] is s for p in pairs)]
+    pair_keys = tuple((lambda site, k=one_key: k(ctx, site, name(site))) if one_key is not None else name
+                      for one_key in keys)
+    pairs = pair(sites("base"), sites("head"), pair_keys, same)
     out = []
     for base, head in pairs:
         one = head if base is None else base if head is None else None
@@ -217,19 +231,22 @@ def resolved_argument_changes(ctx: PythonContext, base: CallSite, head: CallSite
             if not same_after_resolving(ctx, old, new)]
 
 
-def pair_calls_across_scopes(ctx: PythonContext, predicate, scoped_key, loose_key=None) -> list[tuple]:
-    """Pair base and head calls by ``scoped_key`` (category and enclosing function), then pair what
-    is left over by ``loose_key`` alone: a call moved into a new ``main()`` or method is the same
-    call, compared argument by argument, not one removal and one addition."""
-    from mldiff.facts.pairing import pair, pair_calls, same_call
-    pairs = pair_calls(ctx, predicate, key=scoped_key)
-    removed = [base for base, head in pairs if head is None]
-    added = [head for base, head in pairs if base is None]
-    if not removed or not added:
-        return pairs
-    kept = [(base, head) for base, head in pairs if base is not None and head is not None]
-    loose = loose_key or (lambda site: scoped_key(site)[0])
-    return kept + pair(removed, added, loose, lambda b, h: same_call(ctx, b, h))
+def qualname_of(site: CallSite) -> str:
+    return site.qualname
+
+
+def swapped_calls(ctx: PythonContext, pairs_of: Callable[[PythonContext], list[tuple]],
+                  kind: Callable[[CallSite], object] = qualname_of) -> list[Span]:
+    """Head spans of the calls whose kind changed between paired base and head (``SGD(...)`` ->
+    ``AdamW(...)``): their arguments belong to the swap, which the family's rule reports whole."""
+    return ctx.fact(("swapped_calls", pairs_of, kind), lambda: [
+        site_span(ctx, head) for base, head in pairs_of(ctx)
+        if base is not None and head is not None and kind(base) != kind(head)])
+
+
+def inside_swapped_call(ctx: PythonContext, span: Span, pairs_of: Callable[[PythonContext], list[tuple]],
+                        kind: Callable[[CallSite], object] = qualname_of) -> bool:
+    return any(span_contains(swapped, span) for swapped in swapped_calls(ctx, pairs_of, kind))
 
 
 # -- what the structural rules of the families report alike -------------------------------------------------
@@ -247,4 +264,7 @@ def paired_calls(ctx: PythonContext, predicate, category) -> list[tuple]:
     def key(site):
         return scope_key(ctx, site, category(site) if callable(category) else category)
 
-    return ctx.fact(("paired_calls", predicate), lambda: pair_calls_across_scopes(ctx, predicate, key))
+    def loose(site):
+        return key(site)[0]
+
+    return ctx.fact(("paired_calls", predicate), lambda: pair_calls(ctx, predicate, (key, loose)))

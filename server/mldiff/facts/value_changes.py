@@ -20,13 +20,7 @@ from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import is_logging_call, same_after_resolving
 from mldiff.facts.flows import flows
 from mldiff.facts.pairing import pair, pair_bindings
-from mldiff.facts.sites import (
-    CallSite,
-    argument_changes,
-    arguments_of,
-    call_sites,
-    short_name,
-)
+from mldiff.facts.sites import CallSite, argument_changes, arguments_of, call_sites, short_name
 from mldiff.findings import Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role

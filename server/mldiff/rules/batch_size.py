@@ -8,17 +8,12 @@ from typing import Iterator
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import shorten
+from mldiff.facts.anchors import anchor
 from mldiff.facts.context import PythonContext
 from mldiff.facts.equivalence import is_noise
 from mldiff.facts.pairing import pair
 from mldiff.facts.syntax import ast_span, ast_statement
-from mldiff.facts.value_changes import (
-    ValueChange,
-    is_measured,
-    is_placeholder,
-    named_argument_changes,
-    value_changes,
-)
+from mldiff.facts.value_changes import ValueChange, is_measured, is_placeholder, named_argument_changes, value_changes
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_value_change
@@ -263,7 +258,7 @@ class GradientAccumulationChanged(ValueRule, Rule):
                 kind, index, text, _ = base_site
                 what = f"loss no longer divided by {text}" if kind == "scale" else \
                     f"micro-step loop over {text} removed"
-                yield self.report(ctx, ctx.head_anchor(ctx.base.logical[index].start), what,
+                yield self.report(ctx, anchor(ctx, "base", index), what,
                                   base_line=ctx.base.logical[index].start + 1, before=text)
             elif head_site is not None and base_site is None:
                 kind, index, text, node = head_site

@@ -7,13 +7,7 @@ import libcst as cst
 
 from mldiff.analysis.values import evaluate, make_value
 from mldiff.facts.delta import ValueChange
-from mldiff.facts.pairing import (
-    CallChange,
-    assigned_key,
-    binding_changes,
-    call_changes,
-    pair,
-)
+from mldiff.facts.pairing import CallChange, assigned_key, binding_changes, call_changes, pair
 from mldiff.facts.render import value_text
 from mldiff.facts.sites import renamed
 from mldiff.findings import Span

@@ -8,7 +8,7 @@ from mldiff.facts.anchors import base_line, site_span
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import resolve_literal, same_when_inlined
 from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
-from mldiff.facts.render import call_code, value_text
+from mldiff.facts.render import render_call, value_text
 from mldiff.facts.sites import argument_of, call_sites
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
@@ -377,7 +377,7 @@ class DatasetSplitChanged(DataValueRule, Rule):
             if parts:
                 text = f"{h.short} " + ", ".join(f"{p} {value_text(o)} -> {value_text(n)}" for p, o, n in parts)
                 yield self.report(ctx, site_span(ctx, h), text, base_line=base_line(ctx, b),
-                                  before=call_code(b), after=call_code(h))
+                                  before=render_call(b), after=render_call(h))
 
     @staticmethod
     def _differences(ctx, base, head, params):

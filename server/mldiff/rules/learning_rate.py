@@ -10,14 +10,13 @@ from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, shorten
-from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines, is_noise, statement_key
 from mldiff.facts.flows import find_defs, matching_def
 from mldiff.facts.pairing import pair, paired_calls
-from mldiff.facts.render import call_text
-from mldiff.facts.sites import CallSite
+from mldiff.facts.render import READER, render_call
 from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Span
 from mldiff.knowledge import apis
@@ -126,18 +125,9 @@ def _is_scheduler_name(qualname: str, receiver: str | None, view: ModuleView) ->
     return receiver is None or receiver.split(".", 1)[0] in view.aliases
 
 
-def _call_text(site: CallSite, width: int = 70) -> str:
-    return call_text(site, width)
-
-
 def scheduler_pairs(ctx: PythonContext) -> list[tuple]:
     """Scheduler constructions of the touched code, base paired with head (shared by ML302 and ML304)."""
     return paired_calls(ctx, is_scheduler_call, "scheduler")
-
-
-def _swapped_scheduler_spans(ctx: PythonContext) -> list[Span]:
-    return [site_span(ctx, head) for base, head in scheduler_pairs(ctx)
-            if base is not None and head is not None and base.qualname != head.qualname]
 
 
 # -- hand-written schedules ------------------------------------------------------------------------
@@ -270,9 +260,9 @@ class SchedulerChanged(Rule):
                 yield one_sided
             elif base.qualname != head.qualname:
                 yield self.report(ctx, site_span(ctx, head),
-                                  f"LR scheduler {_call_text(base, 55)} -> {_call_text(head, 55)}",
-                                  base_line=base_line(ctx, base), before=_call_text(base, 200),
-                                  after=_call_text(head, 200))
+                                  f"LR scheduler {render_call(base, READER, 55)} -> {render_call(head, READER, 55)}",
+                                  base_line=base_line(ctx, base), before=render_call(base, READER, 200),
+                                  after=render_call(head, READER, 200))
         yield from self._schedule_functions(ctx)
 
     def _schedule_functions(self, ctx: PythonContext):
@@ -607,7 +597,7 @@ class SchedulerStepChanged(Rule):
 
         for base_site, head_site in pair(base, head, lambda a: a.key, lambda b, h: context(b) == context(h)):
             if base_site is not None and head_site is None:
-                span = ctx.head_anchor(ctx.base.logical[base_site.index].start)
+                span = anchor(ctx, "base", base_site.index)
                 yield self.report(ctx, span, f"{base_site.label} removed (was {context(base_site).frequency()})",
                                   base_line=ctx.base.logical[base_site.index].start + 1,
                                   before=_statement_text(ctx.base, base_site.index, 200))
@@ -743,8 +733,10 @@ class ScheduleHyperparameterChanged(ValueRule, Rule):
             # `scheduler = StepLR(...)` -> `CosineAnnealingLR(...)`: ML302 reports the construction
             return not (is_scheduler_value(ctx.base, value_change.old)
                         or is_scheduler_value(ctx.head, value_change.new))
-        swapped = ctx.fact("lr.swapped_spans", lambda: _swapped_scheduler_spans(ctx))
-        return not any(span_contains(span, value_change.span) for span in swapped)
+        return True
+
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        return scheduler_pairs(ctx)
 
 
 def is_scheduler_value(view: ModuleView, value) -> bool:

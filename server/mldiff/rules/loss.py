@@ -12,17 +12,13 @@ from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
 from mldiff.facts.flows import backward_slice, calls_in_touched_scopes
 from mldiff.facts.pairing import pair, paired_calls, scope_key
-from mldiff.facts.render import call_text
+from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_of, arguments_of
 from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Related, Span
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.reporting import (
-    describe_difference,
-    report_added_or_removed,
-    report_value_change,
-)
+from mldiff.rules.reporting import describe_difference, report_added_or_removed, report_value_change
 from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
 _OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
@@ -69,9 +65,8 @@ def loss_pairs(ctx: PythonContext) -> list[tuple]:
     return paired_calls(ctx, is_loss_call, "loss")
 
 
-def _swapped_spans(ctx: PythonContext) -> list[Span]:
-    return [site_span(ctx, head) for base, head in loss_pairs(ctx)
-            if base is not None and head is not None and loss_kind(base.qualname) != loss_kind(head.qualname)]
+def loss_site_kind(site: CallSite) -> str:
+    return loss_kind(site.qualname)
 
 
 class LossChanged(Rule):
@@ -143,9 +138,9 @@ class LossChanged(Rule):
                     yield one_sided
                 elif loss_kind(base.qualname) != loss_kind(head.qualname):
                     yield self.report(ctx, site_span(ctx, head),
-                                      f"loss {call_text(base, 50)} -> {call_text(head, 50)}",
-                                      base_line=base_line(ctx, base), before=call_text(base, 200),
-                                      after=call_text(head, 200))
+                                      f"loss {render_call(base, READER, 50)} -> {render_call(head, READER, 50)}",
+                                      base_line=base_line(ctx, base), before=render_call(base, READER, 200),
+                                      after=render_call(head, READER, 200))
         for value_change in value_changes(ctx):
             if value_change.family == "loss" and value_change.topic == "loss_choice":
                 yield report_value_change(self, ctx, value_change)
@@ -274,12 +269,16 @@ class LossArgumentsChanged(ValueRule, Rule):
             return False
         if not isinstance(ctx, PythonContext) or value_change.kind != "argument":
             return True
-        if any(span_contains(span, value_change.span) for span in _swapped_spans(ctx)):
-            return False
         if value_change.subject.rsplit(" ", 1)[-1] in _LEGACY_REDUCTION:
             return not any(span_contains(span, value_change.span)
                            for span in ctx.fact("loss.same_reduction", lambda: _equivalent_reduction_spans(ctx)))
         return True
+
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        return loss_pairs(ctx)
+
+    def swap_kind(self, site: CallSite) -> object:
+        return loss_site_kind(site)
 
     def check(self, ctx):
         yield from super().check(ctx)

@@ -8,7 +8,7 @@ from mldiff.facts.anchors import base_line, site_span
 from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.equivalence import resolve_literal, same_after_resolving
 from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
-from mldiff.facts.render import call_code, value_text
+from mldiff.facts.render import render_call, value_text
 from mldiff.facts.sites import CallSite, call_sites, renamed
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
@@ -298,8 +298,8 @@ class ArchitectureChanged(SettingRule, Rule):
             if same_class and (base.qualname == head.qualname or not item.arguments) and not _names_another_model(item):
                 continue  # the same class, imported another way (RNNModel -> model.RNNModel)
             yield self.report(ctx, site_span(ctx, head),
-                              f"model changed: {call_code(base, 48)} -> {call_code(head, 48)}",
-                              base_line=base_line(ctx, base), before=call_code(base), after=call_code(head))
+                              f"model changed: {render_call(base, width=48)} -> {render_call(head, width=48)}",
+                              base_line=base_line(ctx, base), before=render_call(base), after=render_call(head))
 
     def _layers(self, ctx):
         local: list[frozenset[str]] = []  # this file's module classes, read only when a call might be one

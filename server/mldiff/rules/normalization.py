@@ -10,31 +10,13 @@ from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, shorten
-from mldiff.facts.anchors import (
-    base_line,
-    binding_base_line,
-    binding_span,
-    restore_fix,
-    site_span,
-    span_contains,
-)
+from mldiff.facts.anchors import anchor, base_line, binding_base_line, binding_span, restore_fix, site_span
 from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
-from mldiff.facts.flows import (
-    find_defs,
-    in_class_only_on_one_side,
-    matching_def,
-    scope_range,
-)
-from mldiff.facts.pairing import (
-    pair,
-    pair_bindings,
-    pair_calls,
-    paired_calls,
-    scope_key,
-)
-from mldiff.facts.render import call_text, value_text
+from mldiff.facts.flows import find_defs, in_class_only_on_one_side, matching_def, scope_range
+from mldiff.facts.pairing import pair, pair_bindings, pair_calls, paired_calls, scope_key
+from mldiff.facts.render import API, TORCH, render_call, value_text
 from mldiff.facts.sites import CallSite, argument_changes, call_sites
 from mldiff.facts.syntax import ast_span, ast_statement
 from mldiff.facts.value_changes import is_placeholder
@@ -105,7 +87,7 @@ class NormalizeTransformChanged(Rule):
     def check(self, ctx):
         for base, head in pair_calls(ctx, _is_normalize):
             if base is not None and head is None:
-                code = f"{base.short}{_args(base)}"
+                code = render_call(base, API, None)
                 yield self.report(
                     ctx, site_span(ctx, base), f"{code} removed",
                     base_line=base_line(ctx, base), before=code, after=None,
@@ -113,7 +95,7 @@ class NormalizeTransformChanged(Rule):
                            if f],
                 )
             elif head is not None and base is None:
-                code = f"{head.short}{_args(head)}"
+                code = render_call(head, API, None)
                 yield self.report(ctx, site_span(ctx, head), f"{code} added", before=None, after=code)
             elif base is not None and head is not None:
                 changes = argument_changes(ctx, base, head, only=("mean", "std", "tensor_mean"))
@@ -121,15 +103,9 @@ class NormalizeTransformChanged(Rule):
                     parts = [f"{name} {value_text(old)} -> {value_text(new)}" for name, old, new in changes]
                     yield self.report(
                         ctx, site_span(ctx, head), f"{head.short} " + ", ".join(parts),
-                        base_line=base_line(ctx, base), before=f"{base.short}{_args(base)}",
-                        after=f"{head.short}{_args(head)}",
+                        base_line=base_line(ctx, base), before=render_call(base, API, None),
+                        after=render_call(head, API, None),
                     )
-
-
-def _args(site) -> str:
-    from mldiff.analysis.values import node_code
-    code = node_code(site.call.node)
-    return code[code.index("("):] if "(" in code else "(...)"
 
 
 # -- normalization layers ------------------------------------------------------------------------------------
@@ -166,14 +142,6 @@ def _norm_key(ctx: PythonContext, site: CallSite) -> tuple:
 def norm_pairs(ctx: PythonContext) -> list[tuple]:
     return paired_calls(ctx, is_norm_call,
                         lambda site: "functional" if site.qualname.startswith("torch.nn.functional.") else "layer")
-
-
-def _call_text(site: CallSite, width: int = 55) -> str:
-    """``LayerNorm(c)``; a class of this file and torch's of the same name stay apart (``nn.LayerNorm``)."""
-    text = call_text(site, width)
-    if site.qualname.startswith("torch.nn.") and not site.qualname.startswith("torch.nn.functional."):
-        return "nn." + text
-    return text
 
 
 def _defined_here(view: ModuleView, qualname: str) -> str:
@@ -348,13 +316,10 @@ class NormLayerChanged(ValueRule, Rule):
         return value_change.describe().replace("functional.", "F.", 1)
 
     def accepts(self, ctx, value_change: ValueChange) -> bool:
-        if is_test_file(ctx.path) or is_placeholder(value_change):
-            return False
-        if isinstance(ctx, PythonContext) and value_change.kind == "argument":
-            swapped = [site_span(ctx, h) for b, h in norm_pairs(ctx)
-                       if b is not None and h is not None and b.qualname != h.qualname]
-            return not any(span_contains(span, value_change.span) for span in swapped)
-        return True
+        return not (is_test_file(ctx.path) or is_placeholder(value_change))
+
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        return norm_pairs(ctx)
 
     def check(self, ctx):
         yield from super().check(ctx)
@@ -370,10 +335,10 @@ class NormLayerChanged(ValueRule, Rule):
                 yield one_sided
             elif base.qualname != head.qualname:
                 yield self.report(ctx, site_span(ctx, head),
-                                  f"norm layer {_call_text(base, 45)} -> {_call_text(head, 45)}"
+                                  f"norm layer {render_call(base, TORCH, 45)} -> {render_call(head, TORCH, 45)}"
                                   f"{_defined_here(ctx.head, head.qualname)}",
-                                  base_line=base_line(ctx, base), before=_call_text(base, 200),
-                                  after=_call_text(head, 200))
+                                  base_line=base_line(ctx, base), before=render_call(base, TORCH, 200),
+                                  after=render_call(head, TORCH, 200))
         for span, line, text, count in _grouped(_norm_reference_changes(ctx)):
             more = f" (and {count - 1} more places)" if count > 1 else ""
             yield self.report(ctx, span, f"norm layer class {text}{more}", base_line=line)
@@ -666,7 +631,7 @@ class InputScalingChanged(Rule):
             if old != new and \
                     _statement_scaling(ctx.base, base.index) != _statement_scaling(ctx.head, head.index):
                 yield self.report(ctx, site_span(ctx, head),
-                                  f"{_call_text(base, 30)} -> {_call_text(head, 30)}: pixels {old} -> {new}",
+                                  f"{render_call(base, TORCH, 30)} -> {render_call(head, TORCH, 30)}: pixels {old} -> {new}",
                                   base_line=base_line(ctx, base))
 
 
@@ -832,7 +797,7 @@ class NormalizeTrainEvalMismatch(Rule):
                    "    'val': T.Compose([T.ToTensor(), T.Normalize(m, s)]),\n}\n",
             after="from torchvision import transforms as T\n"
                   "data_transforms = {\n    'train': T.Compose([T.ToTensor()]),\n    'val': T.Compose([T.ToTensor()]),\n}\n",
-            expect=(Expect(2, "removed", code="ML201"),),
+            expect=(Expect(3, "removed", code="ML201"),),
         ),
         Example(  # one shared pipeline for both splits
             before="from torchvision import transforms as T\ntransform = T.Compose([T.ToTensor(), T.Normalize(m, s)])\n",
@@ -874,7 +839,7 @@ class NormalizeTrainEvalMismatch(Rule):
             for index in base_normalizes[without]:
                 for call in ctx.base.facts(index).calls:
                     if apis.canonical(ctx.base.qualname(call)) in apis.NORMALIZE_TRANSFORMS:
-                        span = ctx.head_anchor(ctx.base.span(index, call.node).line - 1)
+                        span = anchor(ctx, "base", index, call.node)
                         line = ctx.base.span(index, call.node).line - 1
                         break
             yield self.report(ctx, span,

@@ -7,23 +7,19 @@ from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, shorten
-from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.facts.anchors import base_line, site_span
 from mldiff.facts.context import PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
 from mldiff.facts.flows import backward_slice, calls_in_touched_scopes, find_defs
-from mldiff.facts.pairing import paired_calls, scope_key
-from mldiff.facts.render import call_text
+from mldiff.facts.pairing import inside_swapped_call, paired_calls, scope_key
+from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_changes, argument_of
 from mldiff.facts.value_changes import is_placeholder, value_changes
-from mldiff.findings import Related, Span
+from mldiff.findings import Related
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.reporting import (
-    describe_difference,
-    report_added_or_removed,
-    report_value_change,
-)
+from mldiff.rules.reporting import describe_difference, report_added_or_removed, report_value_change
 from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
 _OTHER_OPTIMIZERS = re.compile(
@@ -68,11 +64,6 @@ def _key(ctx: PythonContext, site: CallSite) -> tuple:
 
 def optimizer_pairs(ctx: PythonContext) -> list[tuple]:
     return paired_calls(ctx, is_optimizer_call, "optimizer")
-
-
-def _swapped_spans(ctx: PythonContext) -> list[Span]:
-    return [site_span(ctx, head) for base, head in optimizer_pairs(ctx)
-            if base is not None and head is not None and optimizer_class(base) != optimizer_class(head)]
 
 
 class OptimizerClassChanged(Rule):
@@ -144,13 +135,13 @@ class OptimizerClassChanged(Rule):
                 elif optimizer_class(base) != optimizer_class(head):
                     yield self.report(ctx, site_span(ctx, head),
                                       f"optimizer {optimizer_class(base)} -> {optimizer_class(head)}: "
-                                      f"{call_text(head, 70)}",
-                                      base_line=base_line(ctx, base), before=call_text(base, 200),
-                                      after=call_text(head, 200))
+                                      f"{render_call(head, READER, 70)}",
+                                      base_line=base_line(ctx, base), before=render_call(base, READER, 200),
+                                      after=render_call(head, READER, 200))
         for value_change in value_changes(ctx):
             if value_change.family == "optimizer" and value_change.topic == "optimizer_choice":
-                if isinstance(ctx, PythonContext) and any(span_contains(span, value_change.span)
-                                                            for span in _swapped_spans(ctx)):
+                if isinstance(ctx, PythonContext) and inside_swapped_call(ctx, value_change.span, optimizer_pairs,
+                                                                          optimizer_class):
                     continue
                 yield report_value_change(self, ctx, value_change)
 
@@ -202,13 +193,19 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
         ),
     )
 
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        return optimizer_pairs(ctx)
+
+    def swap_kind(self, site: CallSite) -> object:
+        return optimizer_class(site)
+
     def accepts(self, ctx, value_change: ValueChange) -> bool:
         if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
         if not isinstance(ctx, PythonContext):
             return True
         if value_change.kind == "argument":
-            return not any(span_contains(span, value_change.span) for span in _swapped_spans(ctx))
+            return True
         head_lines, base_lines = ctx.fact("optimizer.group_lines", lambda: _group_structure_lines(ctx))
         if value_change.new is not None and value_change.span.line in head_lines:
             return False

@@ -6,18 +6,12 @@ from dataclasses import dataclass
 
 from mldiff.analysis.values import NOT_LITERAL, dotted_name
 from mldiff.analysis.walk import walk
-from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import PythonContext
 from mldiff.facts.equivalence import resolve_literal
 from mldiff.facts.pairing import pair, pair_calls
 from mldiff.facts.render import value_text
-from mldiff.facts.sites import (
-    CallSite,
-    argument_changes,
-    argument_of,
-    arguments_of,
-    call_sites,
-)
+from mldiff.facts.sites import CallSite, argument_changes, argument_of, arguments_of, call_sites
 from mldiff.findings import Fix, TextEdit
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
@@ -146,7 +140,7 @@ class AutocastRegion:
     def span(self, ctx):
         if self.side == "head":
             return ctx.head.span(self.index, self.node if self.node is not None else self.site.call.node)
-        return ctx.head_anchor(ctx.base.logical[self.index].start)
+        return anchor(ctx, "base", self.index)
 
 
 def autocast_regions(ctx, side: str) -> list[AutocastRegion]:

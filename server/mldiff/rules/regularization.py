@@ -8,20 +8,15 @@ import libcst as cst
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import node_code, shorten
-from mldiff.facts.anchors import base_line, site_span, span_contains
+from mldiff.analysis.values import shorten
+from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.equivalence import is_noise
 from mldiff.facts.flows import in_class_only_on_one_side
 from mldiff.facts.pairing import paired_calls, scope_key
-from mldiff.facts.render import call_text
+from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_changes
-from mldiff.facts.value_changes import (
-    ValueChange,
-    is_placeholder,
-    named_argument_changes,
-)
-from mldiff.findings import Span
+from mldiff.facts.value_changes import ValueChange, is_placeholder, named_argument_changes
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_added_or_removed, report_value_change
@@ -71,11 +66,6 @@ def _applications(ctx: PythonContext, side: str) -> list[CallSite]:
             if _dropout_module_call(view, call):
                 out.append(CallSite(side, index, call, call.callee))
     return out
-
-
-def _swapped_spans(ctx: PythonContext) -> list[Span]:
-    return [site_span(ctx, head) for base, head in dropout_pairs(ctx)
-            if base is not None and head is not None and base.qualname != head.qualname]
 
 
 _TRAINING_GATE = re.compile(r"\bif\s+(?:self\.)?training\b|\btraining\s+else\b|self\.training")
@@ -174,11 +164,10 @@ class DropoutChanged(ValueRule, Rule):
         return value_change.describe().replace("functional.", "F.", 1)
 
     def accepts(self, ctx, value_change: ValueChange) -> bool:
-        if is_test_file(ctx.path) or is_placeholder(value_change):
-            return False
-        if isinstance(ctx, PythonContext) and value_change.kind == "argument":
-            return not any(span_contains(span, value_change.span) for span in _swapped_spans(ctx))
-        return True
+        return not (is_test_file(ctx.path) or is_placeholder(value_change))
+
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        return dropout_pairs(ctx)
 
     def check(self, ctx):
         yield from super().check(ctx)
@@ -196,9 +185,9 @@ class DropoutChanged(ValueRule, Rule):
             else:
                 if base.qualname != head.qualname:
                     yield self.report(ctx, site_span(ctx, head),
-                                      f"dropout {call_text(base, 45)} -> {call_text(head, 45)}",
-                                      base_line=base_line(ctx, base), before=call_text(base, 200),
-                                      after=call_text(head, 200))
+                                      f"dropout {render_call(base, READER, 45)} -> {render_call(head, READER, 45)}",
+                                      base_line=base_line(ctx, base), before=render_call(base, READER, 200),
+                                      after=render_call(head, READER, 200))
                 elif _is_functional(head.qualname):
                     for _, old, new in argument_changes(ctx, base, head, only=("training",)):
                         old_text = old.code if old is not None else "(default True)"
@@ -219,12 +208,12 @@ class DropoutChanged(ValueRule, Rule):
             if (base is None or head is None) and in_class_only_on_one_side(ctx, base or head):
                 continue
             if base is not None and head is None:
-                text = shorten(node_code(base.call.node), 50)
-                yield self.report(ctx, ctx.head_anchor(ctx.base.logical[base.index].start),
+                text = render_call(base, width=50)
+                yield self.report(ctx, anchor(ctx, "base", base.index),
                                   f"dropout no longer applied: {text} removed",
                                   base_line=ctx.base.logical[base.index].start + 1, before=text)
             elif head is not None and base is None:
-                text = shorten(node_code(head.call.node), 50)
+                text = render_call(head, width=50)
                 yield self.report(ctx, ctx.head.span(head.index, head.call.node),
                                   f"dropout applied: {text} added", after=text)
 
@@ -353,7 +342,7 @@ class AugmentationChanged(ValueRule, Rule):
                 yield one_sided
             elif base.qualname != head.qualname or argument_changes(ctx, base, head):
                 yield self.report(ctx, site_span(ctx, head),
-                                  f"augmentation {call_text(base, 50)} -> {call_text(head, 50)}",
-                                  base_line=base_line(ctx, base), before=call_text(base, 200),
-                                  after=call_text(head, 200))
+                                  f"augmentation {render_call(base, READER, 50)} -> {render_call(head, READER, 50)}",
+                                  base_line=base_line(ctx, base), before=render_call(base, READER, 200),
+                                  after=render_call(head, READER, 200))
 

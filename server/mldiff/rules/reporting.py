@@ -4,25 +4,11 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from mldiff.analysis.module import ModuleView
-from mldiff.facts.anchors import (
-    base_line,
-    binding_base_line,
-    binding_span,
-    group_span,
-    removed_span,
-    restore_fix,
-    site_span,
-)
+from mldiff.facts.anchors import base_line, binding_base_line, binding_span, group_span, restore_fix, site_span
 from mldiff.facts.conditions import condition_phrase, conditions
 from mldiff.facts.context import PythonContext
 from mldiff.facts.pairing import CallChange
-from mldiff.facts.render import (
-    call_code,
-    call_label,
-    call_text,
-    display_target,
-    value_text,
-)
+from mldiff.facts.render import READER, call_label, display_target, render_call, value_text
 
 
 def grouped(changes: Iterable[CallChange], ctx: PythonContext) -> list[list[CallChange]]:
@@ -54,7 +40,7 @@ def _elsewhere(ctx: PythonContext, group: list[CallChange]) -> str:
 
 # -- reporting call and binding changes ---------------------------------------------------------
 def _describe_group(verb: str, group: list[CallChange]) -> str:
-    calls = ", ".join(call_code(item.site, 48) for item in group[:3])
+    calls = ", ".join(render_call(item.site, width=48) for item in group[:3])
     if len(group) > 3:
         calls += f" and {len(group) - 3} more"
     return f"{verb}: {calls}{group[0].condition}"
@@ -70,19 +56,19 @@ def report_call_changes(rule, ctx: PythonContext, changes: list[CallChange], nou
         if item.kind == "added":
             sites = [g.head for g in group]
             yield rule.report(ctx, group_span(ctx, sites), _describe_group(f"{noun} added", group) + note,
-                              before=None, after="; ".join(call_code(s) for s in sites), severity=severity)
+                              before=None, after="; ".join(render_call(s) for s in sites), severity=severity)
         elif item.kind == "removed":
             sites = [g.base for g in group]
             yield rule.report(ctx, site_span(ctx, sites[0]),
                               _describe_group(f"{noun} removed", group) + note,
                               base_line=base_line(ctx, sites[0]),
-                              before="; ".join(call_code(s) for s in sites), after=None, severity=severity,
+                              before="; ".join(render_call(s) for s in sites), after=None, severity=severity,
                               fixes=[f for f in [restore_fix(ctx, sites[0].index,
                                                              "Restore the removed lines from the base")] if f])
         elif item.kind == "arguments":
             base, head = item.base, item.head
             if base.qualname != head.qualname:
-                text = f"{noun} changed: {call_code(base, 48)} -> {call_code(head, 48)}"
+                text = f"{noun} changed: {render_call(base, width=48)} -> {render_call(head, width=48)}"
             else:
                 parts = [f"{param if not param.startswith('#') else 'argument'} {value_text(old)} -> "
                          f"{value_text(new)}" for param, old, new in item.arguments]
@@ -90,14 +76,14 @@ def report_call_changes(rule, ctx: PythonContext, changes: list[CallChange], nou
             if item.condition:
                 text += f", {item.condition}"
             yield rule.report(ctx, site_span(ctx, head), text + _elsewhere(ctx, group) + note,
-                              base_line=base_line(ctx, base), before=call_code(base), after=call_code(head),
+                              base_line=base_line(ctx, base), before=render_call(base), after=render_call(head),
                               severity=severity)
         else:
-            calls = ", ".join(call_code(g.head, 48) for g in group[:3]) + (
+            calls = ", ".join(render_call(g.head, width=48) for g in group[:3]) + (
                 f" and {len(group) - 3} more" if len(group) > 3 else "")
             yield rule.report(ctx, group_span(ctx, [g.head for g in group]),
                               f"{calls} {item.condition}" + note, base_line=base_line(ctx, item.base),
-                              before=call_code(item.base), after=call_code(item.head), severity=severity)
+                              before=render_call(item.base), after=render_call(item.head), severity=severity)
 
 
 def report_binding_changes(rule, ctx: PythonContext, pairs, describe):
@@ -129,11 +115,11 @@ def report_added_or_removed(rule, ctx: PythonContext, base, head, noun: str, wid
     """The finding for a call that exists on one side only (None when both sides have it)."""
     from mldiff.facts.anchors import base_line, site_span
     if base is not None and head is None:
-        return rule.report(ctx, removed_span(ctx, base), f"{noun} {call_text(base, width)} removed",
-                           base_line=base_line(ctx, base), before=call_text(base, 200))
+        return rule.report(ctx, site_span(ctx, base), f"{noun} {render_call(base, READER, width)} removed",
+                           base_line=base_line(ctx, base), before=render_call(base, READER, 200))
     if head is not None and base is None:
-        return rule.report(ctx, site_span(ctx, head), f"{noun} {call_text(head, width)} added",
-                           after=call_text(head, 200))
+        return rule.report(ctx, site_span(ctx, head), f"{noun} {render_call(head, READER, width)} added",
+                           after=render_call(head, READER, 200))
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from mldiff.analysis.values import dotted_name
-from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.pairing import pair, pair_calls
 from mldiff.facts.render import value_text
@@ -13,14 +13,7 @@ from mldiff.facts.sites import argument_changes, call_sites
 from mldiff.findings import Fix, Span, TextEdit
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
-from mldiff.rules.loops import (
-    Event,
-    classify_call,
-    events,
-    is_evaluation,
-    loops,
-    region,
-)
+from mldiff.rules.loops import Event, classify_call, events, is_evaluation, loops, region
 from mldiff.rules.values import ValueRule
 
 _LOOP = ("import torch\nmodel = torch.nn.Linear(4, 1)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
@@ -53,7 +46,7 @@ def _touched_events(ctx, side: str, kinds: tuple[str, ...]) -> list[Event]:
 def _event_span(ctx, side: str, event: Event) -> Span:
     if side == "head":
         return ctx.head.span(event.index, event.call.node)
-    return ctx.head_anchor(ctx.base.logical[event.index].start)
+    return anchor(ctx, "base", event.index)
 
 
 def _event_base_line(ctx, side, event) -> int | None:
@@ -157,7 +150,7 @@ def _head_index(ctx, event: Event) -> int:
     """The head logical line where a removed base event stood (for looking at its region)."""
     if not ctx.head.logical:
         return 0
-    line = ctx.head_anchor(ctx.base.logical[event.index].start).line - 1
+    line = anchor(ctx, "base", event.index).line - 1
     index = ctx.head.index_at(line)
     while index < 0 and line > 0:
         line -= 1
@@ -782,7 +775,7 @@ class AccumulationLossScalingChanged(Rule):
                     if self._present(ctx, other, binding.target, divisor):
                         continue
                     if side == "base":
-                        yield self.report(ctx, ctx.head_anchor(view.logical[index].start),
+                        yield self.report(ctx, anchor(ctx, "base", index),
                                           f"{binding.target} is no longer divided by {divisor}: gradients are "
                                           f"{divisor} times larger", base_line=view.logical[index].start + 1)
                     else:

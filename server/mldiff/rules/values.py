@@ -7,6 +7,8 @@ from typing import Any
 from mldiff.analysis.values import contrast
 from mldiff.facts.context import PythonContext
 from mldiff.facts.delta import ValueChange
+from mldiff.facts.pairing import inside_swapped_call
+from mldiff.facts.sites import CallSite
 from mldiff.facts.value_changes import value_changes
 
 VALUE_FILE_KINDS = ("python", "yaml", "json", "toml", "notebook")
@@ -25,7 +27,20 @@ class ValueRule:
         """The value changes this rule reports."""
         return [value_change for value_change in value_changes(ctx)
                 if value_change.family == self.family and value_change.topic in self.topics
-                and self.accepts(ctx, value_change)]
+                and self.accepts(ctx, value_change) and not self._in_swap(ctx, value_change)]
+
+    def swaps(self, ctx: PythonContext) -> list[tuple]:
+        """This family's calls, base paired with head (``norm_pairs``): an argument changed inside a
+        call whose class changed is part of the swap, which the structural rule reports."""
+        return []
+
+    def swap_kind(self, site: CallSite) -> object:
+        """What must differ for a pair to be a swap (the class, by default)."""
+        return site.qualname
+
+    def _in_swap(self, ctx, value_change: ValueChange) -> bool:
+        return isinstance(ctx, PythonContext) and value_change.kind == "argument" and \
+            inside_swapped_call(ctx, value_change.span, self.swaps, self.swap_kind)
 
     def check(self, ctx):
         for value_change in self.selected(ctx):
@@ -90,9 +105,7 @@ class SettingRule(ValueRule):
                 _cast_of(value_change.old.code, value_change.new.code):
             return False  # nz = opt.nz -> nz = int(opt.nz): the same value, converted
         if isinstance(ctx, PythonContext) and (value_change.old is None or value_change.new is None):
-            from mldiff.facts.anchors import (
-                counterpart_broken,  # added or removed, unless a parse error hid it
-            )
+            from mldiff.facts.anchors import counterpart_broken  # added or removed, unless a parse error hid it
             if _moved_setting(ctx, value_change) or _in_new_function(ctx, value_change):
                 return False
             if value_change.new is not None:
