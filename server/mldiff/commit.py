@@ -157,7 +157,8 @@ def add_trailers(root: Path, message_file: Path, pairs: list[tuple[str, str]]) -
 
 def hooks_dir(root: Path) -> Path:
     """Where git looks for hooks (core.hooksPath respected)."""
-    return Path(gitcmd.git(root, "rev-parse", "--path-format=absolute", "--git-path", "hooks").strip())
+    return Path(gitcmd.git(root, "rev-parse", "--path-format=absolute", "--git-path", "hooks",
+                           hooks_off=False).strip())
 
 
 def _is_ours(path: Path) -> bool:

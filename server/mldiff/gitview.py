@@ -565,11 +565,7 @@ class RepoView:
         return ok, out
 
     def _call(self, args: Sequence[str]) -> tuple[bool, str, str]:
-        try:
-            result = subprocess.run([self._git_exe, *_GIT_OPTIONS, *args], cwd=self._cwd, env=self._env,
-                                    capture_output=True, stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise GitError(NO_GIT) from None
+        result = run_git(self._cwd, args, self._env, git_executable=self._git_exe)
         # Paths are bytes on disk: surrogateescape keeps undecodable names round-tripping.
         return (result.returncode == 0, os.fsdecode(result.stdout),
                 result.stderr.decode("utf-8", "replace"))
@@ -605,7 +601,49 @@ _FIXED_ENV = {
 # program, no hook, and no index refresh. (``git diff`` against the working tree rewrites the
 # index after a stat-only change, and runs the post-index-change hook, even under
 # GIT_OPTIONAL_LOCKS=0; without the refresh such a file is listed and reads as unchanged.)
-_GIT_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "diff.autoRefreshIndex=false")
+_GIT_OPTIONS_WITH_HOOKS = ("-c", "core.fsmonitor=false", "-c", "diff.autoRefreshIndex=false")
+_GIT_OPTIONS = _GIT_OPTIONS_WITH_HOOKS + ("-c", "core.hooksPath=/dev/null")
+
+
+def run_git(cwd: str | os.PathLike, args: Sequence[str], env: dict[str, str], *, input: bytes | None = None,
+            hooks_off: bool = True, git_executable: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    """The one way mldiff runs git: ``_GIT_OPTIONS`` (no fsmonitor, no hooks, no index refresh)
+    unless ``hooks_off`` is False (asking git where the hooks are), an environment from
+    ``_repo_env`` / ``worktree_env``, nothing on stdin but ``input``."""
+    options = _GIT_OPTIONS if hooks_off else _GIT_OPTIONS_WITH_HOOKS
+    try:
+        return subprocess.run([git_executable or find_git(), *options, *args], cwd=cwd, env=env, input=input,
+                              capture_output=True, stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise GitError(NO_GIT) from None
+    except NotADirectoryError:
+        raise GitError(f"{cwd} is not a directory") from None
+
+
+def worktree_env(root: str | os.PathLike) -> dict[str, str]:
+    """The environment for git run in the work tree ``root`` (validation, commit integration):
+    what a calling git (a hook, an alias) set for *its* repository is dropped, so git finds
+    ``root``'s; a temporary index of ``git commit -a`` is kept when it belongs to ``root``."""
+    env = {k: v for k, v in os.environ.items() if k not in _INHERITED_REPO_ENV}
+    env.update(_FIXED_ENV)
+    index_file = os.environ.get("GIT_INDEX_FILE")
+    if index_file:
+        index_path = Path(index_file) if os.path.isabs(index_file) else Path(root) / index_file
+        owners = [Path(root)]
+        result = run_git(root, ("rev-parse", "--path-format=absolute", "--git-common-dir"), env)
+        if result.returncode == 0:
+            owners.append(Path(os.fsdecode(result.stdout).strip()))
+        try:
+            if any(index_path.resolve().is_relative_to(owner.resolve()) for owner in owners):
+                env["GIT_INDEX_FILE"] = str(index_path)
+        except OSError:
+            pass
+    return env
+
+
+def git_message(args: Sequence[str], stderr: str) -> str:
+    """``git worktree failed: <git's own reason>``: one line for a failed git call."""
+    return _git_message(args, stderr)
 
 
 def find_git() -> str:

@@ -12,12 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mldiff.knowledge.apis import (
-    DISTRIBUTED_WRAPPERS,
-    canonical,
-    has_role,
-    is_norm_layer,
-)
+from mldiff.knowledge.apis import DISTRIBUTED_WRAPPERS, canonical, has_role, is_norm_layer
 
 Role = tuple[str, str]
 NEXT = ("", "")  # marker: this entry does not decide; the next ones may

@@ -20,7 +20,6 @@ from mldiff.errors import GitError
 from mldiff.validate.gitcmd import git
 from mldiff.validate.store import mldiff_dir, read_json
 
-NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
 def worktrees_dir(common: Path) -> Path:
@@ -53,7 +52,7 @@ def _alive(owner: dict) -> bool:
 
 def _remove(root: Path, path: Path) -> None:
     try:
-        git(root, *NO_HOOKS, "worktree", "remove", "--force", "--force", "--", str(path))
+        git(root, "worktree", "remove", "--force", "--force", "--", str(path))
     except GitError:
         pass
     if path.exists():
@@ -98,7 +97,7 @@ def base_checkout(root: Path, common: Path, commit: str) -> Iterator[Path]:
     owner = {"pid": os.getpid(), "start": _process_start(os.getpid()), "commit": commit}
     path.with_suffix(".owner").write_text(json.dumps(owner), encoding="utf-8")
     try:
-        git(root, *NO_HOOKS, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+        git(root, "worktree", "add", "--detach", "--quiet", "--", str(path), commit)
         yield path
     finally:
         _remove(root, path)
