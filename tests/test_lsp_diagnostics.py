@@ -79,7 +79,8 @@ async def test_removal_inside_a_multi_line_statement(train_repo: Repo, profile: 
         uri = lsp.open(train_repo.path / "train.py")
         lsp.change(uri, ((7, 0, 8, 0), ""))  # the eval transform's Normalize line
         found = ml201(await lsp.diagnostics(uri, lambda d: bool(ml201(d))))
-        assert [(d.range.start.line, d.message) for d in found] == [(5, REMOVED_MESSAGE)]
+        # anchored where the removed line stood (now the closing `])`), not on the statement's first line
+        assert [(d.range.start.line, d.message) for d in found] == [(7, REMOVED_MESSAGE)]
 
 
 @pytest.mark.parametrize("case", ["untracked file", "repository without commits"])

@@ -18,7 +18,8 @@ from mldiff import config
 from mldiff.config import Settings
 from mldiff.errors import ConfigError, GitError
 from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
-from mldiff.gitview import INDEX, WORKTREE, FileChange, RepoView
+from mldiff.config import INDEX, WORKTREE, parse_base
+from mldiff.gitview import FileChange, RepoView
 from mldiff.textdecode import UnreadableFile
 
 # Progress: (files done, files to analyse, path just finished). Called once with (0, total, "")
@@ -26,7 +27,6 @@ from mldiff.textdecode import UnreadableFile
 Progress = Callable[[int, int, str], None]
 
 PARALLEL_MIN_FILES = 20  # below this, starting worker processes costs more than it saves
-MERGE_BASE_PREFIX = "merge-base:"
 
 
 @dataclass
@@ -77,9 +77,8 @@ def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool,
            jobs: int | None) -> CheckResult:
     head_kind = _head(view, head)
     settings = settings_for(view, settings, head_kind)
-    base_rev = base or settings.base
-    if base_rev.startswith(MERGE_BASE_PREFIX):
-        base_rev, merge_base = base_rev[len(MERGE_BASE_PREFIX):], True
+    parsed = parse_base(base or settings.base)
+    base_rev, merge_base = parsed.revision, merge_base or parsed.merge_base
     if base_rev in (INDEX, WORKTREE):
         raise ConfigError(f"base {base_rev!r} is for the editor; mldiff check compares with a revision "
                           f"(pass --base REV)")

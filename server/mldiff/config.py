@@ -31,6 +31,37 @@ from mldiff.findings import SEVERITIES
 
 
 
+INDEX = "index"            # the base (or head) that is the staged content
+WORKTREE = "worktree"      # the head that is the working tree
+MERGE_BASE_PREFIX = "merge-base:"
+
+
+@dataclass(frozen=True)
+class Base:
+    """A diff base as the user writes it (``HEAD``, ``index``, ``merge-base:main``, any revision), parsed."""
+
+    revision: str                  # the revision, or for a merge base the branch to fork from
+    merge_base: bool = False       # compare with the merge base of HEAD and ``revision``
+
+    @property
+    def is_index(self) -> bool:
+        return self.revision == INDEX and not self.merge_base
+
+    def __str__(self) -> str:
+        return f"{MERGE_BASE_PREFIX}{self.revision}" if self.merge_base else self.revision
+
+
+def parse_base(spec: str) -> Base:
+    """The one reading of a base setting; ConfigError for ``merge-base:`` without a branch."""
+    spec = spec.strip()
+    if spec.startswith(MERGE_BASE_PREFIX):
+        branch = spec[len(MERGE_BASE_PREFIX):].strip()
+        if not branch:
+            raise ConfigError(f"base {spec!r} names no branch: use merge-base:<branch>")
+        return Base(branch, merge_base=True)
+    return Base(spec or "HEAD")
+
+
 # Test code changes no training run: skipped unless a path is named explicitly or
 # `exclude` is set (to [] to read tests too).
 DEFAULT_EXCLUDE = ("tests/**", "test/**", "**/tests/**", "**/test/**", "test_*.py", "**/test_*.py",

@@ -9,5 +9,9 @@ class GitError(MldiffError):
     """git could not answer: not a repository, unknown revision, missing objects."""
 
 
+class NoCommitsYet(GitError):
+    """The repository (or HEAD's branch) has no commit: there is nothing to compare against."""
+
+
 class ConfigError(MldiffError):
     """``[tool.mldiff]`` or an editor setting holds something mldiff cannot use."""

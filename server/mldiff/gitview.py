@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from mldiff.errors import GitError
+from mldiff.config import INDEX, WORKTREE
+from mldiff.errors import GitError, NoCommitsYet
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
 
-WORKTREE = "worktree"
-INDEX = "index"
 MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
 
 EMPTY_REPOSITORY = ("repository has no commits yet: nothing to compare against; "
@@ -178,7 +177,7 @@ class RepoView:
         if not rev or rev.startswith("-") or any(c in rev for c in "\n\r\0"):
             # Never an option, never a second line on a batch reader.
             if not self._has_commits():
-                raise GitError(EMPTY_REPOSITORY)
+                raise NoCommitsYet(EMPTY_REPOSITORY)
             raise GitError(f"unknown revision {rev!r}: not a branch, tag or commit in this repository")
         ok, out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
         if ok and out.strip():
@@ -208,11 +207,11 @@ class RepoView:
 
     def _unknown_revision(self, rev: str) -> GitError:
         if not self._has_commits():
-            return GitError(EMPTY_REPOSITORY)
+            return NoCommitsYet(EMPTY_REPOSITORY)
         if rev == "HEAD":
             ok, branch = self._try("symbolic-ref", "--quiet", "--short", "HEAD")
             name = branch.strip() if ok else "HEAD"
-            return GitError(f"HEAD has no commits yet (branch {name!r} is unborn): "
+            return NoCommitsYet(f"HEAD has no commits yet (branch {name!r} is unborn): "
                             f"commit once or pass --base")
         ok, out = self._try("rev-parse", "--verify", "--quiet", "--end-of-options", rev)
         if ok and out.strip():  # a full sha "verifies" even when the object is absent

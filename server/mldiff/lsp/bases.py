@@ -13,10 +13,9 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from mldiff.errors import GitError
+from mldiff.config import INDEX, parse_base
+from mldiff.errors import GitError, NoCommitsYet
 
-MERGE_BASE_PREFIX = "merge-base:"
-INDEX = "index"
 
 
 @dataclass(frozen=True)
@@ -86,20 +85,13 @@ class BaseTexts:
 
 
 def _resolve_spec(repo, spec: str) -> tuple[str | None, str]:
-    from mldiff.gitview import EMPTY_REPOSITORY
-    if spec == INDEX:
+    base = parse_base(spec)
+    if base.is_index:
         return INDEX, "index"
     try:
-        if spec.startswith(MERGE_BASE_PREFIX):
-            other = spec[len(MERGE_BASE_PREFIX):].strip()
-            if not other:
-                raise GitError(f"base {spec!r} names no branch: use merge-base:<branch>")
-            sha = repo.merge_base("HEAD", other)
-        else:
-            sha = repo.resolve(spec)
-    except GitError as exc:
-        unborn = str(exc) == EMPTY_REPOSITORY or str(exc).startswith("HEAD has no commits yet")
-        if spec == "HEAD" and unborn:
+        sha = repo.merge_base("HEAD", base.revision) if base.merge_base else repo.resolve(base.revision)
+    except NoCommitsYet:
+        if str(base) == "HEAD":
             return None, "no commits yet"
         raise
     return sha, f"{spec} ({sha[:7]})"

@@ -73,15 +73,18 @@ def repository_root(uri: str | None) -> Path:
 def validation_base(root: Path, spec: str) -> str | None:
     """The commit the change is validated against, from the diff base: ``index`` compares
     with what is staged, which is no commit, so HEAD; ``merge-base:B`` the branch point."""
-    from mldiff.lsp.bases import INDEX, MERGE_BASE_PREFIX
+    from mldiff.config import parse_base
     from mldiff.validate import gitcmd
-    if not spec or spec in (INDEX, "HEAD"):
+    if not spec:
         return None
-    if spec.startswith(MERGE_BASE_PREFIX):
+    base = parse_base(spec)
+    if base.is_index or str(base) == "HEAD":
+        return None
+    if base.merge_base:
         head = gitcmd.resolve_commit(root, "HEAD")
-        other = gitcmd.resolve_commit(root, spec[len(MERGE_BASE_PREFIX):])
+        other = gitcmd.resolve_commit(root, base.revision)
         return gitcmd.git(root, "merge-base", head, other).strip()
-    return spec
+    return base.revision
 
 
 # -- telling the user --------------------------------------------------------------------------
