@@ -100,9 +100,6 @@ def _check(view: RepoView, base: str | None, head: str | None, merge_base: bool,
     return result
 
 
-def analyse_change(view: RepoView, change: FileChange, settings: Settings) -> FileResult:
-    """Read both sides of one change and analyse them; every failure becomes data."""
-    return _analyse(view, change, settings)[0]
 
 
 def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[FileResult, bool]:

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from itertools import accumulate
 from dataclasses import replace
 from functools import cached_property
-from typing import Iterable, Iterator
 
 from mldiff.analysis.segments import LogicalLine, Segments, resegment, segment
 import libcst as cst
@@ -276,11 +275,6 @@ class ModuleView:
                 if binding.target == name or (name.startswith("args.") and binding.target == name):
                     out.append((index, binding))
         return out
-
-    def calls(self, indices: Iterable[int]) -> Iterator[tuple[int, CallFact]]:
-        for index in indices:
-            for call in self.facts(index).calls:
-                yield index, call
 
     def constructor_of(self, name: str) -> str | None:
         """Qualified name of the call most recently assigned to ``name`` (``scaler`` ->

@@ -7,11 +7,11 @@ coordinates); suppressing works from the line the client points at now.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
+from mldiff.lsp.diagnostic_data import DiagnosticData
 from mldiff.lsp.diagnostics import SOURCE
 from mldiff.lsp.positions import line_content, to_units
 from mldiff.lsp.validation_commands import ATTACH, VALIDATE
@@ -60,12 +60,6 @@ def _edit(ls, uri: str, version: int | None, edits: list[types.TextEdit]) -> typ
     return types.WorkspaceEdit(changes={uri: edits})
 
 
-def _range(value: dict[str, Any]) -> types.Range:
-    start, end = value["start"], value["end"]
-    return types.Range(start=types.Position(line=int(start["line"]), character=int(start["character"])),
-                       end=types.Position(line=int(end["line"]), character=int(end["character"])))
-
-
 def _wanted(only: list[str] | None, kind: str) -> bool:
     return not only or any(kind == k or kind.startswith(k + ".") for k in only)
 
@@ -80,12 +74,12 @@ def actions_for(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
     only = [str(getattr(k, "value", k)) for k in params.context.only] if params.context.only else None
     out: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:
-        data = diagnostic.data
-        if diagnostic.source != SOURCE or not isinstance(data, dict) or not diagnostic.code:
+        data = DiagnosticData.from_json(diagnostic.data)
+        if diagnostic.source != SOURCE or data is None or not diagnostic.code:
             continue
         code = str(diagnostic.code)
         if _wanted(only, types.CodeActionKind.QuickFix.value):
-            if document.version is None or data.get("version") == document.version:
+            if document.version is None or data.version == document.version:
                 out.extend(_fix_actions(ls, uri, document.version, diagnostic, data))
             if kind in HASH_COMMENT_KINDS and document.lines:
                 line = comment_line(document.lines, diagnostic.range.start.line, diagnostic.range.end.line)
@@ -108,17 +102,10 @@ def actions_for(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
 
 
 def _fix_actions(ls, uri: str, version: int | None, diagnostic: types.Diagnostic,
-                 data: dict[str, Any]) -> list[types.CodeAction]:
-    out = []
-    for index, fix in enumerate(data.get("fixes") or []):
-        try:
-            edits = [types.TextEdit(range=_range(e["range"]), new_text=str(e["newText"])) for e in fix["edits"]]
-            title = str(fix["title"])
-        except (KeyError, TypeError, ValueError):
-            continue  # data the client changed: no fix rather than a wrong one
-        out.append(types.CodeAction(title=title, kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
-                                    is_preferred=index == 0, edit=_edit(ls, uri, version, edits)))
-    return out
+                 data: DiagnosticData) -> list[types.CodeAction]:
+    return [types.CodeAction(title=fix.title, kind=types.CodeActionKind.QuickFix, diagnostics=[diagnostic],
+                             is_preferred=index == 0, edit=_edit(ls, uri, version, list(fix.edits)))
+            for index, fix in enumerate(data.fixes)]
 
 
 def register(server) -> None:

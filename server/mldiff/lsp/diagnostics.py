@@ -7,11 +7,12 @@ code actions never re-run the analysis.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lsprotocol import types
 
 from mldiff.docs import rule_url
+from mldiff.lsp.diagnostic_data import DiagnosticData
 from mldiff.lsp.positions import span_to_range
 
 if TYPE_CHECKING:
@@ -47,31 +48,8 @@ def to_diagnostic(finding: Finding, uri: str, lines: Sequence[str], encoding: st
         source=SOURCE,
         message=finding.message,
         related_information=related or None,
-        data=finding_data(finding, lines, encoding, version),
+        data=DiagnosticData.of(finding, lines, encoding, version).to_json(),
     )
-
-
-def finding_data(finding: Finding, lines: Sequence[str], encoding: str, version: int | None) -> dict[str, Any]:
-    """What code actions and hovers need, as plain JSON."""
-    return {
-        "code": finding.code,
-        "family": finding.family,
-        "before": finding.before,
-        "after": finding.after,
-        "base_line": finding.base_line,
-        "version": version,
-        "fixes": [
-            {"title": fix.title,
-             "edits": [{"range": _range_json(span_to_range(edit.span, lines, encoding)), "newText": edit.new_text}
-                       for edit in fix.edits]}
-            for fix in finding.fixes
-        ],
-    }
-
-
-def _range_json(value: types.Range) -> dict[str, Any]:
-    return {"start": {"line": value.start.line, "character": value.start.character},
-            "end": {"line": value.end.line, "character": value.end.character}}
 
 
 def _other_file_location(path: str, span, repo_root: str | None, encoding: str) -> types.Location | None:

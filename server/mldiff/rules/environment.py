@@ -484,8 +484,6 @@ def _index_variant(url: str) -> str:
     return match.group(1) if match else ""
 
 
-def _variant_text(variant: str) -> str:
-    return cuda_label(variant) if variant else "no variant"
 
 
 def _variant_change(old: str, new: str) -> str:

@@ -576,5 +576,5 @@ class DeprecatedAmpApi(Rule):
             edits.append(TextEdit(type(end)(end.end_line, end.end_column - 1, end.end_line, end.end_column - 1),
                                   f'"{device}"'))
         label = "autocast" if "autocast" in new_name else "GradScaler"
-        return Fix(f"Use {new_name.replace('torch.amp.', 'torch.amp.')}('{device}')" if label == "autocast"
+        return Fix(f"Use {new_name}('{device}')" if label == "autocast"
                    else f"Use torch.amp.GradScaler('{device}')", tuple(edits))
