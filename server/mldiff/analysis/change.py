@@ -221,6 +221,7 @@ class PythonChange:
                 continue
             local: dict[str, str] | None = {}
             for position, (old, new) in enumerate(zip(base_tokens, head_tokens)):
+                assert local is not None  # every path that sets it to None leaves the loop
                 if old == new:
                     continue
                 if _is_fstring(base_tokens, position, old) and _is_fstring(head_tokens, position, new):
