@@ -66,7 +66,7 @@ def _parse_cached(code: str) -> ast.AST | None:
         return None
 
 
-def ast_span(view: ModuleView, index: int, node: ast.AST) -> Span:
+def ast_span(view: ModuleView, index: int, node: ast.expr | ast.stmt) -> Span:
     """Absolute span (1-based, code-point columns) of an ``ast`` node of logical line ``index``."""
     unit = view.unit(index)
     logical = view.logical[index]
