@@ -7,13 +7,17 @@ near misses that must stay silent. ``docs/rules.md`` is generated from these cla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, TypeVar
 
 from mldiff.families import FAMILIES
 from mldiff.findings import Finding, Fix, Related, Span
 
 if TYPE_CHECKING:
-    from mldiff.facts.context import PythonContext
+    from mldiff.facts.context import Context
+
+# The context a rule reads: ``Rule[PythonContext]`` for Python files (and notebooks' code
+# cells), ``Rule[TextContext]`` for the other kinds, ``Rule[Context]`` for rules of both.
+C = TypeVar("C", bound="Context")
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Example:
     note: str = ""
 
 
-class Rule:
+class Rule(Generic[C]):
     code: ClassVar[str]
     family: ClassVar[str]
     severity: ClassVar[str] = "warning"
@@ -48,10 +52,10 @@ class Rule:
     # the code itself (a cross-check such as float16 without a GradScaler) report there.
     reports_new_files: ClassVar[bool] = False
 
-    def check(self, ctx) -> Iterable[Finding]:  # pragma: no cover - abstract
+    def check(self, ctx: C) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "code" in cls.__dict__:
             assert cls.family in FAMILIES, f"{cls.__name__}: unknown family {cls.family!r}"
@@ -61,7 +65,7 @@ class Rule:
         import inspect
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def report(self, ctx: PythonContext, span: Span, message: str, *, base_line: int | None = None,
+    def report(self, ctx: Context, span: Span, message: str, *, base_line: int | None = None,
                before: str | None = None, after: str | None = None,
                related: Iterable[Related] = (), fixes: Iterable[Fix] = (),
                severity: str | None = None, base_text: str | None = None) -> Finding:
@@ -73,12 +77,12 @@ class Rule:
         )
 
 
-def all_rules() -> list[type[Rule]]:
+def all_rules() -> list[type[Rule[Any]]]:
     """Every rule class, sorted by code."""
     from mldiff import rules as package  # noqa: F401 - importing registers the family modules
-    found: dict[str, type[Rule]] = {}
+    found: dict[str, type[Rule[Any]]] = {}
 
-    def walk(cls: type[Rule]) -> Iterator[type[Rule]]:
+    def walk(cls: type[Rule[Any]]) -> Iterator[type[Rule[Any]]]:
         for sub in cls.__subclasses__():
             yield sub
             yield from walk(sub)

@@ -2,28 +2,35 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Iterator, cast
 
-from mldiff.analysis.values import contrast
-from mldiff.facts.context import PythonContext
+from mldiff.analysis.values import Value, contrast
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.pairing import inside_swapped_call
 from mldiff.facts.sites import CallSite
 from mldiff.facts.value_changes import value_changes
+from mldiff.findings import Finding
+
+if TYPE_CHECKING:  # a mixin: the rule classes list ``Rule`` after it, which gives code, family, report()
+    from mldiff.rules.base import Rule
+    _Mixin = Rule[Context]
+else:
+    _Mixin = object
 
 VALUE_FILE_KINDS = ("python", "yaml", "json", "toml", "notebook")
 
 
-class ValueRule:
+class ValueRule(_Mixin):
     """Mixin for rules that report changed values of some topics (see ``value_changes``).
 
     Subclasses set ``topics`` and, if they like, ``subject_prefix`` (e.g. "learning rate")."""
 
-    topics: tuple[str, ...] = ()
-    file_kinds = VALUE_FILE_KINDS
-    severity_by_topic: dict[str, str] = {}
+    topics: ClassVar[tuple[str, ...]] = ()
+    file_kinds: ClassVar[tuple[str, ...]] = VALUE_FILE_KINDS
+    severity_by_topic: ClassVar[dict[str, str]] = {}
 
-    def selected(self, ctx) -> list[ValueChange]:
+    def selected(self, ctx: Context) -> list[ValueChange]:
         """The value changes this rule reports."""
         return [value_change for value_change in value_changes(ctx)
                 if value_change.family == self.family and value_change.topic in self.topics
@@ -38,11 +45,11 @@ class ValueRule:
         """What must differ for a pair to be a swap (the class, by default)."""
         return site.qualname
 
-    def _in_swap(self, ctx, value_change: ValueChange) -> bool:
+    def _in_swap(self, ctx: Context, value_change: ValueChange) -> bool:
         return isinstance(ctx, PythonContext) and value_change.kind == "argument" and \
             inside_swapped_call(ctx, value_change.span, self.swaps, self.swap_kind)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         for value_change in self.selected(ctx):
             yield self.report(
                 ctx, value_change.span, self.message_for(ctx, value_change),
@@ -53,15 +60,15 @@ class ValueRule:
                 severity=self.severity_for(ctx, value_change),
             )
 
-    def severity_for(self, ctx, value_change: ValueChange) -> str | None:
+    def severity_for(self, ctx: Context, value_change: ValueChange) -> str | None:
         """None: the rule's own severity."""
         return self.severity_by_topic.get(value_change.topic)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         """A further filter for subclasses that share a topic with a structural check."""
         return True
 
-    def message_for(self, ctx, value_change: ValueChange) -> str:
+    def message_for(self, ctx: Context, value_change: ValueChange) -> str:
         """The message; subclasses that need the change itself (e.g. to say where a setting
         is read) override this, the rest override ``message``."""
         return self.message(value_change)
@@ -83,23 +90,23 @@ class SettingRule(ValueRule):
     differ, and says which ``if`` a changed setting decides when it feeds no call (``compile =
     True`` ... ``if compile:``)."""
 
-    def structural(self, ctx: PythonContext):
+    def structural(self, ctx: PythonContext) -> Iterable[Finding]:
         return ()
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if isinstance(ctx, PythonContext):
             yield from self.structural(ctx)
 
-    def selected(self, ctx) -> list[ValueChange]:
+    def selected(self, ctx: Context) -> list[ValueChange]:
         chosen = super().selected(ctx)
         return _without_renamed_settings(ctx, chosen) if isinstance(ctx, PythonContext) else chosen
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
         if value_change.kind == "binding" and (value_change.old is None) != (value_change.new is None) and \
-                _placeholder((value_change.new or value_change.old).literal):
+                _placeholder(cast(Value, value_change.new or value_change.old).literal):  # the one that is set
             return False  # `sampler = None`, `gpus = {}` added or dropped: a placeholder, not a setting
         if value_change.old is not None and value_change.new is not None and \
                 _cast_of(value_change.old.code, value_change.new.code):
@@ -121,7 +128,7 @@ class SettingRule(ValueRule):
         before, after = contrast(old.code, new.code)
         return f"{value_change.subject} {before} -> {after}{value_change.flow}"
 
-    def message_for(self, ctx, value_change: ValueChange) -> str:
+    def message_for(self, ctx: Context, value_change: ValueChange) -> str:
         text = self.message(value_change)
         if isinstance(ctx, PythonContext) and value_change.kind == "binding" and not value_change.flow \
                 and value_change.new is not None:
@@ -195,6 +202,7 @@ def _without_renamed_settings(ctx: PythonContext, chosen: list[ValueChange]) -> 
     dropped: set[int] = set()
     for gone in removed:
         for new in added:
+            assert gone.old is not None and gone.base_line is not None and new.new is not None  # as selected
             if id(new) in dropped or gone.topic != new.topic or not _literal_equal(gone.old.literal, new.new.literal):
                 continue
             if any(h.base_start < gone.base_line <= max(h.base_end, h.base_start + 1)
