@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from mldiff.errors import MldiffError
 
@@ -33,7 +33,7 @@ class Outcome:
     tail: list[str] = field(default_factory=list)   # last lines of stdout+stderr, progress lines left out
 
 
-def kill_group(process: subprocess.Popen, grace: float = 3.0) -> None:
+def kill_group(process: subprocess.Popen[Any], grace: float = 3.0) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

@@ -1,6 +1,7 @@
 """One validation: base checkout, two probe runs (base, then the working tree), compare, store."""
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -174,7 +175,7 @@ def run_validation(root: Path | str, base: str | None = None, steps: int | None 
                 full_argv = chosen.argv(argv, chosen.path(cwd), _environment(config, chosen, host_env=False))
                 outcome = process.run(full_argv, cwd=str(cwd if chosen.kind == "local" else root), env=env,
                                       timeout=timeout, cancel=cancel,
-                                      on_step=lambda step, total, side=side: report(side, step, total))
+                                      on_step=functools.partial(report, side))
                 if outcome.cancelled:
                     raise ValidationCancelled("validation cancelled")
                 run = store.read_json(out)
