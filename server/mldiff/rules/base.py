@@ -47,9 +47,15 @@ class Rule:
     # In a file the change adds, everything is "added": only rules that find a problem in
     # the code itself (a cross-check such as float16 without a GradScaler) report there.
     reports_new_files: ClassVar[bool] = False
+    # The generic rule runs after all others and reads their findings (see rules/generic.py).
+    runs_after_others: ClassVar[bool] = False
 
     def check(self, ctx) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def check_after(self, ctx, earlier) -> Iterable[Finding]:
+        """For ``runs_after_others`` rules: findings given what the other rules found."""
+        return ()
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
