@@ -357,3 +357,23 @@ def test_markdown_escapes_table_cells_and_caps_its_size():
     out, err = io.StringIO(), io.StringIO()
     markdown.write(CheckResult("a" * 40, "worktree", [odd]), out, err)
     assert out.getvalue() == text and err.getvalue().startswith("mldiff: 1 finding")
+
+
+# -- documentation ---------------------------------------------------------------------------------
+
+def test_every_format_is_documented_and_the_readme_names_them():
+    from conftest import ROOT
+    from mldiff import formats
+    check_doc = (ROOT / "docs" / "check.md").read_text(encoding="utf-8")
+    ci_doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    usage = "[--format " + "|".join(formats.names()) + "]"
+    assert usage in check_doc
+    for name in formats.names():
+        assert f"- `{name}`:" in check_doc, name
+        assert f"| `{name}` |" in ci_doc, name
+    for name in ("gitlab", "rdjson", "markdown", "sarif", "github"):
+        assert f"`{name}`" in readme, name
+    for heading in ("## GitHub: the mldiff action", "## GitLab: Code Quality in merge requests",
+                    "## reviewdog: review comments on GitHub, GitLab and elsewhere"):
+        assert heading in ci_doc
