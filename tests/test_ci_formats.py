@@ -359,6 +359,30 @@ def test_markdown_escapes_table_cells_and_caps_its_size():
     assert out.getvalue() == text and err.getvalue().startswith("mldiff: 1 finding")
 
 
+# -- notebooks: the keys a finding carries beyond the contract's pass through -----------------------
+
+class NotebookFinding(Finding):
+    """A finding in a notebook, whose JSON has the cell keys of DESIGN.md's contract."""
+
+    def to_json(self):
+        return {**super().to_json(), "cell": 3, "cell_id": "a1b2", "cell_line": 2}
+
+
+def test_notebook_cells_reach_gitlab_and_markdown():
+    from mldiff.formats import gitlab
+    finding = NotebookFinding("train.ipynb", "ML201", "normalization", "warning", "Normalize removed",
+                              Span(41, 6, 41, 30), 40, "Normalize((0.5,), (0.5,))", None)
+    result = CheckResult("a" * 40, "worktree", [finding], files_changed=1, files_analysed=1)
+    (issue,) = gitlab.report(result)
+    assert_valid(GITLAB_SCHEMA, [issue])
+    assert issue["location"] == {"path": "train.ipynb", "lines": {"begin": 41}}
+    assert {key: issue["mldiff"][key] for key in ("cell", "cell_id", "cell_line")} == {
+        "cell": 3, "cell_id": "a1b2", "cell_line": 2}
+    text = markdown.render(result)
+    assert "| cell 3, line 2 | [ML201](" in text
+    assert "Compared `aaaaaaaaaaaa` with the working tree: 1 of 1 changed file analysed." in text
+
+
 # -- documentation ---------------------------------------------------------------------------------
 
 def test_every_format_is_documented_and_the_readme_names_them():

@@ -68,7 +68,7 @@ def _heading(result) -> str:
 
 
 def _compared(result) -> str:
-    head = result.head if result.head in ("worktree", "index") else f"`{result.head[:12]}`"
+    head = {"worktree": "the working tree", "index": "the index"}.get(result.head, f"`{result.head[:12]}`")
     text = (f"Compared `{result.base[:12]}` with {head}: {result.files_analysed} of {result.files_changed} "
             f"changed {_plural(result.files_changed, 'file')} analysed")
     if not result.findings:
