@@ -259,6 +259,15 @@ async def test_the_projects_opt_in_and_a_cancelled_run_leave_nothing_behind(tmp_
     assert_unchanged(before, take(repo.path))
 
 
+def test_without_the_extra_the_command_says_how_to_install_it(tmp_path):
+    """The base install has no MCP SDK: a stand-in package that fails to import, as a missing one does."""
+    (tmp_path / "mcp").mkdir()
+    (tmp_path / "mcp" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'mcp'\", name='mcp')\n")
+    result = mldiff("mcp", env={"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]])})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "mldiff: mldiff mcp needs the MCP SDK: pip install 'mldiff[mcp]'\n"
+
+
 # -- documentation ---------------------------------------------------------------------------------
 
 def test_every_option_tool_and_argument_is_documented():

@@ -7,6 +7,7 @@ allow_validate = true`` in the repository) that tool refuses and says how to all
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from mldiff.errors import MldiffError
@@ -38,5 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise MldiffError(f"--repo: {args.repo} is not a directory")
     server = create_server(root=root, allow_validate=args.allow_validate)
     logging.getLogger().setLevel(args.log_level.upper())
+    if sys.stdin.isatty():
+        print("mldiff mcp: serving the Model Context Protocol on stdin/stdout; an agent starts this "
+              "(docs/agents.md). Ctrl-D ends it.", file=sys.stderr)
     server.run()
     return 0
