@@ -298,6 +298,9 @@ def test_show_uses_the_commits_own_text(mixed):
         return next(d for d in result["diagnostics"] if d["code"]["value"] == "ML107")
     assert amp(data)["location"] == amp(checked)["location"]      # byte columns from the commit's text
     assert amp(data)["suggestions"] == amp(checked)["suggestions"]
+    mldiff("show", "HEAD", "--format", "json", cwd=mixed.path)       # the commit now in the cache
+    again = json.loads(mldiff("show", "HEAD", "--format", "rdjson", cwd=mixed.path).stdout)
+    assert amp(again)["suggestions"] == amp(checked)["suggestions"]  # the cache keeps no fixes: not read
     report = json.loads(mldiff("show", "HEAD", "--format", "gitlab", cwd=mixed.path).stdout)
     assert_valid(GITLAB_SCHEMA, report)
     assert {issue["check_name"] for issue in report} >= {"ML201", "ML301", "ML107", "ML803"}
