@@ -151,11 +151,8 @@ def main() -> int:
     from mldiff.formats.github import command
     try:
         return run()
-    except ActionError as exc:
-        print(command("error", str(exc), title=exc.title), flush=True)
-        return 2
-    except MldiffError as exc:
-        print(command("error", str(exc), title="mldiff"), flush=True)
+    except MldiffError as exc:   # ActionError, GitError, ConfigError: one annotation saying why
+        print(command("error", str(exc), title=getattr(exc, "title", "mldiff")), flush=True)
         return 2
 
 
