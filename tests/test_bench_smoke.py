@@ -81,3 +81,11 @@ def test_probe_overhead() -> None:
     out = bench("bench/probe_overhead.py", "--steps", "3", "--rounds", "1")
     assert "tiny MLP" in out and "overhead" in out
 
+
+
+def test_mcp_check() -> None:
+    out = bench("bench/mcp_check.py", "--calls", "2")
+    assert "tiny-train: 1 findings per check, 2 checks each way" in out
+    for row in ("mldiff mcp: start to initialize answered", "mldiff mcp: check tool call, median",
+                "mldiff check --format json process, median", "process / tool call"):
+        assert row in out

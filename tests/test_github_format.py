@@ -98,11 +98,69 @@ def test_severities_map_to_commands_and_errors_are_annotated():
     github.write(CheckResult("a" * 40, "worktree", findings, [FileError("b,c.py", "head side: 100% broken\nat x", 3)]),
                  out, err)
     parsed = [parse(line) for line in out.getvalue().splitlines()]
-    assert [name for name, _, _ in parsed] == ["error", "warning", "notice", "notice", "warning"]
-    name, props, message = parsed[-1]
+    assert [name for name, _, _ in parsed] == ["error", "warning", "warning", "notice", "notice"]  # most severe first
+    name, props, message = parsed[2]
     assert props == {"file": "b,c.py", "line": "3", "title": "mldiff: not analysed"}
     assert message == "head side: 100% broken\nat x"
     assert err.getvalue().startswith("mldiff: 4 findings")
+
+
+# -- GitHub's caps: 10 annotations of each type per step, 50 per job --------------------------------
+def findings_of(counts: dict[str, int]) -> list[Finding]:
+    findings = []
+    for severity, count in counts.items():
+        findings += [Finding(f"f{i:02}.py", "ML201", "normalization", severity, f"{severity} {i}", Span(i + 1, 1, i + 1, 2))
+                     for i in range(count)]
+    return sorted(findings, key=lambda f: (f.path, f.severity))   # file order, as run_check gives them
+
+
+def commands_of(lines: list[str]) -> list[str]:
+    return [parse(line)[0] for line in lines]
+
+
+def test_within_the_caps_nothing_is_left_out():
+    lines = github.annotations(CheckResult("a" * 40, "worktree", findings_of({"error": 10, "warning": 10, "notice": 0,
+                                                                               "information": 10})))
+    assert commands_of(lines) == ["error"] * 10 + ["warning"] * 10 + ["notice"] * 10
+    assert all("more not annotated" not in line for line in lines)
+
+
+def test_the_most_severe_are_kept_and_one_notice_counts_the_rest():
+    result = CheckResult("a" * 40, "worktree", findings_of({"error": 12, "warning": 25, "information": 7, "hint": 9}),
+                         [FileError("broken.py", "head side does not parse", 2)])
+    lines = github.annotations(result)
+    names = commands_of(lines)
+    assert names == ["error"] * 10 + ["warning"] * 10 + ["notice"] * 10
+    kept = [parse(line)[2] for line in lines[:-1]]
+    assert kept[:10] == [f"error {i}" for i in range(10)]                 # errors first, in file order
+    assert kept[20:29] == [f"information {i}" for i in range(7)] + ["hint 0", "hint 1"]
+    name, props, message = parse(lines[-1])
+    # Left out: 2 errors, 15 warnings and the file not analysed (a warning too), 7 hints.
+    assert props == {"title": "mldiff: 25 more not annotated"}
+    assert message.startswith("25 more findings (2 errors, 15 warnings, 7 hints, 1 file not analysed) not annotated: "
+                              "GitHub shows at most 10 annotations of each type per step.")
+
+
+def test_the_summary_takes_a_place_when_the_job_total_is_reached():
+    result = CheckResult("a" * 40, "worktree", findings_of({"error": 3, "warning": 5}))
+    lines = github.annotations(result, per_type=10, total=6)
+    assert commands_of(lines) == ["error"] * 3 + ["warning"] * 2 + ["notice"]
+    assert parse(lines[-1])[1] == {"title": "mldiff: 3 more not annotated"}
+
+
+def test_check_annotates_within_the_caps(repo):
+    names = [f"m{i:02}.py" for i in range(14)]
+    for name in names:
+        repo.write(name, NORMALIZED)
+    repo.commit("base")
+    for name in names:
+        repo.write(name, PLAIN)
+    result = mldiff("check", "--format", "github", "--select", "ML201", cwd=repo.path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert commands_of(lines) == ["warning"] * 10 + ["notice"]
+    assert [parse(line)[1]["file"] for line in lines[:10]] == names[:10]
+    assert parse(lines[-1])[2].startswith("4 more findings (4 warnings) not annotated")
 
 
 # -- end to end ---------------------------------------------------------------------------------

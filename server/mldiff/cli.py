@@ -23,6 +23,7 @@ COMMANDS = {
     "rules": "rules",
     "explain": "explain",
     "serve": "serve",
+    "mcp": "mcp",
     "validate": "validate",
     "hook": "hook",
     "attach": "attach",

@@ -14,6 +14,9 @@ batch_size = "information"
 
 [tool.mldiff.validate]            # see docs/validation.md
 command = "python train.py"
+
+[tool.mldiff.mcp]                 # see docs/agents.md
+allow_validate = true             # the MCP server's validate tool may run the command above
 ```
 """
 from __future__ import annotations
@@ -77,6 +80,8 @@ class Settings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     validate: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # [tool.mldiff.mcp] allow_validate: this repository lets `mldiff mcp` run its training command.
+    mcp_allow_validate: bool = field(default=False, compare=False)
 
     def enabled(self, code: str, family: str) -> bool:
         if self.select and not any(_matches(s, code, family) for s in self.select):
@@ -168,7 +173,7 @@ def _severity_pairs(value: Any, name: str) -> tuple[tuple[str, str], ...]:
 
 def from_table(table: dict[str, Any], origin: str = "[tool.mldiff]") -> Settings:
     """Settings from a ``[tool.mldiff]``-shaped mapping (also used for editor settings)."""
-    known = {"base", "select", "ignore", "severity", "include", "exclude", "validate"}
+    known = {"base", "select", "ignore", "severity", "include", "exclude", "validate", "mcp"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -178,6 +183,15 @@ def from_table(table: dict[str, Any], origin: str = "[tool.mldiff]") -> Settings
     validate = table.get("validate", {})
     if not isinstance(validate, dict):
         raise ConfigError(f"{origin}: validate must be a table")
+    mcp = table.get("mcp", {})
+    if not isinstance(mcp, dict):
+        raise ConfigError(f"{origin}: mcp must be a table")
+    unknown = sorted(set(mcp) - {"allow_validate"})
+    if unknown:
+        raise ConfigError(f"{origin}: mcp: unknown setting {unknown[0]!r} (known: allow_validate)")
+    allow_validate = mcp.get("allow_validate", False)
+    if not isinstance(allow_validate, bool):
+        raise ConfigError(f"{origin}: mcp.allow_validate must be true or false, not {allow_validate!r}")
     return Settings(
         base=base.strip(),
         select=_string_tuple(table.get("select", []), "select"),
@@ -186,6 +200,7 @@ def from_table(table: dict[str, Any], origin: str = "[tool.mldiff]") -> Settings
         include=_string_tuple(table.get("include", []), "include"),
         exclude=_string_tuple(table["exclude"], "exclude") if "exclude" in table else DEFAULT_EXCLUDE,
         validate=validate,
+        mcp_allow_validate=allow_validate,
     )
 
 

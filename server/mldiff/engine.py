@@ -67,11 +67,10 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     findings: list[Finding] = []
     # A new file is all additions: "X added" notes would list the whole file. Only the rules
     # that find problems in the code itself run there.
-    for rule in rules_for(kind, settings):
-        if base_text is None and not rule.reports_new_files:
-            continue
+    rules = [rule for rule in rules_for(kind, settings) if base_text is not None or rule.reports_new_files]
+    for rule in sorted(rules, key=lambda rule: rule.runs_after_others):  # the generic rule reads the others'
         try:
-            findings.extend(rule.check(ctx))
+            findings.extend(rule.check_after(ctx, findings) if rule.runs_after_others else rule.check(ctx))
         except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             result.errors.append(FileError(

@@ -433,8 +433,8 @@ class _Collector:
 
     def _call(self, node: cst.Call) -> None:
         callee = dotted_name(node.func)
-        if callee is None:
-            callee = "(...)"
+        if callee is None:  # a method of an expression: `(loss / accumulation).backward()`
+            callee = "(...)." + node.func.attr.value if isinstance(node.func, cst.Attribute) else "(...)"
         method = callee.rsplit(".", 1)[-1]
         receiver = callee.rsplit(".", 1)[0] if "." in callee else None
         args, kwargs, star_args, star_kwargs = [], [], [], []

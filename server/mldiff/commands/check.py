@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mldiff.commands.options import add_selection_arguments, selection_overrides
 from mldiff.commands.terminal import StatusLine, is_tty, use_color
+from mldiff.errors import MldiffError
 from mldiff.findings import SEVERITIES, SEVERITY_RANK
 
 FAIL_ON = (*SEVERITIES, "never")
@@ -26,7 +27,8 @@ def add_parser(sub) -> None:
         description="Report the changes that alter how a model trains or what it computes. "
                     "Compares the working tree with HEAD unless told otherwise.",
         usage="mldiff check [--repo DIR] [--base REV] [--merge-base] [--staged | --head REV]\n"
-              "                    [--format {%s}] [--fail-on {%s}]\n"
+              "                    [--format {%s}]\n"
+              "                    [--fail-on {%s}]\n"
               "                    [--select CODES_OR_FAMILIES] [--ignore CODES_OR_FAMILIES] [-- PATH ...]"
               % ("|".join(formats.names()), "|".join(FAIL_ON)))
     parser.add_argument("--repo", metavar="DIR", help="the repository (default: the current directory)")
@@ -55,16 +57,32 @@ def run(args: argparse.Namespace) -> int:
     overrides = selection_overrides(args)
     progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
     try:
-        result = run_check(view, base=args.base, head=INDEX if args.staged else args.head,
-                           merge_base=args.merge_base, paths=repo_paths(view, args.paths),
-                           settings=overrides, progress=progress)
+        try:
+            result = run_check(view, base=args.base, head=INDEX if args.staged else args.head,
+                               merge_base=args.merge_base, paths=repo_paths(view, args.paths),
+                               settings=overrides, progress=progress)
+        finally:
+            if progress:
+                progress.clear()
+        formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
+                                       err_color=use_color(sys.stderr), source=head_text(view, result.head))
     finally:
-        if progress:
-            progress.clear()
         view.close()
-    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
-                                   err_color=use_color(sys.stderr))
     return exit_status(result.findings, args.fail_on)
+
+
+def head_text(view, head: str):
+    """A ``formats.HeadText`` for ``head`` (worktree, index or a commit): read on demand, by
+    the formats that need a file's lines; None for a file that cannot be read."""
+    from mldiff.gitview import WORKTREE
+    from mldiff.textdecode import UnreadableFile
+
+    def read(path: str) -> str | None:
+        try:
+            return view.worktree_text(path) if head == WORKTREE else view.blob_text(head, path)
+        except (UnreadableFile, MldiffError):
+            return None
+    return read
 
 
 def exit_status(findings, fail_on: str) -> int:

@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from mldiff import formats, history
     from mldiff.checking import settings_for
-    from mldiff.commands.check import exit_status, repo_paths
+    from mldiff.commands.check import exit_status, head_text, repo_paths
     from mldiff.commit_cache import CommitCache
     from mldiff.gitview import RepoView
 
@@ -50,15 +50,16 @@ def run(args: argparse.Namespace) -> int:
         overrides = selection_overrides(args)
         settings = settings_for(view, overrides, sha)
         wanted = history.Filter(settings, families, tuple(repo_paths(view, args.paths)))
-        cache = CommitCache.open(view.common_dir, settings, enabled=not args.no_cache)
+        # The cache keeps the JSON contract, which has no quick fixes: rdjson's suggestions need them.
+        cache = CommitCache.open(view.common_dir, settings, enabled=not args.no_cache and args.format != "rdjson")
         commits = history.walk(view, [sha], max_count=1)
         item = next(history.commit_findings(view, commits, settings, wanted, cache, history.Stats()))
+        result = item.check_result()
+        if args.format == "text":
+            commit = item.commit
+            sys.stdout.write(f"{commit.short} {commit.date[:10]} {commit.subject}\n")
+        formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
+                                       err_color=use_color(sys.stderr), source=head_text(view, sha))
     finally:
         view.close()
-    result = item.check_result()
-    if args.format == "text":
-        commit = item.commit
-        sys.stdout.write(f"{commit.short} {commit.date[:10]} {commit.subject}\n")
-    formats.get(args.format).write(result, sys.stdout, sys.stderr, color=use_color(sys.stdout),
-                                   err_color=use_color(sys.stderr))
     return exit_status(result.findings, args.fail_on)

@@ -14,7 +14,7 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, rename_key
 from mldiff.facts.context import PythonContext
-from mldiff.facts.syntax import _ast_key, _ast_tree, unit_source
+from mldiff.facts.syntax import _ast_key, _ast_tree, meaning_key, unit_source
 
 
 def resolve_literal(view, value: Value | None) -> Any:
@@ -195,6 +195,16 @@ def statement_key(view: ModuleView, index: int, renames: dict[str, str] | None =
     if unit.tree is None:
         return "error:" + " ".join(view.source(index).split())
     key = _ast_key(unit_source(view, index))
+    return rename_key(key, renames) if renames else key
+
+
+def meaning_of(view: ModuleView, index: int, renames: dict[str, str] | None = None) -> str:
+    """``statement_key`` that also ignores documentation keywords, spellings of one tensor method
+    and device moves (``facts.syntax.meaning_key``): what the statement diff compares."""
+    unit = view.unit(index)
+    if unit.tree is None:
+        return "error:" + " ".join(view.source(index).split())
+    key = meaning_key(unit_source(view, index))
     return rename_key(key, renames) if renames else key
 
 

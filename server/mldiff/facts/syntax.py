@@ -114,3 +114,51 @@ def ancestors_of(root: cst.CSTNode | None, node: cst.CSTNode) -> list[cst.CSTNod
     finder = _ParentFinder(node)
     root.visit(finder)
     return list(reversed(finder.path or []))
+
+
+# Keywords that document a call, not configure it (argparse help, metavar).
+_DOCUMENTING = frozenset({"help", "metavar", "description", "epilog", "usage", "doc", "docstring"})
+# Methods that are other spellings of the same operation, or move a tensor without changing
+# what is computed (device placement is not training semantics: see compile_distributed).
+_SPELLINGS = {"reshape": "view", "contiguous": "", "cuda": "", "cpu": "", "to": ""}
+
+
+@lru_cache(maxsize=32768)
+def meaning_key(source: str) -> str:
+    """``_ast_key`` with what does not change training taken out as well: documenting keywords
+    (``help=``), spellings of one tensor method (``view`` / ``reshape``), device moves
+    (``.cuda()``, ``.to(device)``; a ``.to`` that changes the dtype or is non-blocking stays)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return " ".join(source.split())
+    tree = _Meaning().visit(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+    return ast.dump(tree, annotate_fields=False)
+
+
+class _Meaning(ast.NodeTransformer):
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        node.keywords = [k for k in node.keywords if k.arg not in _DOCUMENTING]
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _SPELLINGS:
+            spelled = _SPELLINGS[func.attr]
+            if spelled:
+                func.attr = spelled
+                return node
+            if func.attr == "to" and (any(k.arg in ("dtype", "non_blocking", "memory_format") for k in node.keywords)
+                                      or len(node.args) > 1 or any(_is_dtype(a) for a in node.args)):
+                return node
+            return func.value  # a device move: the tensor itself
+        return node
+
+
+def _is_dtype(node: ast.AST) -> bool:
+    text = ast.unparse(node)
+    return text.rsplit(".", 1)[-1] in ("float16", "half", "bfloat16", "float32", "float", "float64", "double",
+                                       "int8", "uint8", "long", "int64")

@@ -25,7 +25,7 @@ from mldiff.facts.pairing import pair, pair_bindings
 from mldiff.facts.sites import CallSite, argument_changes, arguments_of, call_sites, short_name
 from mldiff.findings import Span
 from mldiff.knowledge import apis
-from mldiff.knowledge.arguments import argument_role
+from mldiff.knowledge.arguments import argument_role, has_argument_roles
 from mldiff.knowledge.names import classify_name
 
 
@@ -57,7 +57,7 @@ def _category(qualname: str) -> str | None:
 
 def _known_call(qualname: str, call, view) -> bool:
     return bool(apis.parameters(qualname)) or apis.is_optimizer(qualname) or apis.is_scheduler(qualname) \
-        or apis.is_loss(qualname) or apis.is_norm_layer(qualname)
+        or apis.is_loss(qualname) or apis.is_norm_layer(qualname) or has_argument_roles(qualname)
 
 
 def _argument_value_changes(ctx: PythonContext) -> list[ValueChange]:
@@ -245,7 +245,8 @@ def _unknown_call(qualname: str, call, view: ModuleView) -> bool:
     if call.in_lambda_or_def or not call.kwargs:
         return False
     if apis.parameters(qualname) or apis.is_optimizer(qualname) or apis.is_scheduler(qualname) \
-            or apis.is_loss(qualname) or apis.is_norm_layer(qualname) or apis.is_dropout(qualname):
+            or apis.is_loss(qualname) or apis.is_norm_layer(qualname) or apis.is_dropout(qualname) \
+            or has_argument_roles(qualname):
         return False  # value_changes compares these
     if is_logging_call(call.callee) or call.method in ("add_argument", "dict", "get", "setdefault", "format"):
         return False

@@ -5,6 +5,7 @@ import json
 from typing import TextIO
 
 
-def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False) -> None:
+def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False,
+          source=None) -> None:
     json.dump(result.to_json(), out, indent=2, ensure_ascii=False)
     out.write("\n")

@@ -28,7 +28,8 @@ _LINE_NUMBERS = re.compile(r"\blines? \d+(?:\s*(?:-|\.\.|to)\s*\d+)?")
 LEVELS = {"error": "error", "warning": "warning", "information": "note", "hint": "note"}
 
 
-def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False) -> None:
+def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False,
+          source=None) -> None:
     json.dump(sarif_log(result), out, indent=2, ensure_ascii=False)
     out.write("\n")
 

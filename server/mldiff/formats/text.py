@@ -13,7 +13,8 @@ _DIM = "\033[2m"
 _SEVERITY_COLOUR = {"error": "\033[1;31m", "warning": "\033[33m", "information": "\033[36m", "hint": "\033[2m"}
 
 
-def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False) -> None:
+def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: bool = False,
+          source=None) -> None:
     paint = _painter(color)
     previous = None
     for finding in result.findings:

@@ -16,30 +16,11 @@ defaults do not fit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-
-@dataclass(frozen=True)
-class Api:
-    """One API: its canonical name, role, parameters (positional order) and relations."""
-
-    name: str
-    role: str
-    params: tuple[str, ...] = ()
-    wraps: bool = False            # returns its first argument wrapped (DDP(model), compile(model))
-    replacement: str | None = None  # the current spelling of a deprecated API
-
-
-@dataclass(frozen=True)
-class RolePattern:
-    """APIs of ``role`` recognised by shape: a prefix of the name and a pattern of its last part."""
-
-    role: str
-    prefixes: tuple[str, ...]
-    last: str                      # regex the last component must match (fullmatch)
-    exclude: str = ""              # regex of whole names that are not of this role
+from mldiff.knowledge.libraries import LIBRARY_APIS, LIBRARY_PATTERNS
+from mldiff.knowledge.table import Api, RolePattern
 
 
 ROLE_FAMILIES: dict[str, str] = {
@@ -51,6 +32,8 @@ ROLE_FAMILIES: dict[str, str] = {
     "deterministic": "determinism", "clip": "training_loop", "compile": "compile_distributed",
     "distributed": "compile_distributed", "tensor_parallel": "compile_distributed",
     "process_group": "compile_distributed", "device_mesh": "compile_distributed", "device": "compile_distributed",
+    "augmentation": "regularization", "grad_mode": "training_loop", "precision_config": "precision",
+    "distributed_config": "compile_distributed", "collective": "compile_distributed", "dataset": "data_pipeline",
 }
 
 # Private module paths and renamed packages -> the public name (applied in order, once each).
@@ -70,6 +53,10 @@ MODULE_ALIASES: tuple[tuple[str, str], ...] = (
     (r"^np\.", "numpy."),
     (r"^pytorch_lightning\.", "lightning.pytorch."),
     (r"^lightning\.(?!pytorch\.|fabric\.)", "lightning.pytorch."),
+    # deprecated spellings of the same API
+    (r"^torchvision\.transforms\.RandomSizedCrop$", "torchvision.transforms.RandomResizedCrop"),
+    (r"^torchvision\.transforms\.Scale$", "torchvision.transforms.Resize"),
+    (r"^timm\.models\.layers\.", "timm.layers."),
 )
 
 _ADAM = ("params", "lr", "betas", "eps", "weight_decay", "amsgrad")
@@ -291,10 +278,38 @@ ROLE_PATTERNS: tuple[RolePattern, ...] = (
                 r"layer_norm|batch_norm|group_norm|instance_norm|rms_norm|local_response_norm"),
 )
 
+APIS = APIS + LIBRARY_APIS
+ROLE_PATTERNS = ROLE_PATTERNS + LIBRARY_PATTERNS
+
 # Class names that normalize, wherever they come from (a library's or the file's own class).
 NORM_LAYER_NAMES = (r"(?:BatchNorm[123]?d?|SyncBatchNorm|LayerNorm|GroupNorm|InstanceNorm[123]d|RMSNorm|"
                     r"LocalResponseNorm|LazyBatchNorm[123]d|LazyInstanceNorm[123]d|FrozenBatchNorm2d|"
                     r"LayerNorm2d|BatchNormAct2d|GroupNorm1)$")
+
+# torch.nn.functional.X -> the torch.nn module class computing the same (``F.cross_entropy`` and
+# ``nn.CrossEntropyLoss()`` are one loss).
+FUNCTIONAL_FORMS = {
+    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss", "l1_loss": "L1Loss",
+    "binary_cross_entropy": "BCELoss", "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+    "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss", "kl_div": "KLDivLoss",
+    "cosine_embedding_loss": "CosineEmbeddingLoss", "ctc_loss": "CTCLoss", "margin_ranking_loss": "MarginRankingLoss",
+    "poisson_nll_loss": "PoissonNLLLoss", "gaussian_nll_loss": "GaussianNLLLoss", "hinge_embedding_loss":
+    "HingeEmbeddingLoss", "multi_margin_loss": "MultiMarginLoss", "soft_margin_loss": "SoftMarginLoss",
+    "triplet_margin_loss": "TripletMarginLoss", "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
+    "dropout": "Dropout", "dropout1d": "Dropout1d", "dropout2d": "Dropout2d", "dropout3d": "Dropout3d",
+    "layer_norm": "LayerNorm", "group_norm": "GroupNorm", "rms_norm": "RMSNorm", "gelu": "GELU", "relu": "ReLU",
+    "silu": "SiLU", "softmax": "Softmax", "log_softmax": "LogSoftmax",
+}
+
+
+def module_form(qualname: str) -> str:
+    """``torch.nn.CrossEntropyLoss`` for ``torch.nn.functional.cross_entropy``; other names unchanged."""
+    if qualname.startswith("torch.nn.functional."):
+        last = qualname.rsplit(".", 1)[-1]
+        if last in FUNCTIONAL_FORMS:
+            return "torch.nn." + FUNCTIONAL_FORMS[last]
+    return qualname
+
 
 # -- look-ups ---------------------------------------------------------------------------------------
 _BY_NAME: dict[str, Api] = {api.name: api for api in APIS}
@@ -334,6 +349,21 @@ def has_role(qualname: str, role: str) -> bool:
                 and not (exclude is not None and exclude.fullmatch(name)):
             return True
     return False
+
+
+@lru_cache(maxsize=16384)
+def role_of(qualname: str) -> str | None:
+    """The role of ``qualname``: its entry's, else the first pattern's that recognises it."""
+    name = canonical(qualname)
+    entry = _BY_NAME.get(name)
+    if entry is not None:
+        return entry.role
+    last = name.rsplit(".", 1)[-1]
+    for pattern, last_re, exclude in _PATTERNS:
+        if name.startswith(pattern.prefixes) and last_re.fullmatch(last) \
+                and not (exclude is not None and exclude.fullmatch(name)):
+            return pattern.role
+    return None
 
 
 def parameters(qualname: str) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """What an argument of a known API configures: (family, topic) by role and parameter name.
 
-``ARGUMENT_ROLES`` is read top to bottom; the first entry whose selector matches the call
+The libraries' configuration APIs say it per parameter name (``knowledge/libraries.py``);
+for the rest, ``ARGUMENT_ROLES`` is read top to bottom; the first entry whose selector matches the call
 decides. An entry maps parameter names to (family, topic) and says what the role's other
 parameters are (``OTHER``): a (family, topic) for every one, ``None`` for none, or
 ``NEXT`` to let later entries decide. Positional arguments the signature table does not
@@ -14,6 +15,7 @@ from functools import lru_cache
 from typing import Mapping
 
 from mldiff.knowledge.apis import DISTRIBUTED_WRAPPERS, canonical, has_role, is_norm_layer
+from mldiff.knowledge.libraries import LIBRARY_ARGUMENTS
 
 Role = tuple[str, str]
 NEXT = ("", "")  # marker: this entry does not decide; the next ones may
@@ -90,7 +92,8 @@ ARGUMENT_ROLES: tuple[ArgumentRole, ...] = (
             "num_encoder_layers", "num_decoder_layers", "input_size")} | {"dropout": _DROPOUT_P},
         other=NEXT, positional=NEXT),
     ArgumentRole(roles=("matmul_precision",), other=None),  # ML104 reports it with its own wording
-    ArgumentRole(roles=("autocast",), params={"dtype": ("precision", "dtype"), "enabled": ("precision", "dtype")},
+    ArgumentRole(roles=("autocast",), params={"dtype": ("precision", "dtype"), "enabled": ("precision", "dtype"),
+                                              "device_type": ("precision", "dtype")},
                  other=None),
 )
 
@@ -115,6 +118,9 @@ def argument_role(qualname: str, param: str) -> Role | None:
     if param in IGNORED_PARAMETERS or param.startswith("**"):
         return None
     name = canonical(qualname)
+    library = LIBRARY_ARGUMENTS.get(name)
+    if library is not None and param in library:
+        return library[param]
     for row in ARGUMENT_ROLES:
         if not _selects(row, name, param):
             continue
@@ -125,3 +131,8 @@ def argument_role(qualname: str, param: str) -> Role | None:
             continue
         return decided
     return None
+
+
+def has_argument_roles(qualname: str) -> bool:
+    """Does the table say what this API's arguments configure, parameter by parameter?"""
+    return canonical(qualname) in LIBRARY_ARGUMENTS

@@ -5,6 +5,7 @@ from mldiff.rules import (  # noqa: F401 - importing registers the rules
     data_pipeline,
     determinism,
     environment,
+    generic,
     learning_rate,
     loss,
     model_capacity,

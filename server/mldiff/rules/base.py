@@ -7,7 +7,7 @@ near misses that must stay silent. ``docs/rules.md`` is generated from these cla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
 
 from mldiff.families import FAMILIES
 from mldiff.findings import Finding, Fix, Related, Span
@@ -51,9 +51,15 @@ class Rule(Generic[C]):
     # In a file the change adds, everything is "added": only rules that find a problem in
     # the code itself (a cross-check such as float16 without a GradScaler) report there.
     reports_new_files: ClassVar[bool] = False
+    # The generic rule runs after all others and reads their findings (see rules/generic.py).
+    runs_after_others: ClassVar[bool] = False
 
     def check(self, ctx: C) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def check_after(self, ctx: C, earlier: Sequence[Finding]) -> Iterable[Finding]:
+        """For ``runs_after_others`` rules: findings given what the other rules found."""
+        return ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -321,7 +321,7 @@ class DatasetSplitChanged(DataValueRule, Rule):
     family = "data_pipeline"
     name = "dataset-split"
     summary = "Dataset a loader reads, split selection, random_split lengths or Subset indices changed"
-    topics = ("split",)
+    topics = ("split", "dataset")
     examples = (
         Example(
             before="from torch.utils.data import DataLoader\ntrain_set, val_set = load()\n"

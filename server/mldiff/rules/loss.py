@@ -18,6 +18,7 @@ from mldiff.facts.sites import CallSite, argument_of, arguments_of
 from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Finding, Related, Span
 from mldiff.knowledge import apis
+from mldiff.knowledge.apis import FUNCTIONAL_FORMS
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import describe_difference, report_added_or_removed, report_value_change
 from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
@@ -39,22 +40,13 @@ def is_loss_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     return bool(_OTHER_LOSSES.match(last))
 
 
-_FUNCTIONAL_TO_CLASS = {
-    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss", "l1_loss": "L1Loss",
-    "binary_cross_entropy": "BCELoss", "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss", "kl_div": "KLDivLoss",
-    "cosine_embedding_loss": "CosineEmbeddingLoss", "ctc_loss": "CTCLoss", "margin_ranking_loss": "MarginRankingLoss",
-    "poisson_nll_loss": "PoissonNLLLoss", "gaussian_nll_loss": "GaussianNLLLoss", "hinge_embedding_loss":
-    "HingeEmbeddingLoss", "multi_margin_loss": "MultiMarginLoss", "soft_margin_loss": "SoftMarginLoss",
-    "triplet_margin_loss": "TripletMarginLoss", "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
-}
 
 
 def loss_kind(qualname: str) -> str:
     """``CrossEntropyLoss`` for ``nn.CrossEntropyLoss`` and ``F.cross_entropy`` alike."""
     last = qualname.rsplit(".", 1)[-1]
     if qualname.startswith("torch.nn.functional."):
-        return _FUNCTIONAL_TO_CLASS.get(last, last)
+        return FUNCTIONAL_FORMS.get(last, last)
     return last
 
 
