@@ -12,7 +12,7 @@ from typing import Iterable
 
 from mldiff.config import Settings
 from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
-from mldiff.analysis.filekinds import file_kind
+from mldiff.analysis.filekinds import MAX_NOTEBOOK_BYTES, file_kind
 
 _SUPPRESS = re.compile(r"#\s*mldiff:\s*ignore(?:\[([^\]]*)\])?", re.I)
 # git's conflict markers: seven characters at the start of a line (``=======`` alone can be a
@@ -46,10 +46,11 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
         return result
     if base_text == head_text:
         return result
+    limit = MAX_NOTEBOOK_BYTES if kind == "notebook" else MAX_BYTES  # a notebook's code is measured there
     for side, text in (("base", base_text), ("head", head_text)):
-        if text is not None and len(text) > MAX_BYTES:
+        if text is not None and len(text) > limit:
             result.notes.append(f"{path}: {side} side is {len(text) // 1_000_000} MB, larger than mldiff reads "
-                                f"({MAX_BYTES // 1_000_000} MB); skipped")
+                                f"({limit // 1_000_000} MB); skipped")
             return result
     if change is None:
         try:
