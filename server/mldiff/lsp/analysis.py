@@ -13,7 +13,7 @@ import logging
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from mldiff.errors import MldiffError
 from mldiff.findings import FileResult
@@ -23,6 +23,9 @@ from mldiff.lsp.documents import has_lone_cr
 from mldiff.lsp.results import DocumentResult
 from mldiff.lsp.settings import ServerOptions, SettingsState
 from mldiff.lsp.stability import GoodState, stable_findings
+
+if TYPE_CHECKING:
+    from mldiff.lsp.notebooks import CellText
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class Snapshot:
     version: int | None
     lines: tuple[str, ...]
     roots: tuple[str, ...] = ()   # the client's workspace folders; empty: it named none
+    language_id: str = ""
+    cells: tuple[CellText, ...] | None = None   # a notebook's cells (lsp/notebook_analysis.py)
 
 
 def inside_roots(path: str, roots: Sequence[str]) -> bool:
@@ -131,7 +136,8 @@ class Analyzer:
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
         try:
-            file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings)
+            file_result, hunks, unreliable = self._run_engine(kind, relpath, base, text, snapshot.lines, settings,
+                                                              snapshot)
             findings = self._stable(snapshot, base, settings, file_result, unreliable)
             diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                            for f in findings]
@@ -154,9 +160,15 @@ class Analyzer:
             known_hunks=hunks)
 
     # -- the engine ---------------------------------------------------------------------------
-    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, lines: Sequence[str], settings):
+    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, lines: Sequence[str], settings,
+                    snapshot: Snapshot):
         """(FileResult, hunks if known, 1-based head lines where the engine could not compare)."""
         from mldiff.analysis.engine import analyze
+        if kind == "notebook":  # the editor's cells, or JupyterLab's virtual document
+            from mldiff.lsp.notebook_analysis import notebook_engine
+            result = notebook_engine(relpath, snapshot, base.text, text, settings)
+            if result is not None:
+                return result, None, frozenset()
         if kind != "python":
             result = analyze(relpath, base.text, text, settings)
             return result, None, frozenset(e.line for e in result.errors if e.line)
