@@ -375,3 +375,15 @@ def test_cells_without_ids_and_cells_with_odd_fields_are_read():
     result = analyze("a.ipynb", text("0.1"), text("0.2"))
     assert result.errors == [] and [(f.code, f.cell.cell, f.cell.cell_id) for f in result.findings] == [
         ("ML301", 4, None)]
+
+
+def test_line_numbers_in_messages_name_the_cell_and_its_line():
+    before = notebook("import torch\nLR = 1e-3\n", "x = 1\nopt = torch.optim.Adam(model.parameters(), lr=LR)\n")
+    after = before.replace("LR = 1e-3", "LR = 1e-2")
+    (finding,) = analyze("a.ipynb", before, after).findings
+    assert finding.message == "LR 1e-3 -> 1e-2, used as Adam lr in cell 2, line 2", finding.message
+    assert finding.cell.cell == 1
+    change = notebook_change("a.ipynb", before, after)
+    assert change._cell_message("changed (also at lines 3, 4)") == "changed (also in cell 2, line 1; cell 2, line 2)"
+    assert change._cell_message("x (line 2)") == "x (cell 1, line 2)"
+    assert change._cell_message("beyond (line 99)") == "beyond (line 99)"

@@ -48,6 +48,8 @@ MAX_CODE_CHARS = 5_000_000         # matches engine.MAX_BYTES
 # not needed at all (stepped over by the C decoder).
 _METADATA = frozenset({"metadata"})
 _NOT_CODE = frozenset({"outputs", "attachments"})
+# Line numbers in a rule's message: "at line 42", "(line 42)", "also at lines 42, 77".
+_LINES = re.compile(r"\b(at )?(lines?) (\d+(?:, \d+)*)\b")
 _MAGIC_LINE = re.compile(r"[ \t]*(?:[%!?]|[A-Za-z_][\w.]*[ \t]*=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
 # Pairing by similarity: at least this similar, and not more candidate pairs than this.
 _SIMILAR = 0.5
@@ -545,9 +547,30 @@ class NotebookChange(PythonChange):
                                                                                mapped[2])))
             fixes = tuple(fix for fix in (self._file_fix(f) for f in finding.fixes) if fix is not None)
             cell_fixes = tuple(fix for fix in (self._cell_fix(f, cell) for f in finding.fixes) if fix is not None)
-            out.append(replace(finding, span=span, base_line=base_line, related=tuple(related), fixes=fixes,
-                               cell=CellSpan(cell.number, cell.id, cell_span), cell_fixes=cell_fixes))
+            related = tuple(replace(item, message=self._cell_message(item.message)) for item in related)
+            out.append(replace(finding, span=span, base_line=base_line, related=related, fixes=fixes,
+                               cell=CellSpan(cell.number, cell.id, cell_span), cell_fixes=cell_fixes,
+                               message=self._cell_message(finding.message)))
         return out
+
+    def _cell_message(self, message: str) -> str:
+        """A message's head line numbers (``used as Adam lr at line 112``: a line of the module
+        the cells make) as the cell and line a reader finds them at."""
+        if "line" not in message:
+            return message
+
+        def place(number: str) -> str | None:
+            where = self.head_module.at(int(number) - 1)
+            if where is None:
+                return None
+            return f"cell {self.head_module.cells[where[0]].number}, line {where[1] + 1}"
+
+        def replaced(match: re.Match) -> str:
+            places = [place(number) for number in re.findall(r"\d+", match.group(3))]
+            if any(where is None for where in places):
+                return match.group(0)
+            return f"{'in ' if match.group(1) else ''}{'; '.join(places)}"  # type: ignore[arg-type]
+        return _LINES.sub(replaced, message)
 
     def _cell_place(self, span: Span) -> tuple[int, Span] | None:
         """(head cell index, the span inside that cell) of a module span; an end past the
