@@ -69,7 +69,7 @@ async def test_a_cell_edit_gets_diagnostics_on_the_cell_and_clean_cells_get_none
         sync = lsp.initialize_result.capabilities.notebook_document_sync
         (selector,) = sync.notebook_selector
         assert selector.notebook.notebook_type == "jupyter-notebook"
-        assert [cell.language for cell in selector.cells] == ["python"]
+        assert [cell.language for cell in selector.cells] == ["python", "markdown", "raw"]
 
         notebook = OpenNotebook.of_file(lsp, notebook_repo.path / "train.ipynb")
         for uri in code_cells(notebook):

@@ -21,11 +21,12 @@ from mldiff.lsp.documents import DocumentStore, uri_to_path
 
 logger = logging.getLogger(__name__)
 
-# The notebooks whose Python cells the server wants (VS Code's type for .ipynb files).
+# The notebooks whose Python cells the server reads (VS Code's type for .ipynb files); their
+# markdown and raw cells are synced too, only so that cells are numbered as Jupyter numbers them.
 NOTEBOOK_TYPE = "jupyter-notebook"
 SYNC_OPTIONS = types.NotebookDocumentSyncOptions(notebook_selector=[types.NotebookDocumentFilterWithNotebook(
     notebook=types.NotebookDocumentFilterNotebookType(notebook_type=NOTEBOOK_TYPE),
-    cells=[types.NotebookCellLanguage(language="python")])])
+    cells=[types.NotebookCellLanguage(language=language) for language in ("python", "markdown", "raw")])])
 _REVISIONS = itertools.count(1)
 
 
@@ -34,7 +35,7 @@ class CellText:
     """One cell as it was when an analysis started."""
 
     uri: str
-    kind: str                 # "code" or "markdown"
+    kind: str                 # "code" (Python), "markdown" or "raw"
     text: str
     cell_id: str | None       # the nbformat id when the client passes it in the cell's metadata
     revision: int             # the cell document's revision (its result is stored under it)
@@ -154,7 +155,9 @@ class NotebookStore:
             document = self.documents.get(cell.document)
             if document is None:
                 continue
-            kind = "code" if cell.kind == types.NotebookCellKind.Code else "markdown"
+            # A raw cell is a code cell of language "raw" to VS Code: only Python cells are code here.
+            python = cell.kind == types.NotebookCellKind.Code and document.language_id in ("python", "ipython")
+            kind = "code" if python else "markdown" if cell.kind == types.NotebookCellKind.Markup else "raw"
             out.append(CellText(cell.document, kind, document.text, cell_id(cell.metadata), document.revision,
                                 document.version, tuple(document.lines)))
         return tuple(out)
