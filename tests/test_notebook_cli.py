@@ -140,3 +140,17 @@ def test_nbformat_3_and_cells_without_ids(repo: Repo) -> None:
     result = check(repo)
     assert result.stdout.startswith("old.ipynb: cell 5, line 2: ML301 [learning_rate] "), result.stdout
     assert "error" not in result.stderr
+
+
+def test_log_with_a_glob_walks_notebooks_anywhere_and_names_cells(repo: Repo) -> None:
+    repo.write("notebooks/train.ipynb", NOTEBOOK)
+    repo.write("train.py", "import torch\nopt = torch.optim.SGD(p, lr=0.1)\n")
+    repo.commit("start")
+    repo.write("notebooks/train.ipynb", NOTEBOOK.replace("lr=1e-3", "lr=1e-2"))
+    repo.write("train.py", "import torch\nopt = torch.optim.SGD(p, lr=0.2)\n")
+    sha = repo.commit("raise both learning rates")
+    result = mldiff("log", "--no-cache", "--", "*.ipynb", cwd=repo.path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{sha[:7]} {result.stdout[8:18]} raise both learning rates",
+        "    notebooks/train.ipynb: cell 5, line 2: ML301 [learning_rate] learning rate 1e-3 -> 1e-2 (Adam lr)"]
