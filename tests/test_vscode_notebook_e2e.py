@@ -9,6 +9,7 @@ ML201 on the cell (a squiggle, the code lens) and in the Problems panel, and app
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def notebook_e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
     _announce(request, f"\nvscode-notebook-e2e: screenshots and logs in {artifacts}")
-    server = CodeServer(home, repo.path, {**__import__("os").environ, **GIT_ENV})
+    server = CodeServer(home, repo.path, {**os.environ, **GIT_ENV})
     server.install(vsix)
     # code-server saves edits on its own (files.autoSave): off, so the edit stays in the buffer
     server.write_settings({**EDITOR_SETTINGS, "files.autoSave": "off", "mldiff.interpreter": sys.executable})

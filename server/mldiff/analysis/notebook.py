@@ -35,7 +35,7 @@ from typing import Iterable, Sequence
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.configtree import ConfigSyntaxError, Node, parse_json
 from mldiff.analysis.module import ModuleView
-from mldiff.findings import CellSpan, Finding, Fix, Related, Span, TextEdit
+from mldiff.findings import CellSpan, Finding, Fix, Span, TextEdit
 from mldiff.hunks import split_lines
 
 # Cell magics whose body is still Python; any other (%%bash, %%writefile, %%html) is not.

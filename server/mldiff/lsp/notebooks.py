@@ -85,10 +85,6 @@ class NotebookStore:
         """The notebook URI of cell ``uri`` (None for a document that is no cell)."""
         return self._cell_notebook.get(uri)
 
-    def cell_uris(self, uri: str) -> list[str]:
-        notebook = self._notebooks.get(uri)
-        return [cell.document for cell in notebook.cells] if notebook else []
-
     # -- notebookDocument/did* ------------------------------------------------------------------
     def open(self, params: types.DidOpenNotebookDocumentParams) -> OpenNotebook:
         item = params.notebook_document
