@@ -5,6 +5,9 @@ import posixpath
 import re
 
 CONFIG_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+# A notebook's outputs (images, logs) are not what mldiff reads: the file may be this large,
+# and its code cells count against the limit of every other file (analysis/notebook.py).
+MAX_NOTEBOOK_BYTES = 100_000_000
 
 
 def file_kind(path: str) -> str | None:

@@ -270,7 +270,7 @@ def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     """Is ``target`` what this call backpropagates: ``loss.backward()``, ``(loss / n).backward()``,
     ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated)?"""
     if call.method == "backward":
-        if call.receiver is not None and call.receiver.split(".", 1)[0] == target:
+        if call.receiver == target:
             return True
         if call.receiver is None and "(" in call.callee:
             return True  # (loss / accumulation).backward(): the use reads the target

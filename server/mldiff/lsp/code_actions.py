@@ -70,7 +70,7 @@ def actions_for(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
     if document is None:
         return []
     from mldiff.analysis.filekinds import file_kind
-    kind = file_kind(document.path or uri)
+    kind = "python" if document.notebook else file_kind(document.path or uri)   # a notebook cell is Python
     only = [str(getattr(k, "value", k)) for k in params.context.only] if params.context.only else None
     out: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:
