@@ -20,7 +20,8 @@ from mldiff.suppression import suppression
 VALIDATE_KIND = "source.mldiff.validate"
 ATTACH_KIND = "source.mldiff.attachToCommit"
 # File kinds whose comments start with '#', where `# mldiff: ignore[...]` can go.
-HASH_COMMENT_KINDS = ("python", "yaml", "toml", "pyproject", "dockerfile", "requirements", "conda", "compose")
+HASH_COMMENT_KINDS = ("python", "setup", "yaml", "toml", "pyproject", "dockerfile", "requirements", "conda",
+                      "compose")
 
 
 def suppress_edit(line_text: str, line: int, code: str, encoding: str) -> types.TextEdit | None:
