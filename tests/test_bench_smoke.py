@@ -73,6 +73,7 @@ def test_lsp_load() -> None:
 def test_hunks_textfiles_and_many_files() -> None:
     assert "one-line edit, 5,000-line file" in bench("bench/hunks_speed.py", "--runs", "1")
     assert "notebook.ipynb" in bench("bench/textfiles_bench.py", "--calls", "1")
+    assert "as the editor's cells" in bench("bench/notebook_bench.py", "--calls", "1", "--cells", "4")
     assert "files/s" in bench("bench/check_many_files.py", "5")
 
 

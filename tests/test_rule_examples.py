@@ -28,11 +28,41 @@ def test_rule_example(rule, example):
         assert any(expected.message in f.message for f in candidates), (
             f"expected {code} at line {expected.line} with {expected.message!r}; got "
             + "; ".join(f"{f.code} line {f.line}: {f.message}" for f in result.findings))
+        matching = [f for f in candidates if expected.message in f.message]
+        if expected.column is not None:
+            assert expected.column in [f.span.column for f in matching], [f.span for f in matching]
+        if expected.fix is not None:
+            (finding,) = matching
+            assert finding.fixes, f"{code} at line {expected.line} has no quick fix"
+            assert apply_fix(example.after, finding.fixes[0]) == expected.fix
         for f in candidates:
             assert f.family == ([r for r in all_rules() if r.code == code][0]).family
     expected_own = [e for e in example.expect if (e.code or rule.code) == rule.code]
     assert len(mine) == len(expected_own), "unexpected findings of this rule: " + "; ".join(
         f"line {f.line}: {f.message}" for f in mine)
+
+
+def apply_fix(text: str, fix) -> str:
+    """``text`` with the fix's edits applied (spans: 1-based lines and code-point columns)."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(line: int, column: int) -> int:
+        return offsets[min(line - 1, len(lines))] + column - 1
+
+    for edit in sorted(fix.edits, key=lambda e: (e.span.line, e.span.column), reverse=True):
+        start, end = offset(edit.span.line, edit.span.column), offset(edit.span.end_line, edit.span.end_column)
+        text = text[:start] + edit.new_text + text[end:]
+    return text
+
+
+def test_examples_that_pin_a_fix_or_a_column():
+    """The three rules with quick fixes show the fixed file in an example; some pin the column."""
+    fixing = {rule.code for rule in all_rules() for e in rule.examples for x in e.expect if x.fix is not None}
+    assert {"ML201", "ML107", "ML803"} <= fixing, fixing
+    assert any(x.column is not None for rule in all_rules() for e in rule.examples for x in e.expect)
 
 
 def test_every_rule_has_positive_and_silent_examples():

@@ -51,7 +51,8 @@ def render() -> str:
             if example is not None:
                 language = "python" if example.path.endswith(".py") else ""
                 out += ["", f"Example (`{example.path}`), before:", "", f"```{language}",
-                        example.before.rstrip("\n"), "```", "", "after:", "", f"```{language}",
+                        (example.before or "(no file: it is new)").rstrip("\n"), "```", "", "after:", "",
+                        f"```{language}",
                         example.after.rstrip("\n"), "```", ""]
                 for expect in example.expect:
                     if (expect.code or rule.code) == rule.code:

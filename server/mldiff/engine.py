@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from mldiff.analysis.change import EMPTY, Change, PythonChange
-from mldiff.analysis.filekinds import file_kind
+from mldiff.analysis.filekinds import MAX_NOTEBOOK_BYTES, file_kind
 from mldiff.analysis.module import ModuleView
 from mldiff.config import Settings
 from mldiff.facts.context import Context, PythonContext, TextContext
@@ -48,16 +48,26 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     kind = file_kind(path)
     if kind is None or base_text == head_text:
         return result
+    limit = MAX_NOTEBOOK_BYTES if kind == "notebook" else MAX_BYTES  # a notebook's code is measured there
     for side, text in (("base", base_text), ("head", head_text)):
-        if text is not None and len(text) > MAX_BYTES:
+        if text is not None and len(text) > limit:
             result.notes.append(f"{path}: {side} side is {len(text) // 1_000_000} MB, larger than mldiff reads "
-                                f"({MAX_BYTES // 1_000_000} MB); skipped")
+                                f"({limit // 1_000_000} MB); skipped")
             return result
     try:
         change = _make_change(kind, path, base_text, head_text, previous)
     except Exception as exc:  # a bug in mldiff must not hide the other files' findings
         result.errors.append(FileError(path, f"internal error while reading the change: {exc!r}"))
         return result
+    return analyze_change(kind, change, base_text, head_text, settings, result)
+
+
+def analyze_change(kind: str, change: Change | None, base_text: str | None, head_text: str | None,
+                   settings: Settings, result: FileResult | None = None) -> FileResult:
+    """The rules over a change already read: ``analyze`` after it made the change, or a front end
+    that reads one side its own way (the editor's notebook cells, ``lsp/notebook_analysis.py``)."""
+    path = change.path if change is not None else (result.path if result is not None else "")
+    result = result if result is not None else FileResult(path)
     if change is None or head_text is None:
         return result  # a deleted file changes no training code that remains
     if kind == "python" and isinstance(change, PythonChange):

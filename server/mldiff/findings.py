@@ -2,7 +2,8 @@
 
 Positions are 1-based lines and 1-based columns counted in code points on the head
 side (the CLI contract); the language server converts columns to the client's
-position encoding.
+position encoding. A finding in a notebook also says where it is among the cells
+(``CellSpan``): editors show cells, not the ``.ipynb`` file's JSON lines.
 """
 from __future__ import annotations
 
@@ -43,12 +44,36 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class CellSpan:
+    """A place inside one notebook cell."""
+
+    cell: int              # 1-based position among all cells (markdown counted), as Jupyter numbers them
+    cell_id: str | None    # the nbformat cell id (nbformat 4.5+), else None
+    span: Span             # lines and code-point columns within the cell's own text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cell": self.cell, "cell_id": self.cell_id, "cell_line": self.span.line,
+                "cell_column": self.span.column, "cell_end_line": self.span.end_line,
+                "cell_end_column": self.span.end_column}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellSpan | None:
+        if not isinstance(data.get("cell"), int) or not isinstance(data.get("cell_line"), int):
+            return None
+        line = data["cell_line"]
+        return cls(data["cell"], data.get("cell_id"),
+                   Span(line, data.get("cell_column") or 1, data.get("cell_end_line") or line,
+                        data.get("cell_end_column") or 1))
+
+
+@dataclass(frozen=True)
 class Related:
     """Another place the finding concerns, e.g. where a changed constant is used."""
 
     span: Span
     message: str
     path: str | None = None  # None: the finding's own file
+    cell: CellSpan | None = None  # in a notebook: that place among the cells
 
 
 @dataclass(frozen=True)
@@ -66,13 +91,26 @@ class Finding:
     fixes: tuple[Fix, ...] = ()
     # The base-side text that this finding's hunk replaced, for hovers and "restore" fixes.
     base_text: str | None = None
+    # Notebooks: where the finding is among the cells, and the fixes as edits of that cell's
+    # text (``fixes`` edit the .ipynb file, and only inside one of its JSON strings).
+    cell: CellSpan | None = None
+    cell_fixes: tuple[Fix, ...] = ()
 
     @property
     def line(self) -> int:
         return self.span.line
 
+    def location(self) -> str:
+        """``train.py:14:5``, or in a notebook ``train.ipynb: cell 3, line 2`` (as the text
+        formats print it)."""
+        if self.cell is not None:
+            return f"{self.path}: cell {self.cell.cell}, line {self.cell.span.line}"
+        return f"{self.path}:{self.span.line}:{self.span.column}"
+
     def to_json(self) -> dict[str, Any]:
-        """The contract's JSON object (DESIGN.md); extra keys only add information."""
+        """The contract's JSON object (DESIGN.md); extra keys only add information (a
+        notebook's: ``cell``, ``cell_id``, ``cell_line``, ``cell_column``, ``cell_end_line``,
+        ``cell_end_column``)."""
         out: dict[str, Any] = {
             "path": self.path,
             "code": self.code,
@@ -87,10 +125,13 @@ class Finding:
             "before": self.before,
             "after": self.after,
         }
+        if self.cell is not None:
+            out.update(self.cell.to_json())
         if self.related:
             out["related"] = [
                 {"path": r.path or self.path, "line": r.span.line, "column": r.span.column,
-                 "end_line": r.span.end_line, "end_column": r.span.end_column, "message": r.message}
+                 "end_line": r.span.end_line, "end_column": r.span.end_column, "message": r.message,
+                 **(r.cell.to_json() if r.cell is not None else {})}
                 for r in self.related
             ]
         return out
@@ -101,13 +142,13 @@ class Finding:
         path = data["path"]
         related = tuple(
             Related(Span(r["line"], r["column"], r["end_line"], r["end_column"]), r["message"],
-                    None if r.get("path") == path else r.get("path"))
+                    None if r.get("path") == path else r.get("path"), CellSpan.from_json(r))
             for r in data.get("related", ()))
         return cls(path=path, code=data["code"], family=data["family"], severity=data["severity"],
                    message=data["message"],
                    span=Span(data["line"], data["column"], data["end_line"], data["end_column"]),
                    base_line=data.get("base_line"), before=data.get("before"), after=data.get("after"),
-                   related=related)
+                   related=related, cell=CellSpan.from_json(data))
 
 
 @dataclass(frozen=True)

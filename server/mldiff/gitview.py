@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from git.cmd import Git
 
 MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
+MAX_NOTEBOOK_BYTES = 100_000_000  # matches mldiff.analysis.filekinds: a notebook's outputs are not read
 
 EMPTY_REPOSITORY = ("repository has no commits yet: nothing to compare against; "
                     "commit once or pass --base")
@@ -408,8 +409,8 @@ class RepoView:
             raise SkippedEntry(path, SYMLINK_SKIPPED)
         if stat.S_ISDIR(info.st_mode):
             raise SkippedEntry(path, "a directory now, skipped")
-        if info.st_size > self.max_file_bytes:
-            raise FileTooLarge(path, info.st_size, self.max_file_bytes)
+        if info.st_size > self._limit(path):
+            raise FileTooLarge(path, info.st_size, self._limit(path))
         try:
             data = file.read_bytes()
         except OSError as exc:
@@ -472,8 +473,8 @@ class RepoView:
             reader = self._object_reader()
             try:
                 _, kind, size = reader.get_object_header(blob_id)
-                if size > self.max_file_bytes:
-                    raise FileTooLarge(path, size, self.max_file_bytes)
+                if size > self._limit(path):
+                    raise FileTooLarge(path, size, self._limit(path))
                 _, kind, size, data = reader.get_object_data(blob_id)
             except ValueError:
                 raise GitError(f"{path}: object {blob_id[:12]} is missing from this repository "
@@ -481,6 +482,12 @@ class RepoView:
             text = decode_source(data, path)
             self._remember(blob_id, text)
             return text
+
+    def _limit(self, path: str) -> int:
+        """The largest file read: a notebook may be larger, since its outputs are not read."""
+        if path.lower().endswith(".ipynb"):
+            return max(self.max_file_bytes, MAX_NOTEBOOK_BYTES)
+        return self.max_file_bytes
 
     def _remember(self, blob_id: str, text: str) -> None:
         """Keep recent texts, bounded in total size so a 10,000-file diff stays small."""

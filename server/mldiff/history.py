@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from mldiff.checking import CheckResult, analyse_many, select_changes
@@ -21,6 +23,8 @@ from mldiff.errors import MldiffError
 from mldiff.families import FAMILIES
 from mldiff.findings import SEVERITY_RANK, FileError, Finding
 from mldiff.gitview import FileChange, RepoView, parse_raw
+
+_GLOB = re.compile(r"[*?[]")   # a PATH with these is a glob (as in git's pathspecs)
 
 # (commits done, commits walked so far, commits analysed so far): for a progress line.
 Progress = Callable[[int, int, int], None]
@@ -104,7 +108,10 @@ class Filter:
     paths: tuple[str, ...] = ()
 
     def path_wanted(self, path: str) -> bool:
+        """A file, a directory, or a glob as git's pathspecs have them (``'*.ipynb'``: a
+        ``*`` also matches across ``/``, so notebooks anywhere)."""
         return not self.paths or any(spec == "" or path == spec or path.startswith(spec + "/")
+                                     or (_GLOB.search(spec) is not None and fnmatchcase(path, spec))
                                      for spec in self.paths)
 
     def finding_wanted(self, finding: Finding) -> bool:

@@ -26,6 +26,8 @@ const RESTRICTED = ["mldiff.interpreter", "mldiff.install.source", "mldiff.valid
 
 const DOCUMENTS: LanguageClientOptions["documentSelector"] = [
   { scheme: "file", language: "python" },
+  // Python cells of notebooks in the notebook editor (the server syncs them as notebook documents)
+  { notebook: "jupyter-notebook", language: "python" },
   { scheme: "file", pattern: "**/{Dockerfile,*.Dockerfile,*.dockerfile,devcontainer.json,.devcontainer.json}" },
   { scheme: "file", pattern: "**/{docker-compose,compose}*.{yml,yaml}" },
   { scheme: "file", pattern: "**/{requirements*.txt,requirements/*.{txt,in},constraints*.txt,Containerfile}" },

@@ -5,14 +5,19 @@ import posixpath
 import re
 
 CONFIG_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+# A notebook's outputs (images, logs) are not what mldiff reads: the file may be this large,
+# and its code cells count against the limit of every other file (analysis/notebook.py).
+MAX_NOTEBOOK_BYTES = 100_000_000
 
 
 def file_kind(path: str) -> str | None:
-    """``python``, ``notebook``, ``dockerfile``, ``devcontainer``, ``compose``, ``requirements``,
-    ``pyproject``, ``yaml``, ``json``, ``toml`` -- or None for files mldiff does not read."""
+    """``python``, ``notebook``, ``setup`` (setup.py), ``dockerfile``, ``devcontainer``, ``compose``,
+    ``requirements``, ``pyproject``, ``yaml``, ``json``, ``toml`` -- or None for files mldiff does not read."""
     name = posixpath.basename(path)
     lower = name.lower()
     _, suffix = posixpath.splitext(lower)
+    if lower == "setup.py":
+        return "setup"     # what it pins (analysis/setup_py.py), not training code
     if suffix in (".py", ".pyi"):
         return "python"
     if suffix == ".ipynb":

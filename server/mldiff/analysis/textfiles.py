@@ -175,6 +175,9 @@ class TextChange:
         if self.kind == "requirements":
             from mldiff.analysis.requirements import requirements_environment
             return requirements_environment(text)
+        if self.kind == "setup":
+            from mldiff.analysis.setup_py import setup_environment
+            return setup_environment(text)
         from mldiff.analysis import requirements
         if self.kind == "yaml":   # a conda environment under another name (a100env.yml)?
             documents = self.documents(side)

@@ -38,12 +38,26 @@ def shorten(code: str, width: int = 60) -> str:
 
 @lru_cache(maxsize=512)  # keys are long: a small cache keeps an editing session's memory flat
 def canonical(code: str) -> str:
-    """Formatting-insensitive key of an expression's source."""
+    """Formatting-insensitive key of an expression's source (``True if x else False`` is ``x``)."""
     try:
         tree = ast.parse(code.strip(), mode="eval")
     except (SyntaxError, ValueError):
         return " ".join(code.split())
-    return ast.dump(tree.body, annotate_fields=False)
+    return ast.dump(_Booleans().visit(tree.body), annotate_fields=False)
+
+
+class _Booleans(ast.NodeTransformer):
+    """``True if test else False`` -> ``test``; ``False if test else True`` -> ``not test``."""
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.body, ast.Constant) and isinstance(node.orelse, ast.Constant) and \
+                isinstance(node.test, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
+            if node.body.value is True and node.orelse.value is False:
+                return node.test
+            if node.body.value is False and node.orelse.value is True:
+                return ast.UnaryOp(ast.Not(), node.test)
+        return node
 
 
 class Value:

@@ -32,7 +32,7 @@ def run(args) -> int:
     if fires:
         example = fires[0]
         print("\nExample\n-------\nbefore:")
-        print(textwrap.indent(example.before.rstrip("\n"), "    "))
+        print(textwrap.indent((example.before or "(no file: it is new)").rstrip("\n"), "    "))
         print("after:")
         print(textwrap.indent(example.after.rstrip("\n"), "    "))
         for expect in example.expect:

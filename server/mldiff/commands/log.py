@@ -122,7 +122,7 @@ def _write_text(item, out, color: bool) -> None:
     out.write(f"{sha} {date} {commit.subject}\n")
     for finding in item.findings:
         message = " ".join(finding.message.split("\n"))
-        out.write(f"    {finding.path}:{finding.span.line}:{finding.span.column}: {finding.code} "
+        out.write(f"    {finding.location()}: {finding.code} "
                   f"[{finding.family}] {message}\n")
 
 

@@ -75,6 +75,9 @@ def call_role(ctx: PythonContext, side: str, call: CallFact) -> Role | None:
     if call.receiver is not None:
         method = method_role(view, call)
         if method is not None:
+            if method.name == "prepare" and any(receiver_kind(view, arg.code) == "sampler" for arg in call.args
+                                                if arg.node is not None and dotted_name(arg.node)):
+                return Role("data_pipeline", "accelerator.prepare (data loader)", "method", call, side=side)
             return Role(method.family, method.noun, "method", call, side=side)
     if call.receiver is None and "(" not in call.callee:
         from mldiff.facts.summaries import function_roles
@@ -85,7 +88,10 @@ def call_role(ctx: PythonContext, side: str, call: CallFact) -> Role | None:
             if headers and moved_function(ctx, side, headers[0]):
                 return None  # code moved into a new function, called where it stood
             return Role(summary.family, f"{call.callee}() ({summary.noun})", "function", call, side=side)
-    if call.receiver == "self" and call.method.isidentifier():  # a submodule applied in forward()
+    if call.receiver == "self" and call.method.isidentifier():  # a method of the class, or a submodule
+        from mldiff.facts.summaries import function_roles
+        for summary in function_roles(ctx, side, call.method):
+            return Role(summary.family, f"self.{call.method}() ({summary.noun})", "function", call, side=side)
         built = view.constructor_of(call.callee)
         if built is not None:
             layer = apis.canonical(built)
@@ -178,7 +184,11 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
             # ``model.require_backward_grad_sync = ...`` sets an object's behaviour; ``lr = 0.1`` a setting
             acts = "." in binding.target and receiver_kind(view, binding.target.rsplit(".", 1)[0]) is not None \
                 and binding.kind in ("assign", "augassign")
-            out.append(Role(named[0], binding.target, "attribute" if acts else "binding"))
+            # a constant set inside a function (``num_heads = 1``) is no setting ``value_changes``
+            # compares (those are module-level, argparse, config entries), but it configures all the same
+            local = not acts and "." not in binding.target and binding.kind == "assign" and \
+                binding.value is not None and binding.value.is_literal and view.enclosing_def(index) >= 0
+            out.append(Role(named[0], binding.target, "attribute" if acts else "local" if local else "binding"))
             continue
         flowed = _flow_role(ctx, side, index, binding.target)
         if flowed is not None:
@@ -270,7 +280,7 @@ def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     """Is ``target`` what this call backpropagates: ``loss.backward()``, ``(loss / n).backward()``,
     ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated)?"""
     if call.method == "backward":
-        if call.receiver is not None and call.receiver.split(".", 1)[0] == target:
+        if call.receiver == target:
             return True
         if call.receiver is None and "(" in call.callee:
             return True  # (loss / accumulation).backward(): the use reads the target

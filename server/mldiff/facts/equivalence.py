@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import libcst as cst
 
 from mldiff.analysis.module import ModuleView
-from mldiff.analysis.values import NOT_LITERAL, Value, dotted_name, rename_key
+from mldiff.analysis.values import NOT_LITERAL, Value, _literal_equal, dotted_name, rename_key
 from mldiff.facts.context import PythonContext
 from mldiff.facts.syntax import _ast_key, _ast_tree, meaning_key, unit_source
 
@@ -33,14 +33,63 @@ def resolve_literal(view, value: Value | None) -> Any:
         return NOT_LITERAL
     definitions = view.definitions(name)
     literals = [b.value.literal for _, b in definitions if b.value is not None and b.value.is_literal]
-    if len(definitions) == 1 and len(literals) == 1:
+    if definitions and len(literals) == len(definitions) and all(_literal_equal(literals[0], x) for x in literals):
+        return literals[0]  # bound once, or to the same constant on every branch
+    return _evaluated(view, value)
+
+
+_OPERATORS: dict[type, Any] = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+                               ast.Mult: lambda a, b: a * b, ast.FloorDiv: lambda a, b: a // b,
+                               ast.Div: lambda a, b: a / b, ast.Mod: lambda a, b: a % b}
+
+
+def _evaluated(view: ModuleView, value: Value) -> Any:
+    """The number an arithmetic expression of constants the file defines evaluates to
+    (``42 + seed_offset`` with ``seed_offset = 0`` on every branch: 42), else NOT_LITERAL."""
+    try:
+        tree = ast.parse(value.code, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return NOT_LITERAL
+    if not isinstance(tree, ast.BinOp):
+        return NOT_LITERAL
+
+    def number(node: ast.AST, depth: int = 0) -> Any:
+        if depth > 8:
+            raise ValueError
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+            return node.value
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            literal = _bound_constant(view, node)
+            if isinstance(literal, (int, float)) and not isinstance(literal, bool):
+                return literal
+            raise ValueError
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](number(node.left, depth + 1), number(node.right, depth + 1))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -number(node.operand, depth + 1)
+        raise ValueError
+
+    try:
+        return number(tree)
+    except (ValueError, ArithmeticError, TypeError, OverflowError):
+        return NOT_LITERAL
+
+
+def _bound_constant(view: ModuleView, node: ast.AST) -> Any:
+    name = ast.unparse(node)
+    definitions = view.definitions(name)
+    literals = [b.value.literal for _, b in definitions if b.value is not None and b.value.is_literal]
+    if definitions and len(literals) == len(definitions) and all(_literal_equal(literals[0], x) for x in literals):
         return literals[0]
     return NOT_LITERAL
 
 
 def same_after_resolving(ctx: PythonContext, old: Value | None, new: Value | None) -> bool:
     """``lr=LR`` -> ``lr=args.lr`` is no change when both name the same constant; two plain
-    references we cannot resolve are treated as a refactor, not a value change."""
+    references we cannot resolve are one value respelled when they read one setting through
+    another object (``args.lr`` -> ``cfg.lr``) or one name renamed (the old name gone, the new
+    one new). Two variables both sides have (``T_max=warmup_steps`` -> ``T_max=decay_steps``)
+    are two values."""
     if old is None or new is None:
         return False
     old_literal = resolve_literal(ctx.base, old)
@@ -56,8 +105,37 @@ def same_after_resolving(ctx: PythonContext, old: Value | None, new: Value | Non
         if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
             return old_name[0] == new_name[0]
         if old_literal is NOT_LITERAL or new_literal is NOT_LITERAL:
-            return True
-    return same_when_inlined(ctx, old, new)
+            return _one_reference(ctx, old_name[0], new_name[0]) or same_when_inlined(ctx, old, new)
+    return same_when_inlined(ctx, old, new) or _read_elsewhere(ctx, old, new)
+
+
+def _read_elsewhere(ctx: PythonContext, old: Value, new: Value) -> bool:
+    """The same expression, each setting in it read through another object or as a constant
+    before (``total // tokens`` -> ``args.total // tokens``): ``_equivalent`` over the two trees."""
+    if old.is_literal or new.is_literal:
+        return False
+    try:
+        before, after = ast.parse(old.code, mode="eval").body, ast.parse(new.code, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    return _equivalent(before, after, ctx.renames)
+
+
+def _one_reference(ctx: PythonContext, old: str, new: str) -> bool:
+    """Do two dotted names (base, head) read one value? The same after the change's renames or
+    in the last component (a setting read through another object: ``args.lr``, ``self.lr``), or
+    one name renamed: the old one is gone from the head and the new one absent from the base."""
+    renamed = ".".join(ctx.renames.get(p, p) for p in old.split("."))
+    if renamed == new or old.rsplit(".", 1)[-1] == new.rsplit(".", 1)[-1]:
+        return True
+    if "." in old and "." in new and old.split(".", 1)[0] != new.split(".", 1)[0]:
+        return True  # read from other objects under other names: a refactor we cannot follow
+    return not _mentions(ctx.head, old) and not _mentions(ctx.base, new)
+
+
+def _mentions(view: ModuleView, name: str) -> bool:
+    import re
+    return re.search(r"(?<![\w.])" + re.escape(name) + r"\b", view.text) is not None
 
 
 def same_when_inlined(ctx: PythonContext, old: Value, new: Value) -> bool:

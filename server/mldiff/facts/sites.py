@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import libcst as cst
+
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import Binding, CallFact
-from mldiff.analysis.values import Value
+from mldiff.analysis.values import Value, dotted_name, evaluate, make_value
 from mldiff.facts.context import PythonContext
 from mldiff.knowledge import apis
 
@@ -99,9 +101,10 @@ def renamed(dotted: str, renames: dict[str, str]) -> str:
 
 def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
                      only: Iterable[str] | None = None) -> list[tuple[str, Value | None, Value | None]]:
-    """(parameter, before, after) for each argument whose value differs in meaning."""
-    before = arguments_of(base.call, base.qualname)
-    after = arguments_of(head.call, head.qualname)
+    """(parameter, before, after) for each argument whose value differs in meaning; keywords that
+    arrive through ``**extra`` count as passed (``expanded_arguments``)."""
+    before = expanded_arguments(ctx, base)
+    after = expanded_arguments(ctx, head)
     names = list(dict.fromkeys([*before, *after]))
     if only is not None:
         wanted = set(only)
@@ -147,3 +150,52 @@ def arguments_of(call: CallFact, qualname: str) -> dict[str, Value]:
     for position, value in enumerate(call.star_kwargs):
         out[f"**{position}"] = value
     return out
+
+
+def expanded_arguments(ctx: PythonContext, site: CallSite) -> dict[str, Value]:
+    """``arguments_of`` with each ``**name`` expanded through the dict the file builds for it:
+    a literal, ``dict(...)``, either branch of a conditional (``dict(fused=True) if ok else
+    dict()``), and ``name.update(...)`` calls before the call. A ``**kwargs`` parameter, whose
+    keys the callers decide, stays ``**0``."""
+    out = arguments_of(site.call, site.qualname)
+    view = ctx.view(site.side)
+    for value in site.call.star_kwargs:
+        for key, entry in _dict_entries(view, site.index, value, 0).items():
+            out.setdefault(key, entry)
+    return out
+
+
+def _dict_entries(view: ModuleView, index: int, value: Value, depth: int) -> dict[str, Value]:
+    node = value.node
+    if depth > 3 or node is None:
+        return {}
+    if isinstance(node, cst.Dict):
+        out = {}
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = evaluate(element.key)
+                if isinstance(key, str) and key.isidentifier():
+                    out[key] = make_value(element.value)
+        return out
+    if isinstance(node, cst.Call) and dotted_name(node.func) in ("dict", "OrderedDict", "collections.OrderedDict"):
+        return {arg.keyword.value: make_value(arg.value) for arg in node.args if arg.keyword is not None}
+    if isinstance(node, cst.IfExp):
+        return {**_dict_entries(view, index, make_value(node.orelse), depth + 1),
+                **_dict_entries(view, index, make_value(node.body), depth + 1)}
+    if isinstance(node, cst.Name):
+        name = node.value
+        definitions = [(i, b) for i, b in view.definitions(name) if i < index and b.value is not None]
+        if not definitions:
+            return {}
+        at, binding = definitions[-1]
+        assert binding.value is not None
+        out = _dict_entries(view, at, binding.value, depth + 1)
+        for use in view.uses(name):
+            if at < use < index:
+                for call in view.facts(use).calls:
+                    if call.receiver == name and call.method == "update":
+                        for arg in call.args:
+                            out.update(_dict_entries(view, use, arg, depth + 1))
+                        out.update(dict(call.kwargs))
+        return out
+    return {}

@@ -19,6 +19,7 @@ from mldiff.facts.anchors import base_line, binding_base_line, binding_span, sit
 from mldiff.facts.config_values import config_value_changes
 from mldiff.facts.context import Context, PythonContext, TextContext
 from mldiff.facts.delta import ValueChange
+from mldiff.facts.setting_equivalence import without_equivalents
 from mldiff.facts.equivalence import is_logging_call, same_after_resolving
 from mldiff.facts.flows import flows
 from mldiff.facts.pairing import pair, pair_bindings
@@ -33,9 +34,10 @@ def value_changes(ctx: Context) -> list[ValueChange]:
     """Every changed argument and hyperparameter binding (Python) or setting (configs),
     computed once per change."""
     if isinstance(ctx, PythonContext):
-        return ctx.fact("value_changes", lambda: _argument_value_changes(ctx) + _binding_value_changes(ctx))
+        return ctx.fact("value_changes", lambda: without_equivalents(
+            ctx, _argument_value_changes(ctx) + _binding_value_changes(ctx)))
     if isinstance(ctx, TextContext) and ctx.kind in CONFIG_KINDS:
-        return ctx.fact("value_changes", lambda: config_value_changes(ctx.change))
+        return ctx.fact("value_changes", lambda: without_equivalents(ctx, config_value_changes(ctx.change)))
     return []
 
 
@@ -70,13 +72,11 @@ def _argument_value_changes(ctx: PythonContext) -> list[ValueChange]:
         if base_site is None or head_site is None:
             continue
         for param, old, new in argument_changes(ctx, base_site, head_site):
-            if (new is None and head_site.call.star_kwargs) or (old is None and base_site.call.star_kwargs):
-                continue  # moved into (or out of) a **kwargs dict: its value is compared where the dict is built
+            if new is None and head_site.call.star_kwargs:
+                continue  # moved into a **kwargs dict the file does not build, or a caller's **kwargs
             role = argument_role(head_site.qualname, param) or argument_role(base_site.qualname, param)
             if role is None:
                 continue
-            if (old is None and base_site.call.star_kwargs) or (new is None and head_site.call.star_kwargs):
-                continue  # the keyword may come through **kwargs on the side that seems to lack it
             if same_after_resolving(ctx, old, new):
                 continue
             subject = f"{short_name(head_site.qualname)} {param}"

@@ -101,6 +101,9 @@ def _result(finding, rule_index: int | None, occurrence: int) -> dict[str, Any]:
         "properties": {"family": finding.family, "severity": finding.severity, "before": finding.before,
                        "after": finding.after, "base_line": finding.base_line},
     })
+    if finding.cell is not None:  # the location stays the .ipynb line; the cell is for readers
+        out["properties"].update(cell=finding.cell.cell, cell_id=finding.cell.cell_id,
+                                 cell_line=finding.cell.span.line)
     if finding.related:
         out["relatedLocations"] = [
             {"id": i, **_location(related.path or finding.path, related.span), "message": {"text": related.message}}

@@ -1,5 +1,5 @@
-"""``--format text``: one line per finding, ``path:line:col: CODE [family] message``,
-grouped by file; errors, notes and a one-line summary go to stderr. Colour only when
+"""``--format text``: one line per finding, ``path:line:col: CODE [family] message``
+(in a notebook ``path: cell N, line L: CODE [family] message``), grouped by file; errors, notes and a one-line summary go to stderr. Colour only when
 the stream is a terminal and NO_COLOR is unset (decided by the caller)."""
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def write(result, out: TextIO, err: TextIO, *, color: bool = False, err_color: b
             out.write("\n")  # on a terminal, a blank line between files
         previous = finding.path
         message = " ".join(finding.message.split("\n"))
-        out.write(f"{paint(finding.path, _BOLD)}:{finding.span.line}:{finding.span.column}: "
+        where = finding.location()   # path:line:col, or in a notebook "path: cell 3, line 2"
+        out.write(f"{paint(finding.path, _BOLD)}{where[len(finding.path):]}: "
                   f"{paint(finding.code, _SEVERITY_COLOUR[finding.severity])} "
                   f"{paint('[' + finding.family + ']', _DIM)} {message}\n")
     out.flush()

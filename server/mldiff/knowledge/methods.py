@@ -47,9 +47,9 @@ METHODS: tuple[Method, ...] = (
     Method("to", ("input",), "data_pipeline", "asynchronous copy", ("non_blocking",)),
     Method("cuda", ("input",), "data_pipeline", "asynchronous copy", ("non_blocking",)),
     Method("to", (ANY,), "precision", "dtype", ("dtype",)),
-    Method("half", ("model", "input"), "precision", "dtype"),
-    Method("float", ("model", "input"), "precision", "dtype"),
-    Method("double", ("model", "input"), "precision", "dtype"),
+    Method("half", (ANY,), "precision", "dtype"),
+    Method("float", (ANY,), "precision", "dtype"),
+    Method("double", (ANY,), "precision", "dtype"),
     Method("synchronize", ("optimizer",), "compile_distributed", "gradient synchronisation"),
     Method("skip_synchronize", ("optimizer",), "compile_distributed", "gradient synchronisation"),
     Method("set_training_mode", ("model",), "training_loop", "train mode"),
@@ -83,7 +83,7 @@ RECEIVER_NAMES: tuple[tuple[str, str], ...] = (
      "model"),
     (r"(?:\w+_)?(?:input|inputs|images?|imgs?|x|xs|y|ys|batch|samples?|pixel_values|latents|features|data|"
      r"targets?|labels?|tokens|input_ids|idx)", "input"),
-    (r"(?:\w+_)?(?:sampler|loader|dataloader)", "sampler"),
+    (r"(?:\w+_)?(?:sampler|loader|dataloader|dl|data_?loader)", "sampler"),
     (r"(?:\w+_)?(?:generator|rng|gen|g)", "generator"),
 )
 _NAMES = tuple((re.compile(pattern + "$"), kind) for pattern, kind in RECEIVER_NAMES)

@@ -17,7 +17,7 @@ _NOT_GIVEN: Any = object()
 NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
     (r"(?:lr_?decay\w*|decay_lr|lr_?sched\w*|scheduler|sched|lr_?policy|warmup\w*|\w*_warmup\w*|cosine\w*|"
      r"lr_?min|min_?lr|lr_?decay_?iters|lr_?gamma|lr_?step\w*|lr_?milestones?|warmdown\w*|\w*_warmdown\w*|"
-     r"cooldown\w*|(?:lr_)?decay_?style|layer_?(?:wise_)?decay|lr_?layer_?decay|skip_?scheduler|\w+_scheduler|"
+     r"cooldown\w*|(?:lr_)?decay_?style|layer_?(?:wise_)?decay|lr_?layer_?decay|skip_?scheduler|"
      r"scheduler_?(?:type|name)|lr_?scheduler_?type)", "learning_rate", "schedule"),
     (r"(?:lr|learning_?rate|lr\d|base_?lr|max_?lr|init_?lr|initial_?lr|peak_?lr|final_?lr|end_?lr|"
      r"start_?lr|blr|\w+_lr|lr_\w+)", "learning_rate", "lr"),

@@ -13,7 +13,7 @@ import logging
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from mldiff.errors import MldiffError
 from mldiff.findings import FileResult
@@ -23,6 +23,9 @@ from mldiff.lsp.documents import has_lone_cr
 from mldiff.lsp.results import DocumentResult
 from mldiff.lsp.settings import ServerOptions, SettingsState
 from mldiff.lsp.stability import GoodState, stable_findings
+
+if TYPE_CHECKING:
+    from mldiff.lsp.notebooks import CellText
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class Snapshot:
     version: int | None
     lines: tuple[str, ...]
     roots: tuple[str, ...] = ()   # the client's workspace folders; empty: it named none
+    language_id: str = ""
+    cells: tuple[CellText, ...] | None = None   # a notebook's cells (lsp/notebook_analysis.py)
 
 
 def inside_roots(path: str, roots: Sequence[str]) -> bool:
@@ -129,7 +134,7 @@ class Analyzer:
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
         try:
-            file_result = self._run_engine(relpath, base, text, settings)
+            file_result = self._run_engine(kind, relpath, base, text, settings, snapshot)
             findings = self._stable(snapshot, base, settings, file_result, file_result.unreliable_head_lines)
             diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                            for f in findings]
@@ -152,8 +157,16 @@ class Analyzer:
             known_hunks=file_result.hunks)
 
     # -- the engine ---------------------------------------------------------------------------
-    def _run_engine(self, relpath: str, base: BaseSide, text: str, settings) -> FileResult:
-        """The engine's result, given its previous result for this file (the last few files kept)."""
+    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, settings, snapshot: Snapshot) -> FileResult:
+        """The engine's result, given its previous result for this file (the last few files kept);
+        a notebook open as cells (VS Code) or as JupyterLab's joined document goes through
+        ``lsp.notebook_analysis``."""
+        if kind == "notebook":
+            from mldiff.lsp.notebook_analysis import notebook_engine
+            result = notebook_engine(relpath, snapshot, base.text, text, settings)
+            if result is not None:
+                result.unreliable_head_lines = frozenset()
+                return result
         from mldiff.engine import analyze
         result = analyze(relpath, base.text, text, settings, previous=self._previous.pop(relpath, None))
         self._previous[relpath] = result

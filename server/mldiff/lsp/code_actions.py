@@ -20,7 +20,8 @@ from mldiff.suppression import suppression
 VALIDATE_KIND = "source.mldiff.validate"
 ATTACH_KIND = "source.mldiff.attachToCommit"
 # File kinds whose comments start with '#', where `# mldiff: ignore[...]` can go.
-HASH_COMMENT_KINDS = ("python", "yaml", "toml", "pyproject", "dockerfile", "requirements", "conda", "compose")
+HASH_COMMENT_KINDS = ("python", "setup", "yaml", "toml", "pyproject", "dockerfile", "requirements", "conda",
+                      "compose")
 
 
 def suppress_edit(line_text: str, line: int, code: str, encoding: str) -> types.TextEdit | None:
@@ -70,7 +71,7 @@ def actions_for(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
     if document is None:
         return []
     from mldiff.analysis.filekinds import file_kind
-    kind = file_kind(document.path or uri)
+    kind = "python" if document.notebook else file_kind(document.path or uri)   # a notebook cell is Python
     only = [str(getattr(k, "value", k)) for k in params.context.only] if params.context.only else None
     out: list[types.CodeAction] = []
     for diagnostic in params.context.diagnostics:

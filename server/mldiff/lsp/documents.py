@@ -52,6 +52,7 @@ class Document:
     version: int | None
     lines: list[str]
     revision: int = field(default_factory=lambda: next(_REVISIONS))  # new on every change
+    notebook: str | None = None  # a notebook cell: the notebook's URI (lsp/notebooks.py)
     _text: str | None = field(default=None, repr=False)
 
     @property

@@ -4,7 +4,7 @@ pygls applies didOpen/didChange to its workspace before any handler runs, and a
 didChange for a document it never saw raises there; a request whose params do not
 deserialize gets no reply at all, so the client waits forever. Here document sync
 goes to ``MldiffServer.documents`` (which ignores unknown documents and clamps bad
-ranges), an unreadable request is answered with InvalidParams, and an unreadable
+ranges) and notebook sync to ``MldiffServer.notebooks``, an unreadable request is answered with InvalidParams, and an unreadable
 notification is logged and dropped.
 
 pygls gives a command handler its arguments only: the request's ``workDoneToken`` is
@@ -133,6 +133,31 @@ class MldiffProtocol(LanguageServerProtocol):
         if self._server.documents.close(params.text_document.uri) is None:
             return
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+    # Notebooks: kept by MldiffServer.notebooks (cells in MldiffServer.documents); a change or
+    # close of a notebook never opened is dropped (pygls' own store raises KeyError there).
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def lsp_notebook_document__did_open(self, params: types.DidOpenNotebookDocumentParams):
+        self._server.notebooks.open(params)
+        if (handler := self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params: types.DidChangeNotebookDocumentParams):
+        if self._server.notebooks.change(params) is None:
+            logger.warning("notebook change for %s, which is not open: ignored", params.notebook_document.uri)
+            return
+        if (handler := self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def lsp_notebook_document__did_close(self, params: types.DidCloseNotebookDocumentParams):
+        notebook, closed = self._server.notebooks.close(params.notebook_document.uri)
+        if notebook is None:
+            return
+        params.cell_text_documents = [types.TextDocumentIdentifier(uri=uri) for uri in closed]  # every cell it had
+        if (handler := self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CLOSE)) is not None:
             yield handler, (params,), None
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)

@@ -18,6 +18,7 @@ from mldiff import __version__
 from mldiff.lsp import diagnostics
 from mldiff.lsp.code_lens import lens_summary
 from mldiff.lsp.documents import DocumentStore
+from mldiff.lsp.notebooks import SYNC_OPTIONS, NotebookStore
 from mldiff.lsp.positions import UTF16
 from mldiff.lsp.protocol import MldiffProtocol
 from mldiff.lsp.results import DocumentResult, ResultStore
@@ -34,8 +35,10 @@ logger = logging.getLogger(__name__)
 class MldiffServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("mldiff", __version__, protocol_cls=MldiffProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=SYNC_OPTIONS)
         self.documents = DocumentStore()
+        self.notebooks = NotebookStore(self.documents)   # their cells are in self.documents
         self.results = ResultStore()
         self.settings = SettingsState(report=lambda message: self.say_once(message, message, True))
         self._analyzer: Analyzer | None = None
@@ -125,6 +128,7 @@ class MldiffServer(LanguageServer):
             self.request_analysis(uri, delay_s=0)
 
     def request_analysis(self, uri: str, delay_s: float | None = None, reason: str = FULL) -> None:
+        uri = self.notebooks.notebook_of(uri) or uri   # a cell is analysed with its notebook
         if self._held is not None:
             self._held.add(uri)
             return
@@ -140,11 +144,14 @@ class MldiffServer(LanguageServer):
     def _snapshot(self, uri: str) -> Snapshot | None:
         """On the event loop."""
         from mldiff.lsp.analysis import Snapshot
+        if uri in self.notebooks:
+            from mldiff.lsp.notebook_analysis import notebook_snapshot
+            return notebook_snapshot(self.notebooks, uri, self.workspace_roots())
         document = self.documents.get(uri)
         if document is None:
             return None
         return Snapshot(uri, document.path, document.revision, document.version, tuple(document.lines),
-                        self.workspace_roots())
+                        self.workspace_roots(), document.language_id)
 
     def workspace_roots(self) -> tuple[str, ...]:
         """The file-system paths of the client's workspace folders (else its root): the
@@ -160,14 +167,31 @@ class MldiffServer(LanguageServer):
 
     def _job(self, snapshot: Snapshot, reason: str) -> DocumentResult | None:
         """On the worker thread."""
+        if snapshot.cells is not None:
+            notebook = self.notebooks.get(snapshot.uri)
+            if notebook is None or notebook.revision != snapshot.revision:
+                return None
+            from mldiff.lsp.notebook_analysis import analyse_notebook
+            return analyse_notebook(self, snapshot, only_if_git_changed=reason == GIT)
         document = self.documents.get(snapshot.uri)
         if document is None or document.revision != snapshot.revision:
             return None  # closed or edited since: a newer job is on its way
         return self.analyzer.analyse(snapshot, self.encoding, self.options, self.results.get(snapshot.uri),
                                      only_if_git_changed=reason == GIT)
 
-    def _on_result(self, uri: str, result: DocumentResult | None) -> None:
-        """On the event loop: keep and send a result that is still about the current text."""
+    def _on_result(self, uri: str, result) -> None:
+        """On the event loop: keep and send a result that is still about the current text
+        (a notebook's: the result of each of its cells)."""
+        cells = getattr(result, "cells", None)
+        if cells is not None:
+            if uri in self.notebooks:
+                self.results.put(result.notebook)
+                for cell in cells:
+                    self._keep(cell.uri, cell)
+            return
+        self._keep(uri, result)
+
+    def _keep(self, uri: str, result: DocumentResult | None) -> None:
         document = self.documents.get(uri)
         if result is None or document is None or document.revision != result.revision:
             return
@@ -211,10 +235,10 @@ class MldiffServer(LanguageServer):
 
 
 def create_server() -> MldiffServer:
-    from mldiff.lsp import (code_actions, code_lens, commands, configuration, hover, sync,
+    from mldiff.lsp import (code_actions, code_lens, commands, configuration, hover, notebook_sync, sync,
                             validation_commands, watchers)
     server = MldiffServer()
-    for feature in (configuration, sync, watchers, hover, code_lens, code_actions, commands,
+    for feature in (configuration, sync, notebook_sync, watchers, hover, code_lens, code_actions, commands,
                     validation_commands):
         feature.register(server)
     return server

@@ -47,13 +47,13 @@ NOT_CONFIGURED = ("mldiff: this project has no validation command. Add it to pyp
 # -- where ---------------------------------------------------------------------------------
 
 def target_uri(ls, arguments: tuple[Any, ...]) -> str | None:
-    """The URI the command is about: its first argument (a string, or ``{"uri": ...}``),
-    else the first workspace folder."""
+    """The URI the command is about: its first argument (a string, or ``{"uri": ...}``; a
+    notebook cell stands for its notebook), else the first workspace folder."""
     first = arguments[0] if arguments else None
     if isinstance(first, dict):
         first = first.get("uri")
     if isinstance(first, str) and first:
-        return first
+        return ls.notebooks.notebook_of(first) or first
     folders = list(ls.workspace.folders.values())
     return folders[0].uri if folders else ls.workspace.root_uri
 

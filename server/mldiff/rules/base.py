@@ -26,14 +26,17 @@ class Expect:
 
     line: int
     message: str
-    code: str | None = None  # defaults to the rule's own code
+    code: str | None = None   # defaults to the rule's own code
+    column: int | None = None  # 1-based, in code points, when the example pins it
+    fix: str | None = None     # the whole file after applying the finding's first quick fix
 
 
 @dataclass(frozen=True)
 class Example:
-    """``before`` -> ``after`` of one file; no ``expect`` means nothing may be reported at all."""
+    """``before`` -> ``after`` of one file (``before`` None: the file is new); no ``expect`` means
+    nothing may be reported at all."""
 
-    before: str
+    before: str | None
     after: str
     expect: tuple[Expect, ...] = ()
     path: str = "train.py"

@@ -13,7 +13,8 @@ from mldiff.knowledge import apis
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_binding_changes, report_call_changes
-from mldiff.rules.values import SettingRule, is_inert_option
+from mldiff.facts.setting_equivalence import is_inert_option
+from mldiff.rules.values import SettingRule
 
 # Seeding functions of libraries, and the names projects give their own seeding helpers.
 _SEED_FUNCTIONS = re.compile(

@@ -19,7 +19,7 @@ from mldiff.findings import Finding, Related, Span
 from mldiff.rules.base import Example, Expect, Rule
 
 IMAGE_KINDS = ("dockerfile", "devcontainer", "compose")
-PIN_KINDS = ("requirements", "pyproject", "conda", "yaml", "dockerfile")
+PIN_KINDS = ("requirements", "pyproject", "conda", "yaml", "dockerfile", "setup")
 
 # Packages whose version changes what a training run computes or how fast: torch itself and
 # what is compiled against it or replaces parts of it (warning), and the libraries whose
@@ -157,6 +157,7 @@ class BaseImageChanged(Rule[TextContext]):
     """
 
     code = "ML1301"
+    reports_new_files = True  # a new Dockerfile or devcontainer: the image it starts from
     family = "environment"
     name = "base-image"
     summary = "Container base image (Dockerfile FROM, devcontainer image, compose image) changed"
@@ -214,6 +215,12 @@ class BaseImageChanged(Rule[TextContext]):
     )
 
     def check(self, ctx: TextContext) -> Iterator[Finding]:
+        if ctx.text("base") is None and ctx.text("head") is not None:  # a new environment file
+            for image in ctx.environment("head").images:
+                if not image.is_build_arg:
+                    yield self.report(ctx, image.span, f"base image {image.ref}{_slot_text(image)} (new file)",
+                                      after=image.ref, severity="information")
+            return
         if not _whole(ctx):
             return
         base, head = ctx.environment("base").images, ctx.environment("head").images
@@ -354,6 +361,7 @@ class TorchPinChanged(Rule[TextContext]):
     """
 
     code = "ML1302"
+    reports_new_files = True  # a new requirements file, Dockerfile or setup.py: the torch it installs
     family = "environment"
     name = "torch-pin"
     summary = "torch-family package pin changed (requirements, pyproject, conda, Dockerfile)"
@@ -385,6 +393,18 @@ class TorchPinChanged(Rule[TextContext]):
                   "  - pip:\n    - flash-attn==2.5.0\n",
             expect=(Expect(5, "pytorch pin =2.1.0 -> =2.2.0"), Expect(7, "flash-attn pin ==2.3.3 -> ==2.5.0")),
         ),
+        Example(  # setup.py's install_requires
+            path="setup.py",
+            before='from setuptools import setup\nsetup(name="x", install_requires=["torch>=2.3", "tqdm"])\n',
+            after='from setuptools import setup\nsetup(name="x", install_requires=["torch>=2.8", "tqdm"])\n',
+            expect=(Expect(2, "torch pin >=2.3 -> >=2.8 in install_requires"),),
+        ),
+        Example(  # a new requirements file: the torch it installs
+            path="requirements.txt",
+            before=None,
+            after="torch==2.4.1\ntqdm\n",
+            expect=(Expect(1, "torch ==2.4.1 (new file)"),),
+        ),
         Example(  # a Dockerfile ARG feeding pip install
             path="Dockerfile",
             before="FROM python:3.11\nARG TORCH=2.1.0\nRUN pip install --no-cache-dir torch==${TORCH} numpy\n",
@@ -414,6 +434,14 @@ class TorchPinChanged(Rule[TextContext]):
     )
 
     def check(self, ctx: TextContext) -> Iterator[Finding]:
+        if ctx.text("base") is None and ctx.text("head") is not None:  # a new environment file
+            reported_new: set[tuple] = set()
+            for pin in ctx.environment("head").pins:
+                if _tracked(pin) and not _is_cuda_pin(pin) and _first_of_its_kind(pin, reported_new):
+                    yield self.report(ctx, pin.span, f"{pin.display} {_pin_text(_public(pin.spec))}"
+                                                     f"{_group_text(pin)} (new file)",
+                                      after=pin.written, severity="information")
+            return
         if not _whole(ctx):
             return
         reported: set[tuple] = set()

@@ -52,7 +52,10 @@ class NormalizeTransformChanged(Rule[PythonContext]):
                    "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])\n",
             after="from torchvision import transforms\n"
                   "transform = transforms.ToTensor()\n",
-            expect=(Expect(2, "transforms.Normalize((0.5,), (0.5,)) removed"),),
+            expect=(Expect(2, "transforms.Normalize((0.5,), (0.5,)) removed", column=1,
+                           fix="from torchvision import transforms\n"
+                               "transform = transforms.Compose([transforms.ToTensor(), "
+                               "transforms.Normalize((0.5,), (0.5,))])\n"),),
         ),
         Example(
             before="import torchvision.transforms as T\n"

@@ -542,7 +542,9 @@ class DeprecatedAmpApi(Rule[PythonContext]):
         Example(
             before="import torch\ny = model(x)\n",
             after="import torch\nwith torch.cuda.amp.autocast():\n    y = model(x)\n",
-            expect=(Expect(2, "use torch.amp.autocast(\"cuda\", ...)"), Expect(2, "", code="ML101"),
+            expect=(Expect(2, "use torch.amp.autocast(\"cuda\", ...)", column=6,
+                           fix='import torch\nwith torch.amp.autocast("cuda"):\n    y = model(x)\n'),
+                    Expect(2, "", code="ML101"),
                     Expect(2, "", code="ML106")),
         ),
         Example(  # untouched old-API line stays quiet

@@ -290,7 +290,9 @@ class GradScalerBypassed(Rule[PythonContext]):
             before=_LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n",
             after="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    loss = model(x).sum()\n"
                   "    scaler.scale(loss).backward()\n    optimizer.step()\n",
-            expect=(Expect(8, "optimizer.step() bypasses the GradScaler"),
+            expect=(Expect(8, "optimizer.step() bypasses the GradScaler", column=5,
+                           fix="scaler = torch.amp.GradScaler('cuda')\n" + _LOOP + "    loss = model(x).sum()\n"
+                               "    scaler.scale(loss).backward()\n    scaler.step(optimizer)\n    scaler.update()\n"),
                     Expect(1, "", code="ML102"), Expect(7, "", code="ML802")),
         ),
         Example(
