@@ -9,7 +9,7 @@ environment files (``analysis/textfiles.py``) and report what the environment be
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, cast
 
 from mldiff.analysis.environment import Image, Pin, WheelIndex
 from mldiff.analysis.requirements import cuda_label, spec_key
@@ -446,8 +446,7 @@ class TorchPinChanged(Rule[TextContext]):
             return
         reported: set[tuple] = set()
         for old, new in pin_pairs(ctx):
-            pin = new or old
-            assert pin is not None  # a pair has at least one side
+            pin = cast(Pin, new or old)  # a pair has at least one side
             if _is_cuda_pin(pin) or not _tracked(pin):
                 continue
             if old is not None and new is not None:
