@@ -79,6 +79,10 @@ LIBRARY_APIS: tuple[Api, ...] = (
 )
 
 LIBRARY_PATTERNS: tuple[RolePattern, ...] = (
+    # loaded ``from_pretrained`` like a model but not one: diffusers' noise schedulers, Transformers'
+    # tokenizers and processors (a DDPMScheduler's config is the diffusion process, not the network)
+    RolePattern("noise_scheduler", ("diffusers.",), r"\w*(?:Scheduler|SchedulerOutput)\w*"),
+    RolePattern("preprocessor", ("transformers.",), r"\w*(?:Tokenizer|TokenizerFast|Processor|FeatureExtractor)"),
     # a class named for what it is: a project's own datasets and loaders (``PackedDataset``)
     RolePattern("dataset", ("",), r"[A-Z]\w*(?:Dataset|DataLoader|Loader)"),
     RolePattern("loss", ("timm.loss.",), r"\w+"),
