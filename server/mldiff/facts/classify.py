@@ -190,8 +190,8 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
                 binding.value is not None and binding.value.is_literal and view.enclosing_def(index) >= 0
             out.append(Role(named[0], binding.target, "attribute" if acts else "local" if local else "binding"))
             continue
-        flowed = _flow_role(ctx, side, index, binding.target)
-        if flowed is not None:
+        flowed = _flow_role(ctx, side, index, binding.target) if not out else None
+        if flowed is not None:  # where a value goes says what it is only when what it does does not
             out.append(flowed)
     if logical.keyword == "with":
         for item in facts.with_items:
@@ -247,18 +247,25 @@ def _manager_role(view: ModuleView, callee: str) -> Role | None:
 
 def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role | None:
     """Where the value bound to ``target`` goes next, inside its function: an argument of a known
-    API (its parameter's role), or the loss ``.backward()`` is called on."""
+    API (its parameter's role), or the loss ``.backward()`` is called on, directly or through
+    the arithmetic that makes the loss (``weights = ...`` ... ``loss = (loss * weights).mean()``
+    ... ``loss.backward()``)."""
     view = ctx.view(side)
-    if "." in target or "[" in target:
+    if "." in target:
         return None
     function = view.enclosing_def(index)
     within = view.block(function) if function >= 0 else None
+    hops = _LOSS_HOPS if _after_forward(view, index, within) else 0
+    if "[" in target:  # ``weights[snr == 0] = 1.0`` writes into ``weights``
+        target = target.split("[", 1)[0]
+        return Role("loss", f"{target} (the loss)", "flow") \
+            if target.isidentifier() and _reaches_backward(view, index, target, within, hops) else None
+    if _reaches_backward(view, index, target, within, hops):
+        return Role("loss", "loss" if target == "loss" else f"{target} (the loss)", "flow")
     for use in view.uses(target, within):
         if use <= index:
             continue
         for call in view.facts(use).calls:
-            if _backpropagates(view, call, target):
-                return Role("loss", "loss" if target == "loss" else f"{target} (the loss)", "flow")
             qualname = apis.canonical(view.qualname(call))
             for position, arg in enumerate(call.args):
                 if target in arg.names and arg.code == target:
@@ -276,11 +283,47 @@ def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role |
 
 
 
+_LOSS_HOPS = 3
+
+
+def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: int) -> bool:
+    """Is the value bound to ``target`` at ``index`` backpropagated, or bound into a value that is
+    (at most ``hops`` bindings on, none of them a forward pass)?"""
+    for use in view.uses(target, within):
+        if use <= index:
+            continue
+        facts = view.facts(use)
+        if any(_backpropagates(view, call, target) for call in facts.calls):
+            return True
+        if hops <= 0 or any(_is_forward(view, call) for call in facts.calls):
+            continue
+        for binding in facts.bindings:
+            if binding.kind == "assign" and binding.value is not None and target in binding.value.names \
+                    and "." not in binding.target and "[" not in binding.target and binding.target != target \
+                    and _reaches_backward(view, use, binding.target, within, hops - 1):
+                return True
+    return False
+
+
+def _after_forward(view: ModuleView, index: int, within) -> bool:
+    """Does the model run (``model(x)``) before ``index`` in its block? Only what is computed
+    from its outputs is the loss's arithmetic; what comes before is data on its way in."""
+    lines = within if within is not None else range(len(view.logical))
+    return any(_is_forward(view, call) for line in lines if line < index for call in view.facts(line).calls)
+
+
+def _is_forward(view: ModuleView, call: CallFact) -> bool:
+    """``model(x)``, ``self.unet(...)``, ``net.forward(x)``: a model run on its inputs."""
+    if call.method == "forward":
+        return True
+    return "(" not in call.callee and kind_by_name(call.callee.rsplit(".", 1)[-1]) == "model"
+
+
 def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     """Is ``target`` what this call backpropagates: ``loss.backward()``, ``(loss / n).backward()``,
     ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated)?"""
     if call.method == "backward":
-        if call.receiver == target:
+        if call.receiver == target and receiver_kind(view, target) != "accelerator":
             return True
         if call.receiver is None and "(" in call.callee:
             return True  # (loss / accumulation).backward(): the use reads the target
