@@ -171,10 +171,12 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
             out.extend(call_roles(ctx, side, call))
     out.extend(_reference_roles(ctx, side, index))
     if not logical.keyword:
-        from mldiff.facts.summaries import input_scaling
+        from mldiff.facts.summaries import input_scaling, label_masking
         scaling = input_scaling(view.source(index))
         if scaling is not None:
             out.append(Role("normalization", scaling, "expression"))
+        if label_masking(view, index):
+            out.append(Role("loss", "label masking", "expression"))
     for binding in facts.bindings:
         if binding.kind == "param":
             continue
@@ -286,6 +288,13 @@ def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role |
 _LOSS_HOPS = 3
 
 
+def reaches_backward(view: ModuleView, index: int, target: str) -> bool:
+    """Is the value bound to ``target`` at ``index`` backpropagated in its function, directly or
+    one binding on (``loss = loss / accumulation``)?"""
+    function = view.enclosing_def(index)
+    return _reaches_backward(view, index, target, view.block(function) if function >= 0 else None, 1)
+
+
 def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: int) -> bool:
     """Is the value bound to ``target`` at ``index`` backpropagated, or bound into a value that is
     (at most ``hops`` bindings on, none of them a forward pass)?"""
@@ -362,14 +371,16 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     ``facts.value_changes`` (whose equivalences know moves, extracted constants and inert
     options); a call that only moved between statements (into a variable, a method, another
     line) is no role of either statement."""
-    if delta.kind == "added":
-        return _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head),
-                                            ctx.head.logical[delta.head].is_header))
-    if delta.kind == "removed":
-        return _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base),
-                                            ctx.base.logical[delta.base].is_header))
-    if delta.kind == "changed":
-        return _unmoved(ctx, delta, _changed_roles(ctx, delta.base, delta.head))
+    if delta.kind in ("added", "removed", "changed"):
+        if delta.kind == "added":
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head),
+                                                 ctx.head.logical[delta.head].is_header))
+        elif delta.kind == "removed":
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base),
+                                                 ctx.base.logical[delta.base].is_header))
+        else:
+            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base, delta.head))
+        return roles or _purpose_roles(ctx, delta)
     if ctx.head.logical[delta.head].is_header:
         return []  # a block header's context is its body's: the statements inside carry it
     own = _acting(statement_roles(ctx, "head", delta.head))
@@ -380,6 +391,18 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
                   for role in _enclosing_with_roles(ctx, side, index)]
         return around  # an unknown context manager (`with ctx:` of unknown kind) says nothing
     return own
+
+
+def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
+    """The last resort: a line that does nothing known on its own, in a function whose every line
+    serves one operation (``summaries.function_purpose``), on both sides."""
+    from mldiff.facts.summaries import serves_purpose
+    sides = [(side, index) for side, index in (("head", delta.head), ("base", delta.base)) if index is not None]
+    purposes = [serves_purpose(ctx, side, index) for side, index in sides]
+    if not purposes or any(p is None for p in purposes):
+        return []
+    purpose = purposes[0]
+    return [Role(purpose.family, purpose.noun, "purpose")]
 
 
 def _acting(roles: tuple[Role, ...], header: bool = False) -> list[Role]:

@@ -7,6 +7,7 @@ another object."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Iterable
 
 import libcst as cst
@@ -262,11 +263,16 @@ _LOG_METHODS = frozenset({"print", "info", "debug", "warning", "warn", "error", 
                           "log_rank_0", "print_rank_0", "update_meters"})
 
 
+_PRINTER = re.compile(r"(?:^|_)print(?:_|\d|$)")
+
+
 def is_logging_call(callee: str) -> bool:
     root = callee.split(".", 1)[0]
     method = callee.rsplit(".", 1)[-1]
     if callee in ("print", "pprint", "progress_bar") or method in ("print",):
         return True
+    if "." not in callee and _PRINTER.search(callee):
+        return True  # the project's own print helpers: print0, rank0_print, print_rank_0, master_print
     if root in _LOG_ROOTS or callee.rsplit(".", 1)[0] in _LOG_ROOTS:
         return True
     return method in _LOG_METHODS and method not in ("write", "flush", "update_meters") and "." in callee
