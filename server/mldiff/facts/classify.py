@@ -565,6 +565,10 @@ def same_object(ctx: PythonContext, base_receiver: str, head_receiver: str) -> b
         if _construction(view, one) == ("alias", other):
             return True
     if base_built is None or head_built is None:  # built elsewhere: one kind of object, respelled
+        if base_receiver.rsplit(".", 1)[-1] != head_receiver.rsplit(".", 1)[-1] and (
+                (base_built is not None and ctx.head.definitions(base_receiver))
+                or (head_built is not None and ctx.base.definitions(head_receiver))):
+            return False  # the object the file builds is still there: the call names another (not self.optimizer)
         kind = receiver_kind(ctx.base, base_receiver)
         return kind is not None and kind == receiver_kind(ctx.head, head_receiver)
     return False
