@@ -91,7 +91,7 @@ def test_findings_land_on_the_virtual_document_lines():
     assert result.errors == []
     lines = edited.split("\n")
     assert {(f.code, lines[f.span.line - 1][f.span.column - 1:f.span.end_column - 1]) for f in result.findings} == {
-        ("ML201", "transform = transforms.Compose(["), ("ML301", "1e-2")}
+        ("ML201", "])"), ("ML301", "1e-2")}
     assert {f.cell.cell_id for f in result.findings} == {"data", "model"}
 
 

@@ -52,8 +52,8 @@ async def test_code_lens_above_each_hunk_with_findings(train_repo: Repo, profile
         await lsp.diagnostics(uri, lambda d: len(d) == 2)
         lenses = await lsp.code_lenses(uri)
         assert [(c.range.start.line, c.command.title) for c in lenses] == [
-            (TRAIN_LINE + 1, "ML: normalization"), (6, "ML: normalization")]
-        assert lines[5].startswith("eval_transform")
+            (TRAIN_LINE + 1, "ML: normalization"), (8, "ML: normalization")]
+        assert lines[8] == "])"   # a deleted line's hunk starts at the line that followed it (7 before the comment)
         answer = await lsp.command(lens.command.command, *lens.command.arguments)
         assert answer["status"] == "unconfigured"   # the lens's arguments reach mldiff.validate
 

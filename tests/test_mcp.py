@@ -110,7 +110,7 @@ async def test_an_agent_lists_the_tools_checks_an_uncommitted_edit_and_reads_the
     assert explained["code"] == "ML201" and explained["family"] == "normalization"
     assert "Normalize" in explained["documentation"] and explained["url"].endswith("#ml201")
     assert "Normalize" in explained["example"]["before"] and explained["example"]["reports"]
-    assert [rule["code"] for rule in listing["rules"]] == ["ML201", "ML202", "ML203", "ML204"]
+    assert [rule["code"] for rule in listing["rules"]] == ["ML201", "ML202", "ML203", "ML204", "ML299"]
 
 
 async def test_limits_paths_revisions_and_errors_with_the_cli_line(edited):
@@ -145,11 +145,11 @@ async def test_limits_paths_revisions_and_errors_with_the_cli_line(edited):
 async def test_outside_a_repository_and_unknown_rules(tmp_path):
     async with mcp_session(tmp_path) as session:
         outside = error_text(await call(session, "check"))
-        rule = error_text(await call(session, "explain", {"code": "ML999"}))
+        rule = error_text(await call(session, "explain", {"code": "ML9999"}))
         family = error_text(await call(session, "rules", {"family": "vibes"}))
         refused = error_text(await call(session, "validate"))
     assert outside == mldiff("check", cwd=tmp_path).stderr.strip()
-    assert rule == mldiff("explain", "ML999").stderr.strip()
+    assert rule == mldiff("explain", "ML9999").stderr.strip()
     assert family.startswith("mldiff: --family: 'vibes' is not a family")
     assert refused == mldiff("validate", cwd=tmp_path).stderr.strip()
 

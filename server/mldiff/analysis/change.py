@@ -244,13 +244,50 @@ class PythonChange:
             for old, new in local.items():
                 if pairs.setdefault(old, new) != new:
                     pairs[old] = ""
-        if not pairs:
+        if not pairs and not any(self._ASSIGNMENT.match(line) for h in self.hunks
+                                 for line in self.base.lines[h.base_start:h.base_end]):
             return {}
         base_names = self._identifiers(self.base)
         head_names = self._identifiers(self.head)
-        return {old: new for old, new in pairs.items()
-                if new and old not in head_names and new not in base_names
-                and _binds(self.base.text, old) and _binds(self.head.text, new)}
+        found = {old: new for old, new in pairs.items()
+                 if new and old not in head_names and new not in base_names
+                 and _binds(self.base.text, old) and _binds(self.head.text, new)}
+        found.update(self._moved_assignments(found, base_names, head_names))
+        return found
+
+    _ASSIGNMENT = re.compile(r"^[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=(?!=)(.+)$")
+
+    def _moved_assignments(self, renames: dict[str, str], base_names: set[str],
+                           head_names: set[str]) -> dict[str, str]:
+        """A variable renamed on an assignment that also moved (into another hunk): ``round_len =
+        len(tok(rou))`` removed, ``turn_len = len(tok(turn))`` added, the two right-hand sides the
+        same under the other renames, the old name gone from the head and the new one new."""
+        def assignments(view: ModuleView, ranges) -> list[tuple[str, list[str]]]:
+            out = []
+            for start, end in ranges:
+                for line in view.lines[start:end]:
+                    match = self._ASSIGNMENT.match(line.split("#", 1)[0])
+                    if match:
+                        out.append((match[1], _tokens([match[2]])))
+            return out
+
+        removed = [(name, value) for name, value in assignments(self.base, [(h.base_start, h.base_end)
+                                                                            for h in self.hunks])
+                   if name not in head_names and name not in renames]
+        if not removed:
+            return {}
+        added = [(name, value) for name, value in assignments(self.head, [(h.head_start, h.head_end)
+                                                                          for h in self.hunks])
+                 if name not in base_names]
+        out: dict[str, str] = {}
+        for old, old_value in removed:
+            if len(old_value) < 3 or not any(_IDENTIFIER.fullmatch(token) for token in old_value):
+                continue  # ``x = 1`` -> ``y = 1`` is too little to call the same variable
+            renamed = [renames.get(token, token) for token in old_value]
+            matches = [new for new, new_value in added if new_value == renamed]
+            if len(matches) == 1 and matches[0] not in out.values():
+                out[old] = matches[0]
+        return out
 
     @staticmethod
     def _identifiers(view: ModuleView) -> set[str]:

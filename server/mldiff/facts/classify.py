@@ -171,10 +171,12 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
             out.extend(call_roles(ctx, side, call))
     out.extend(_reference_roles(ctx, side, index))
     if not logical.keyword:
-        from mldiff.facts.summaries import input_scaling
+        from mldiff.facts.summaries import input_scaling, label_masking
         scaling = input_scaling(view.source(index))
         if scaling is not None:
             out.append(Role("normalization", scaling, "expression"))
+        if label_masking(view, index):
+            out.append(Role("loss", "label masking", "expression"))
     for binding in facts.bindings:
         if binding.kind == "param":
             continue
@@ -190,8 +192,8 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
                 binding.value is not None and binding.value.is_literal and view.enclosing_def(index) >= 0
             out.append(Role(named[0], binding.target, "attribute" if acts else "local" if local else "binding"))
             continue
-        flowed = _flow_role(ctx, side, index, binding.target)
-        if flowed is not None:
+        flowed = _flow_role(ctx, side, index, binding.target) if not out else None
+        if flowed is not None:  # where a value goes says what it is only when what it does does not
             out.append(flowed)
     if logical.keyword == "with":
         for item in facts.with_items:
@@ -247,18 +249,25 @@ def _manager_role(view: ModuleView, callee: str) -> Role | None:
 
 def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role | None:
     """Where the value bound to ``target`` goes next, inside its function: an argument of a known
-    API (its parameter's role), or the loss ``.backward()`` is called on."""
+    API (its parameter's role), or the loss ``.backward()`` is called on, directly or through
+    the arithmetic that makes the loss (``weights = ...`` ... ``loss = (loss * weights).mean()``
+    ... ``loss.backward()``)."""
     view = ctx.view(side)
-    if "." in target or "[" in target:
+    if "." in target:
         return None
     function = view.enclosing_def(index)
     within = view.block(function) if function >= 0 else None
+    hops = _LOSS_HOPS if _after_forward(view, index, within) else 0
+    if "[" in target:  # ``weights[snr == 0] = 1.0`` writes into ``weights``
+        target = target.split("[", 1)[0]
+        return Role("loss", f"{target} (the loss)", "flow") \
+            if target.isidentifier() and _reaches_backward(view, index, target, within, hops) else None
+    if _reaches_backward(view, index, target, within, hops):
+        return Role("loss", "loss" if target == "loss" else f"{target} (the loss)", "flow")
     for use in view.uses(target, within):
         if use <= index:
             continue
         for call in view.facts(use).calls:
-            if _backpropagates(view, call, target):
-                return Role("loss", "loss" if target == "loss" else f"{target} (the loss)", "flow")
             qualname = apis.canonical(view.qualname(call))
             for position, arg in enumerate(call.args):
                 if target in arg.names and arg.code == target:
@@ -276,11 +285,54 @@ def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role |
 
 
 
+_LOSS_HOPS = 3
+
+
+def reaches_backward(view: ModuleView, index: int, target: str) -> bool:
+    """Is the value bound to ``target`` at ``index`` backpropagated in its function, directly or
+    one binding on (``loss = loss / accumulation``)?"""
+    function = view.enclosing_def(index)
+    return _reaches_backward(view, index, target, view.block(function) if function >= 0 else None, 1)
+
+
+def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: int) -> bool:
+    """Is the value bound to ``target`` at ``index`` backpropagated, or bound into a value that is
+    (at most ``hops`` bindings on, none of them a forward pass)?"""
+    for use in view.uses(target, within):
+        if use <= index:
+            continue
+        facts = view.facts(use)
+        if any(_backpropagates(view, call, target) for call in facts.calls):
+            return True
+        if hops <= 0 or any(_is_forward(view, call) for call in facts.calls):
+            continue
+        for binding in facts.bindings:
+            if binding.kind == "assign" and binding.value is not None and target in binding.value.names \
+                    and "." not in binding.target and "[" not in binding.target and binding.target != target \
+                    and _reaches_backward(view, use, binding.target, within, hops - 1):
+                return True
+    return False
+
+
+def _after_forward(view: ModuleView, index: int, within) -> bool:
+    """Does the model run (``model(x)``) before ``index`` in its block? Only what is computed
+    from its outputs is the loss's arithmetic; what comes before is data on its way in."""
+    lines = within if within is not None else range(len(view.logical))
+    return any(_is_forward(view, call) for line in lines if line < index for call in view.facts(line).calls)
+
+
+def _is_forward(view: ModuleView, call: CallFact) -> bool:
+    """``model(x)``, ``self.unet(...)``, ``net.forward(x)``: a model run on its inputs."""
+    if call.method == "forward":
+        return True
+    return "(" not in call.callee and kind_by_name(call.callee.rsplit(".", 1)[-1]) == "model"
+
+
 def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     """Is ``target`` what this call backpropagates: ``loss.backward()``, ``(loss / n).backward()``,
     ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated)?"""
     if call.method == "backward":
-        if call.receiver == target:
+        if call.receiver == target and receiver_kind(view, target) != "accelerator":
             return True
         if call.receiver is None and "(" in call.callee:
             return True  # (loss / accumulation).backward(): the use reads the target
@@ -319,14 +371,16 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     ``facts.value_changes`` (whose equivalences know moves, extracted constants and inert
     options); a call that only moved between statements (into a variable, a method, another
     line) is no role of either statement."""
-    if delta.kind == "added":
-        return _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head_index),
-                                            ctx.head.logical[delta.head_index].is_header))
-    if delta.kind == "removed":
-        return _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base_index),
-                                            ctx.base.logical[delta.base_index].is_header))
-    if delta.kind == "changed":
-        return _unmoved(ctx, delta, _changed_roles(ctx, delta.base_index, delta.head_index))
+    if delta.kind in ("added", "removed", "changed"):
+        if delta.kind == "added":
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head_index),
+                                                 ctx.head.logical[delta.head_index].is_header))
+        elif delta.kind == "removed":
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base_index),
+                                                 ctx.base.logical[delta.base_index].is_header))
+        else:
+            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base_index, delta.head_index))
+        return roles or _purpose_roles(ctx, delta)
     if ctx.head.logical[delta.head_index].is_header:
         return []  # a block header's context is its body's: the statements inside carry it
     own = _acting(statement_roles(ctx, "head", delta.head_index))
@@ -337,6 +391,19 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
                   for role in _enclosing_with_roles(ctx, side, index)]
         return around  # an unknown context manager (`with ctx:` of unknown kind) says nothing
     return own
+
+
+def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
+    """The last resort: a line that does nothing known on its own, in a function whose every line
+    serves one operation (``summaries.function_purpose``), on both sides."""
+    from mldiff.facts.summaries import serves_purpose
+    sides = [(side, index) for side, index in (("head", delta.head), ("base", delta.base)) if index is not None]
+    purposes = [serves_purpose(ctx, side, index) for side, index in sides]
+    if not purposes or any(p is None for p in purposes):
+        return []
+    purpose = purposes[0]
+    assert purpose is not None  # none is (checked above)
+    return [Role(purpose.family, purpose.noun, "purpose")]
 
 
 def _acting(roles: tuple[Role, ...], header: bool = False) -> list[Role]:
@@ -499,6 +566,10 @@ def same_object(ctx: PythonContext, base_receiver: str, head_receiver: str) -> b
         if _construction(view, one) == ("alias", other):
             return True
     if base_built is None or head_built is None:  # built elsewhere: one kind of object, respelled
+        if base_receiver.rsplit(".", 1)[-1] != head_receiver.rsplit(".", 1)[-1] and (
+                (base_built is not None and ctx.head.definitions(base_receiver))
+                or (head_built is not None and ctx.base.definitions(head_receiver))):
+            return False  # the object the file builds is still there: the call names another (not self.optimizer)
         kind = receiver_kind(ctx.base, base_receiver)
         return kind is not None and kind == receiver_kind(ctx.head, head_receiver)
     return False

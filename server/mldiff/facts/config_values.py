@@ -69,8 +69,9 @@ def _changed_pairs(base: dict[str, Leaf], head: dict[str, Leaf]) -> list[tuple[L
             continue
         if (new is not None and id(new) in moved_in) or (new is None and id(old) in moved_out):
             continue
-        if (old is None or new is None) and cast(Leaf, new or old).value == AUTO:
-            continue
+        if (old is None or new is None) and (cast(Leaf, new or old).value == AUTO or
+                                             cast(Leaf, new or old).value is None):
+            continue  # a key added or removed as null / "auto" leaves the reader's default
         role = (classify(new) if new is not None else None) or (classify(old) if old is not None else None)
         if role is not None:
             out.append((old, new, role))

@@ -7,6 +7,7 @@ another object."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any, Iterable
 
 import libcst as cst
@@ -100,6 +101,8 @@ def same_after_resolving(ctx: PythonContext, old: Value | None, new: Value | Non
     if old_literal is not NOT_LITERAL and new_literal is not NOT_LITERAL:
         from mldiff.analysis.values import _literal_equal
         return _literal_equal(old_literal, new_literal)
+    if _key_renamed(ctx, old, new):
+        return True
     old_name, new_name = _reference(ctx.base, old), _reference(ctx.head, new)
     if old_name is not None and new_name is not None:
         if old_name[1] and new_name[1]:  # both name things of imported modules: torch.float16
@@ -107,6 +110,30 @@ def same_after_resolving(ctx: PythonContext, old: Value | None, new: Value | Non
         if old_literal is NOT_LITERAL or new_literal is NOT_LITERAL:
             return _one_reference(ctx, old_name[0], new_name[0]) or same_when_inlined(ctx, old, new)
     return same_when_inlined(ctx, old, new) or _read_elsewhere(ctx, old, new)
+
+
+def _key_renamed(ctx: PythonContext, old: Value, new: Value) -> bool:
+    """``cfg["ctx_len"]`` -> ``cfg["context_length"]`` with the old key gone from the whole head and
+    the new one absent from the whole base: the setting was renamed, its value read the same."""
+    before, after = _subscript_read(old), _subscript_read(new)
+    if before is None or after is None or before[0] != after[0] or before[1] == after[1]:
+        return False
+    return not _mentions(ctx.head, before[1]) and not _mentions(ctx.base, after[1])
+
+
+def _subscript_read(value: Value) -> tuple[str, str] | None:
+    """(object, key) of a read such as ``config["lr"]``: a string key of a plain reference."""
+    node = value.node
+    if value.is_literal or not isinstance(node, cst.Subscript) or len(node.slice) != 1:
+        return None
+    index = node.slice[0].slice
+    if not isinstance(index, cst.Index) or not isinstance(index.value, cst.SimpleString):
+        return None
+    root = dotted_name(node.value)
+    key = index.value.evaluated_value
+    if not root or "(" in root or not isinstance(key, str) or not key.isidentifier():
+        return None
+    return root, key
 
 
 def _read_elsewhere(ctx: PythonContext, old: Value, new: Value) -> bool:
@@ -236,11 +263,16 @@ _LOG_METHODS = frozenset({"print", "info", "debug", "warning", "warn", "error", 
                           "log_rank_0", "print_rank_0", "update_meters"})
 
 
+_PRINTER = re.compile(r"(?:^|_)print(?:_|\d|$)")
+
+
 def is_logging_call(callee: str) -> bool:
     root = callee.split(".", 1)[0]
     method = callee.rsplit(".", 1)[-1]
     if callee in ("print", "pprint", "progress_bar") or method in ("print",):
         return True
+    if "." not in callee and _PRINTER.search(callee):
+        return True  # the project's own print helpers: print0, rank0_print, print_rank_0, master_print
     if root in _LOG_ROOTS or callee.rsplit(".", 1)[0] in _LOG_ROOTS:
         return True
     return method in _LOG_METHODS and method not in ("write", "flush", "update_meters") and "." in callee

@@ -13,6 +13,7 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import Binding, CallFact
 from mldiff.analysis.values import Value, dotted_name, evaluate, make_value
 from mldiff.facts.context import PythonContext
+from mldiff.facts.equivalence import same_after_resolving
 from mldiff.knowledge import apis
 
 
@@ -101,8 +102,9 @@ def renamed(dotted: str, renames: dict[str, str]) -> str:
 
 def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
                      only: Iterable[str] | None = None) -> list[tuple[str, Value | None, Value | None]]:
-    """(parameter, before, after) for each argument whose value differs in meaning; keywords that
-    arrive through ``**extra`` count as passed (``expanded_arguments``)."""
+    """(parameter, before, after) for each argument whose value differs in meaning, after reading
+    names through their definitions (``same_after_resolving``); keywords that arrive through
+    ``**extra`` count as passed (``expanded_arguments``)."""
     before = expanded_arguments(ctx, base)
     after = expanded_arguments(ctx, head)
     names = list(dict.fromkeys([*before, *after]))
@@ -115,7 +117,8 @@ def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
         old, new = before.get(name), after.get(name)
         if old is None and new is None:
             continue
-        if old is not None and new is not None and old.same_as(new, renames):
+        if old is not None and new is not None and (old.same_as(new, renames)
+                                                    or same_after_resolving(ctx, old, new)):
             continue
         out.append((name, old, new))
     return out

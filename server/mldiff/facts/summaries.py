@@ -58,6 +58,142 @@ def _summarise(ctx: PythonContext, side: str, name: str) -> tuple[Summary, ...]:
         stack.pop()
 
 
+def function_purpose(ctx: PythonContext, side: str, index: int) -> Purpose | None:
+    """What the function around logical line ``index`` is for, when that makes every statement in
+    it part of one operation: computing the loss (its result is backpropagated where it is
+    called) or choosing the tokens the loss is taken over (it writes the ignore index into the
+    labels). A changed line there that does nothing known on its own is still that operation."""
+    view = ctx.view(side)
+    header = view.enclosing_def(index)
+    if header < 0:
+        return None
+    return ctx.fact(("purpose", side, header), lambda: _purpose(ctx, side, header))
+
+
+@dataclass(frozen=True)
+class Purpose:
+    family: str
+    noun: str
+    names: frozenset[str] | None = None  # the names that serve it; None: the whole function does
+
+
+def serves_purpose(ctx: PythonContext, side: str, index: int) -> Summary | None:
+    """``function_purpose`` when logical line ``index`` serves it: for a function that masks labels,
+    a line that binds (or a block that binds) one of the values the masking reads, within two
+    assignments; for a loss function, any line."""
+    purpose = function_purpose(ctx, side, index)
+    if purpose is None:
+        return None
+    if purpose.names is not None:
+        view = ctx.view(side)
+        lines = [index, *view.block(index)] if view.logical[index].is_header else [index]
+        if not any(binding.target.split("[", 1)[0] in purpose.names
+                   for line in lines for binding in view.facts(line).bindings):
+            return None
+    return Summary(purpose.family, purpose.noun)
+
+
+def _purpose(ctx: PythonContext, side: str, header: int) -> Purpose | None:
+    view = ctx.view(side)
+    name = view.facts(header).def_name
+    if not name:
+        return None
+    masking = [index for index in view.block(header) if label_masking(view, index)]
+    if masking:
+        return Purpose("loss", f"label masking in {name}()", _feeding(view, header, masking))
+    if _backpropagated_result(view, name):
+        return Purpose("loss", f"the loss {name}() computes")
+    return None
+
+
+def _feeding(view, header: int, lines: list[int], rounds: int = 2) -> frozenset[str]:
+    """Names read by ``lines`` and, ``rounds`` times over, by the lines of the function that bind
+    them (``cur_len`` <- ``cur_len += turn_len`` <- ``turn_len = len(tokenizer(turn).input_ids)``)."""
+    names = {name.split(".", 1)[0] for line in lines for name in view.facts(line).reads}
+    for line in lines:
+        names.update(b.target.split("[", 1)[0] for b in view.facts(line).bindings)
+    block = view.block(header)
+    for _ in range(rounds):
+        more = set(names)
+        for line in block:
+            facts = view.facts(line)
+            if any(binding.target.split("[", 1)[0] in names for binding in facts.bindings):
+                more.update(name.split(".", 1)[0] for name in facts.reads)
+        names = more
+    return frozenset(names)
+
+
+def _backpropagated_result(view, name: str) -> bool:
+    """Is what ``name(...)`` returns backpropagated where it is called (``loss = name(...)`` ...
+    ``loss.backward()``, or ``name(...).backward()``)?"""
+    from mldiff.facts.classify import reaches_backward
+    for use in view.uses(name):
+        facts = view.facts(use)
+        for call in facts.calls:
+            if call.callee == name and call.node is not None:
+                for binding in facts.bindings:
+                    if binding.value is not None and binding.value.node is call.node and "." not in binding.target \
+                            and reaches_backward(view, use, binding.target):
+                        return True
+            if call.method == "backward" and call.receiver is not None and call.receiver.startswith(name + "("):
+                return True
+    return False
+
+
+def label_masking(view, index: int) -> bool:
+    """``labels[:, :n] = IGNORE_INDEX``, ``labels.masked_fill_(pad, -100)``, ``torch.where(pad, -100,
+    labels)``: the statement writes cross-entropy's ignore index into a tensor."""
+    text = view.source(index)
+    if "=" not in text and "masked_fill" not in text and "where" not in text:
+        return False
+    try:
+        tree = ast.parse(text.strip())
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
+            if _is_ignore_index(view, node.value):
+                return True
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("masked_fill", "masked_fill_") and len(node.args) == 2 \
+                    and _is_ignore_index(view, node.args[1]):
+                return True
+            if node.func.attr == "where" and len(node.args) == 3 and any(
+                    _is_ignore_index(view, arg) for arg in node.args[1:]):
+                return True
+    return False
+
+
+def _is_ignore_index(view, node: ast.AST, depth: int = 0) -> bool:
+    """-100, or a name bound to it (``IGNORE_TOKEN_ID = LabelSmoother.ignore_index``)."""
+    from mldiff.knowledge.libraries import IGNORE_INDEX, IGNORE_INDEX_NAMES
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return node.operand.value == -IGNORE_INDEX
+    if isinstance(node, (ast.Name, ast.Attribute)) and depth < 3:
+        name = ast.unparse(node)
+        if view.resolve(name) in IGNORE_INDEX_NAMES or name in IGNORE_INDEX_NAMES:
+            return True
+        definitions = view.definitions(name)
+        if not definitions:
+            return False
+        for _, binding in definitions:
+            value = binding.value
+            if value is None:
+                return False
+            if value.is_literal:
+                if value.literal != IGNORE_INDEX:
+                    return False
+                continue
+            try:
+                bound = ast.parse(value.code, mode="eval").body
+            except (SyntaxError, ValueError, RecursionError):
+                return False
+            if not _is_ignore_index(view, bound, depth + 1):
+                return False
+        return True
+    return False
+
+
 _PIXEL = (255, 255.0, 127.5)
 
 

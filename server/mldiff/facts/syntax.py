@@ -11,6 +11,7 @@ import libcst as cst
 
 from mldiff.analysis.module import ModuleView
 from mldiff.findings import Span
+from mldiff.knowledge.methods import MODE_SWITCHES
 
 
 @lru_cache(maxsize=32768)
@@ -126,7 +127,8 @@ _SPELLINGS = {"reshape": "view", "contiguous": "", "cuda": "", "cpu": "", "to": 
 @lru_cache(maxsize=32768)
 def meaning_key(source: str) -> str:
     """``_ast_key`` with what does not change training taken out as well: documenting keywords
-    (``help=``), spellings of one tensor method (``view`` / ``reshape``), device moves
+    (``help=``), spellings of one tensor method (``view`` / ``reshape``) or mode switch
+    (``train(False)`` / ``eval()``), device moves
     (``.cuda()``, ``.to(device)``; a ``.to`` that changes the dtype or is non-blocking stays)."""
     try:
         tree = ast.parse(source)
@@ -146,6 +148,13 @@ class _Meaning(ast.NodeTransformer):
         self.generic_visit(node)
         node.keywords = [k for k in node.keywords if k.arg not in _DOCUMENTING]
         func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in MODE_SWITCHES and len(node.args) <= 1 \
+                and not node.keywords:
+            off = bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value is False
+            mode = MODE_SWITCHES[func.attr][1 if off else 0]
+            if mode is not None:  # model.train(False), policy.set_training_mode(False): model.eval()
+                func.attr, node.args = mode, []
+            return node
         if isinstance(func, ast.Attribute) and func.attr in _SPELLINGS:
             spelled = _SPELLINGS[func.attr]
             if spelled:

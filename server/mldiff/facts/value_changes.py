@@ -115,7 +115,7 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
                 continue
             if not new.is_literal or not _is_setting(ctx.head, head_site):
                 continue
-            if new.literal is None or (binding.kind == "argparse" and new.literal in (False, "")):
+            if new.literal is None or (binding.kind == "argparse" and (new.literal is False or new.literal == "")):
                 continue  # a new option that is off by default changes nothing yet
             # the same setting still bound elsewhere on the base side: a move, not an addition
             if any(b.value is not None and b.value.same_as(new, renames)
@@ -158,28 +158,46 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
 def _without_moves(ctx: PythonContext, changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:
     """A setting removed in one place and bound, same name and value, in another (``GPTConfig.dropout``
     -> ``C.dropout`` when a dataclass becomes a config function, ``TrainerConfig.batch_size`` -> a
-    ``batch_size=64`` parameter default) is a move, not a change."""
+    ``batch_size=64`` parameter default), or renamed in place with its value (``CFG["ctx_len"]:
+    256`` -> ``CFG["context_length"]: 256``) is a move, not a change."""
     removed = [i for i, c in enumerate(changes) if c.new is None and c.old is not None and c.old.is_literal]
     added = [i for i, c in enumerate(changes) if c.old is None and c.new is not None and c.new.is_literal]
     if not removed and not added:
         return changes
     from mldiff.analysis.values import _literal_equal
 
-    def touched_literals(side: str) -> list[tuple[str, Any]]:
-        view = ctx.view(side)
-        return [(b.name, b.value.literal) for i in ctx.touched(side) for b in view.facts(i).bindings
-                if b.value is not None and b.value.is_literal]
+    bound: dict[str, list[tuple[str, str, Any]]] = {}
+
+    def touched_literals(side: str) -> list[tuple[str, str, Any]]:
+        if side not in bound:
+            view = ctx.view(side)
+            bound[side] = [(b.name, b.target, b.value.literal) for i in ctx.touched(side)
+                           for b in view.facts(i).bindings if b.value is not None and b.value.is_literal]
+        return bound[side]
+
+    def renamed(old_target: str, new_target: str) -> bool:
+        """A key renamed in place: the same container, the old key gone, the new one new, and
+        the only key the change takes from that container and the only one it adds there
+        (``WEIGHT_DECAY`` -> ``USE_CUSTOM_WEIGHT_DECAY`` + ``CUSTOM_WEIGHT_DECAY`` is a new design)."""
+        container = old_target.rsplit(".", 1)[0]
+        if "." not in old_target or container != new_target.rsplit(".", 1)[0]:
+            return False
+        gone = {t for _, t, _ in touched_literals("base") if t.startswith(container + ".")
+                and not ctx.head.definitions(t)}
+        new = {t for _, t, _ in touched_literals("head") if t.startswith(container + ".")
+               and not ctx.base.definitions(t)}
+        return gone == {old_target} and new == {new_target}
 
     head_bound = touched_literals("head") if removed else []
     base_bound = touched_literals("base") if added else []
     dropped: set[int] = set()
     for i in removed:
-        if any(name == leaves[i] and _literal_equal(value, cast(Value, changes[i].old).literal)
-               for name, value in head_bound):
+        if any((name == leaves[i] or renamed(changes[i].name, target))
+               and _literal_equal(value, cast(Value, changes[i].old).literal) for name, target, value in head_bound):
             dropped.add(i)
     for j in added:
-        if any(name == leaves[j] and _literal_equal(value, cast(Value, changes[j].new).literal)
-               for name, value in base_bound):
+        if any((name == leaves[j] or renamed(target, changes[j].name))
+               and _literal_equal(value, cast(Value, changes[j].new).literal) for name, target, value in base_bound):
             dropped.add(j)
     return [c for k, c in enumerate(changes) if k not in dropped]
 
@@ -278,7 +296,8 @@ def _named_argument_changes(ctx: PythonContext) -> dict[str, list]:
             old, new = old_kwargs.get(name), new_kwargs.get(name)
             if role is None or old is None or new is None:
                 continue  # an argument added or removed falls back to a default we do not know
-            if old.same_as(new, ctx.renames) or (_is_plain_reference(old) and _is_plain_reference(new)):
+            if old.same_as(new, ctx.renames) or (_is_plain_reference(old) and _is_plain_reference(new)) \
+                    or same_after_resolving(ctx, old, new):
                 continue
             if not old.is_literal and not new.is_literal and not any(
                     (_named_family(name.rsplit(".", 1)[-1]) or ("",))[0] == role[0]

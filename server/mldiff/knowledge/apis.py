@@ -93,7 +93,7 @@ APIS: tuple[Api, ...] = (
     Api("torch.optim.SparseAdam", "optimizer", ("params", "lr", "betas", "eps")),
     Api("torch.optim.Adafactor", "optimizer", ("params", "lr", "beta2_decay", "eps", "d", "weight_decay")),
     Api("timm.optim.create_optimizer_v2", "optimizer", ("model_or_params", "opt", "lr", "weight_decay", "momentum")),
-    Api("timm.optim.create_optimizer", "optimizer"),
+    Api("timm.optim.create_optimizer", "optimizer", ("args", "model", "filter_bias_and_bn")),  # the legacy factory
     Api("transformers.AdamW", "optimizer"),
     Api("transformers.Adafactor", "optimizer"),
     Api("lion_pytorch.Lion", "optimizer"),

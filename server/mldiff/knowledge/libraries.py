@@ -79,6 +79,10 @@ LIBRARY_APIS: tuple[Api, ...] = (
 )
 
 LIBRARY_PATTERNS: tuple[RolePattern, ...] = (
+    # loaded ``from_pretrained`` like a model but not one: diffusers' noise schedulers, Transformers'
+    # tokenizers and processors (a DDPMScheduler's config is the diffusion process, not the network)
+    RolePattern("noise_scheduler", ("diffusers.",), r"\w*(?:Scheduler|SchedulerOutput)\w*"),
+    RolePattern("preprocessor", ("transformers.",), r"\w*(?:Tokenizer|TokenizerFast|Processor|FeatureExtractor)"),
     # a class named for what it is: a project's own datasets and loaders (``PackedDataset``)
     RolePattern("dataset", ("",), r"[A-Z]\w*(?:Dataset|DataLoader|Loader)"),
     RolePattern("loss", ("timm.loss.",), r"\w+"),
@@ -166,3 +170,12 @@ for _alias, _canonical in (("transformers.Seq2SeqTrainingArguments", "transforme
                            ("accelerate.DistributedDataParallelKwargs",
                             "accelerate.utils.DistributedDataParallelKwargs")):
     LIBRARY_ARGUMENTS[_alias] = LIBRARY_ARGUMENTS[_canonical]
+
+
+# The label value cross-entropy skips (``torch.nn.CrossEntropyLoss(ignore_index=-100)``, the
+# default of torch, Transformers and every SFT script): writing it into the labels decides which
+# tokens are trained on. Names that hold it in the libraries, besides module constants.
+IGNORE_INDEX = -100
+IGNORE_INDEX_NAMES = frozenset({"transformers.trainer_pt_utils.LabelSmoother.ignore_index",
+                                "LabelSmoother.ignore_index"})
+

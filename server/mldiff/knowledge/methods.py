@@ -122,3 +122,14 @@ def kind_by_name(receiver: str) -> str | None:
 def method_roles(name: str) -> list[Method]:
     """The table's entries for a method name (several receivers may give it several meanings)."""
     return _BY_NAME.get(name, [])
+
+
+# Methods that switch a module between training and evaluation behaviour (dropout, batch-norm
+# statistics): the mode each sets when called without an argument / with True, and with False.
+# ``set_training_mode`` is stable-baselines3's policy method (``BasePolicy.set_training_mode``).
+MODE_SWITCHES: dict[str, tuple[str, str | None]] = {
+    "train": ("train", "eval"),
+    "eval": ("eval", None),
+    "set_training_mode": ("train", "eval"),
+}
+

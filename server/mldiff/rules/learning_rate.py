@@ -10,7 +10,7 @@ import libcst as cst
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
-from mldiff.analysis.values import dotted_name, shorten
+from mldiff.analysis.values import dotted_name, make_value, shorten
 from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.delta import ValueChange
@@ -21,6 +21,7 @@ from mldiff.facts.render import READER, render_call
 from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Finding, Span
 from mldiff.knowledge import apis
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import describe_difference, report_added_or_removed
 from mldiff.rules.values import ValueRule
@@ -111,10 +112,11 @@ _NOT_SCHEDULERS = frozenset({"LRScheduler", "_LRScheduler", "Scheduler"})
 
 def is_scheduler_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     """A scheduler being built: torch's, timm's, transformers' factories, or a class named like one."""
-    return not call.in_lambda_or_def and _is_scheduler_name(qualname, call.receiver, view)
+    return not call.in_lambda_or_def and _is_scheduler_name(qualname, call.receiver, view,
+                                                            (*call.args, *(v for _, v in call.kwargs)))
 
 
-def _is_scheduler_name(qualname: str, receiver: str | None, view: ModuleView) -> bool:
+def _is_scheduler_name(qualname: str, receiver: str | None, view: ModuleView, arguments: tuple = ()) -> bool:
     last = qualname.rsplit(".", 1)[-1]
     if last in _NOT_SCHEDULERS:
         return False
@@ -123,7 +125,25 @@ def _is_scheduler_name(qualname: str, receiver: str | None, view: ModuleView) ->
     if not _SCHEDULER_NAME.match(last):
         return False
     # a plain or imported name, not a method of some object (``self.scheduler.get_schedule()``)
-    return receiver is None or receiver.split(".", 1)[0] in view.aliases
+    if receiver is not None and receiver.split(".", 1)[0] not in view.aliases:
+        return False
+    return _schedules_the_learning_rate(view, arguments)
+
+
+def _schedules_the_learning_rate(view: ModuleView, arguments: tuple) -> bool:
+    """A schedule known only by its name schedules the learning rate when it is given the
+    optimizer or a learning rate (``get_schedule_fn(self.learning_rate)``), not another
+    quantity (``get_schedule_fn(self.clip_range)``); without arguments we cannot tell."""
+    if not arguments:
+        return True
+    for value in arguments:
+        for name in value.names:
+            role = classify_name(name.rsplit(".", 1)[-1])
+            if role is not None and role[0] in ("learning_rate", "optimizer"):
+                return True
+            if apis.is_optimizer(apis.canonical(view.constructor_of(name) or "")):
+                return True
+    return False
 
 
 def scheduler_pairs(ctx: PythonContext) -> list[tuple]:
@@ -749,4 +769,5 @@ def is_scheduler_value(view: ModuleView, value) -> bool:
     if not callee:
         return False
     receiver = callee.rsplit(".", 1)[0] if "." in callee else None
-    return _is_scheduler_name(apis.canonical(view.resolve(callee)), receiver, view)
+    arguments = tuple(make_value(arg.value) for arg in node.args)
+    return _is_scheduler_name(apis.canonical(view.resolve(callee)), receiver, view, arguments)

@@ -30,6 +30,7 @@ _CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "Parameter", 
 _LAYER_ARGUMENTS_IGNORED = frozenset({"inplace", "device", "dtype", "#0"})
 _WRAPPERS = apis.DISTRIBUTED_WRAPPERS | {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel"}
 _FACTORIES = frozenset({"create_model", "get_model", "from_pretrained", "from_config", "build_model"})
+_LOADED_NOT_MODELS = frozenset({"noise_scheduler", "preprocessor"})
 # Calls whose size keywords are model sizes: configs and model classes, not loaders or image tools.
 _CONFIG_CALL = re.compile(r"(?:Config|Cfg|Args|Arguments|Params|Transformer|GPT|ViT|Net|Model|Encoder|Decoder)$|"
                           r"^(?:create_model|build_model|get_model|from_pretrained|_create_\w+)$")
@@ -286,6 +287,9 @@ class ArchitectureChanged(SettingRule, Rule):
     def _models(self, ctx: PythonContext):
         def builds_a_model(ctx: PythonContext, site: CallSite) -> bool:
             target = _assigned_target(ctx.view(site.side), site)
+            if site.call.method in _FACTORIES and "." in site.qualname \
+                    and apis.role_of(site.qualname.rsplit(".", 1)[0]) in _LOADED_NOT_MODELS:
+                return False  # DDPMScheduler.from_pretrained(...), AutoTokenizer.from_pretrained(...)
             return site.call.method in _FACTORIES or (target is not None and is_model_name(target))
 
         def same_place(ctx: PythonContext, site: CallSite, name: str) -> object:  # the same name in the same function

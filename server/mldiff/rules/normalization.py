@@ -23,6 +23,7 @@ from mldiff.facts.syntax import ast_span, ast_statement
 from mldiff.facts.value_changes import is_placeholder
 from mldiff.findings import Finding
 from mldiff.knowledge import apis
+from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import describe_difference, report_added_or_removed
 from mldiff.rules.values import ValueRule
@@ -457,7 +458,8 @@ def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.expr]]:
         if isinstance(node, ast.BinOp):
             right = _number(node.right)
             if isinstance(node.op, ast.Div) and right in _PIXEL_DIVISORS:
-                found.append((f"/ {_show_number(right)}", node))
+                if not _scales_a_setting(node.left):
+                    found.append((f"/ {_show_number(right)}", node))
             elif isinstance(node.op, ast.Mult) and right is not None and 0 < right < 0.01 \
                     and abs(right * 255 - 1) < 0.02:
                 found.append((f"* {ast.unparse(node.right)}", node))
@@ -479,6 +481,13 @@ def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.expr]]:
         return []  # folding a BatchNorm into a conv, not scaling inputs
     found.sort(key=lambda item: (item[1].lineno, item[1].col_offset))
     return found
+
+
+def _scales_a_setting(node: ast.AST) -> bool:
+    """``args.lr * batch_size / 256``: the linear scaling rule divides a learning rate or a batch
+    size by 256, not pixel values."""
+    return any((classify_name(name.rsplit(".", 1)[-1]) or ("",))[0] in ("learning_rate", "batch_size")
+               for name in _uncalled_names(node))
 
 
 def _stat_bindings(view: ModuleView, index: int) -> list:

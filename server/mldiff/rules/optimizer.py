@@ -223,10 +223,16 @@ _OPTIMIZER_WORDS = ("optim.", "Optimizer(", "SGD", "Adam", "RMSprop", "Adagrad",
 
 
 def _params_value(site: CallSite) -> Value | None:
-    value = argument_of(site.call, site.qualname, "params")
-    if value is None:
-        value = site.call.kwarg("model_or_params") or (site.call.args[0] if site.call.args else None)
-    return value
+    """What the optimizer is given to train: ``params`` (torch), ``model_or_params`` (timm), ``model``
+    (timm's legacy ``create_optimizer(args, model)``, whose first argument is the settings), else
+    the first positional argument of an optimizer the table does not know."""
+    for name in ("params", "model_or_params", "model"):
+        value = argument_of(site.call, site.qualname, name)
+        if value is not None:
+            return value
+    if apis.parameters(site.qualname):
+        return None
+    return site.call.args[0] if site.call.args else None
 
 
 def _group_slice(view: ModuleView, site: CallSite) -> list[int]:

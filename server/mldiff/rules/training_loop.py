@@ -13,6 +13,7 @@ from mldiff.facts.pairing import pair, pair_calls
 from mldiff.facts.render import value_text
 from mldiff.facts.sites import argument_changes, call_sites
 from mldiff.findings import Finding, Fix, Span, TextEdit
+from mldiff.knowledge.methods import MODE_SWITCHES
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.loops import Event, classify_call, events, is_evaluation, loops, region
@@ -563,12 +564,22 @@ _GRAD_MODE = {"torch.no_grad": "torch.no_grad()", "torch.inference_mode": "torch
 
 
 def _is_mode_switch(qualname, call, view) -> bool:
-    if call.method not in ("train", "eval") or not call.receiver or "(" in call.receiver:
+    if _mode(call) is None or not call.receiver or "(" in call.receiver:
         return False
     receiver = call.receiver.rsplit(".", 1)[-1].lower()
     if receiver in ("trainer", "self", "super") or "trainer" in receiver:
         return False
     return len(call.args) <= 1 and not call.kwargs
+
+
+def _mode(call) -> str | None:
+    """"train" or "eval": the mode a switch sets (``model.train(False)`` is eval)."""
+    modes = MODE_SWITCHES.get(call.method)
+    if modes is None or len(call.args) > 1:
+        return None
+    if call.args and call.args[0].is_literal and call.args[0].literal is False:
+        return modes[1]
+    return modes[0]
 
 
 class TrainEvalModeChanged(Rule[PythonContext]):
@@ -603,30 +614,41 @@ class TrainEvalModeChanged(Rule[PythonContext]):
             before="def evaluate(m):\n    m.eval()\n    return m(x)\n",
             after="def evaluate(net):\n    net.eval()\n    return net(x)\n",
         ),
+        Example(  # stable-baselines3's spelling of the same switch
+            before="def train(self):\n    self.policy.train()\n    self.update()\n",
+            after="def train(self):\n    self.policy.set_training_mode(True)\n    self.update()\n",
+        ),
+        Example(  # ... and a switch to the other mode is a change
+            before="def collect(self):\n    self.policy.train()\n    self.rollout()\n",
+            after="def collect(self):\n    self.policy.set_training_mode(False)\n    self.rollout()\n",
+            expect=(Expect(2, "self.policy.train() removed from collect()"),
+                    Expect(2, "self.policy.set_training_mode() added")),
+        ),
     )
 
     def check(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = pair_calls(ctx, _is_mode_switch,
-                           key=lambda site: (site.call.method, site.call.receiver.rsplit(".", 1)[-1]))
+                           key=lambda site: (_mode(site.call), site.call.receiver.rsplit(".", 1)[-1]))
         renames = ctx.renames
         for base, head in pairs:
             if base is not None and head is not None:
                 continue
             if base is not None:
-                if any(h is not None and b is None and h.call.method == base.call.method for b, h in pairs):
+                mode = _mode(base.call)
+                if any(h is not None and b is None and _mode(h.call) == mode for b, h in pairs):
                     continue  # the call moved to another receiver (model -> trainable_module)
                 where = self._function(ctx.base, base.index)
                 evaluating = is_evaluation(ctx.base, base.index)
-                severity = "warning" if (base.call.method == "eval") == evaluating or base.call.method == "train" \
+                severity = "warning" if (mode == "eval") == evaluating or mode == "train" \
                     else "information"
                 text = f"{base.call.callee}() removed" + (f" from {where}()" if where else "")
                 consequence = (": evaluation runs with dropout and batch-norm in training mode"
-                               if base.call.method == "eval" else
+                               if mode == "eval" else
                                ": training may continue in eval mode after evaluation")
                 yield self.report(ctx, site_span(ctx, base), text + consequence,
                                   base_line=base_line(ctx, base), severity=severity)
             else:
-                if any(b is not None and h is None and b.call.method == head.call.method for b, h in pairs):
+                if any(b is not None and h is None and _mode(b.call) == _mode(head.call) for b, h in pairs):
                     continue
                 yield self.report(ctx, site_span(ctx, head), f"{head.call.callee}() added",
                                   severity="information")

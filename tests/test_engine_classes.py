@@ -1,0 +1,219 @@
+"""The five classes of blindness the engine is built against (DESIGN.md, "The engine"), each
+firing on a real change and silent on its near miss, through the whole engine: context
+changes, indirect values, knowledge, narrower guards, statement order; and the purpose of a
+function, the last resort of classification."""
+from __future__ import annotations
+
+import pytest
+
+from mldiff.engine import analyze
+
+LOOP = '''import torch
+model = Net()
+optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4)
+scaler = torch.amp.GradScaler("cuda")
+for step, (x, y) in enumerate(loader):
+'''
+
+
+def findings(base: str, head: str, path: str = "train.py") -> list[tuple[str, int, str]]:
+    result = analyze(path, base, head)
+    assert result.errors == []
+    return [(f.code, f.span.line, f.message) for f in result.findings]
+
+
+def one(base: str, head: str, code: str, line: int, text: str) -> None:
+    found = findings(base, head)
+    assert any(c == code and n == line and text in m for c, n, m in found), found
+
+
+def silent(base: str, head: str, path: str = "train.py") -> None:
+    assert findings(base, head, path) == []
+
+
+# -- 1. context: the statement is the same, what surrounds it is not ------------------------------------
+def test_a_step_that_became_conditional_is_a_change_of_its_family():
+    base = LOOP + "    scaler.scale(model(x).sum()).backward()\n    scaler.step(optimizer)\n    scaler.update()\n"
+    head = LOOP + "    scaler.scale(model(x).sum()).backward()\n    if step % 4 == 0:\n" \
+                  "        scaler.step(optimizer)\n    scaler.update()\n"
+    one(base, head, "ML899", 8, "scaler.step(optimizer) now only when step % 4 == 0")
+
+
+def test_the_loss_moved_into_autocast():
+    base = LOOP + "    out = model(x)\n    loss = torch.nn.functional.cross_entropy(out, y)\n"
+    head = LOOP + "    with torch.autocast('cuda', dtype=torch.float16):\n        out = model(x)\n" \
+                  "        loss = torch.nn.functional.cross_entropy(out, y)\n"
+    found = findings(base, head)
+    assert any(c == "ML101" or ("autocast" in m and c.startswith("ML1")) for c, _, m in found), found
+
+
+def test_a_condition_reworded_without_reading_anything_else_is_no_change():
+    base = LOOP + "    if step % 4 == 0:\n        optimizer.step()\n"
+    head = LOOP + "    if (step % 4) == 0:  # every fourth micro-batch\n        optimizer.step()\n"
+    silent(base, head)
+
+
+# -- 2. indirect values: through dicts, definitions and the file's own functions --------------------------
+def test_a_keyword_that_arrives_through_a_dict_is_compared_as_passed():
+    base = "import torch\nkw = dict(lr=1e-3, weight_decay=0.05)\nopt = torch.optim.AdamW(params, **kw)\n"
+    head = "import torch\nkw = dict(lr=1e-2, weight_decay=0.05)\nopt = torch.optim.AdamW(params, **kw)\n"
+    assert any(code == "ML301" for code, _, _ in findings(base, head))
+
+
+def test_a_test_set_now_given_the_augmenting_transform():
+    base = '''from torchvision import datasets, transforms
+train_tf = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.ToTensor()])
+test_tf = transforms.Compose([transforms.ToTensor()])
+test_set = datasets.CIFAR10("data", train=False, transform=test_tf)
+'''
+    head = base.replace('train=False, transform=test_tf', 'train=False, transform=train_tf')
+    assert findings(base, head), "the test set's transform now names another object"
+
+
+def test_a_local_function_passed_by_name_is_what_it_does():
+    base = '''from torchvision import transforms
+def to_unit(x):
+    return x / 255
+def to_signed(x):
+    return x * 2 - 1
+tf = transforms.Compose([transforms.PILToTensor(), transforms.Lambda(to_unit)])
+'''
+    head = base.replace("transforms.Lambda(to_unit)", "transforms.Lambda(to_signed)")
+    assert any(f[0].startswith("ML2") for f in findings(base, head))
+
+
+def test_a_dict_rebuilt_with_the_same_values_is_silent():
+    base = "import torch\nkw = dict(lr=1e-3, weight_decay=0.05)\nopt = torch.optim.AdamW(params, **kw)\n"
+    head = "import torch\nkw = {'lr': 1e-3, 'weight_decay': 0.05}\nopt = torch.optim.AdamW(params, **kw)\n"
+    silent(base, head)
+
+
+# -- 3. knowledge: what the libraries mean ---------------------------------------------------------------
+def test_a_deprecated_alias_is_the_same_transform():
+    base = "from torchvision import transforms\ntf = transforms.Compose([transforms.RandomSizedCrop(224)])\n"
+    head = "from torchvision import transforms\ntf = transforms.Compose([transforms.RandomResizedCrop(224)])\n"
+    silent(base, head)
+
+
+def test_writing_the_ignore_index_into_the_labels_is_the_loss():
+    base = '''IGNORE_INDEX = -100
+def preprocess(input_ids, prompt_lens):
+    labels = input_ids.clone()
+    for label, n in zip(labels, prompt_lens):
+        label[:n] = IGNORE_INDEX
+    return labels
+'''
+    head = base.replace("label[:n] = IGNORE_INDEX", "label[:n + 1] = IGNORE_INDEX")
+    one(base, head, "ML599", 5, "label masking")
+
+
+def test_a_noise_scheduler_loaded_from_pretrained_is_no_model():
+    base = "from diffusers import DDPMScheduler\nnoise_scheduler = DDPMScheduler.from_config(path, subfolder='s')\n"
+    head = "from diffusers import DDPMScheduler\nnoise_scheduler = DDPMScheduler.from_pretrained(path, subfolder='s')\n"
+    assert not any(code == "ML1102" for code, _, _ in findings(base, head))
+
+
+def test_a_schedule_of_another_quantity_is_no_learning_rate_schedule():
+    base = "from sb3.common.utils import get_schedule_fn\nself.clip_range = get_schedule_fn(self.clip_range)\n"
+    head = "from sb3.common.utils import FloatSchedule\nself.clip_range = FloatSchedule(self.clip_range)\n"
+    assert not any(code.startswith("ML3") for code, _, _ in findings(base, head))
+
+
+# -- 4. narrower guards: a precise test instead of an exclusion ------------------------------------------
+def test_a_threshold_read_through_its_argparse_default_is_the_same():
+    base = LOOP.replace("import torch\n", "import torch\ngrad_clip = 1.0\n") + \
+        "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+    head = LOOP.replace("import torch\n", "import argparse, torch\nparser = argparse.ArgumentParser()\n"
+                        "parser.add_argument('--grad_clip', type=float, default=1.0)\nargs = parser.parse_args()\n") + \
+        "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)\n"
+    assert not any(code == "ML805" for code, _, _ in findings(base, head))
+
+
+def test_a_threshold_read_from_another_default_is_a_change():
+    base = LOOP.replace("import torch\n", "import torch\ngrad_clip = 1.0\n") + \
+        "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+    head = LOOP.replace("import torch\n", "import argparse, torch\nparser = argparse.ArgumentParser()\n"
+                        "parser.add_argument('--grad_clip', type=float, default=0.5)\nargs = parser.parse_args()\n") + \
+        "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)\n"
+    assert any(code == "ML805" for code, _, _ in findings(base, head))
+
+
+def test_a_setting_renamed_throughout_the_file_reads_the_same_value():
+    base = LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), args.norm_gradient_clip)\n"
+    head = LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip_norm)\n"
+    silent(base, head)
+
+
+def test_a_dict_key_renamed_with_its_value_is_a_rename():
+    base = 'CFG = {"ctx_len": 256, "emb_dim": 768}\nloader = make_loader(text, max_length=CFG["ctx_len"])\n'
+    head = 'CFG = {"context_length": 256, "emb_dim": 768}\nloader = make_loader(text, max_length=CFG["context_length"])\n'
+    silent(base, head)
+
+
+def test_the_same_step_on_another_optimizer_is_a_change():
+    base = LOOP + "    loss.backward()\n    optimizer.step()\n"
+    head = LOOP + "    loss.backward()\n    optimizer_g.step()\n"
+    assert findings(base, head)
+
+
+# -- 5. order: a call moved across the one it depends on --------------------------------------------------
+def test_zero_grad_moved_between_backward_and_step():
+    base = LOOP + "    optimizer.zero_grad()\n    loss = model(x).sum()\n    loss.backward()\n    optimizer.step()\n"
+    head = LOOP + "    loss = model(x).sum()\n    loss.backward()\n    optimizer.zero_grad()\n    optimizer.step()\n"
+    assert any(code.startswith("ML8") for code, _, _ in findings(base, head))
+
+
+def test_two_independent_settings_swapped_in_order_are_silent():
+    base = "import torch\ntorch.manual_seed(0)\nbatch_size = 64\nlr = 1e-3\n"
+    head = "import torch\ntorch.manual_seed(0)\nlr = 1e-3\nbatch_size = 64\n"
+    silent(base, head)
+
+
+# -- plain bugs that broke whole classes -----------------------------------------------------------------
+def test_an_option_renamed_with_a_default_of_zero_is_a_rename():
+    """``0 in (False, "")`` is True in Python: a new default of 0 was once taken for 'off'."""
+    base = "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--warmup-epochs', type=int, default=0)\n"
+    head = "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr-warmup-epochs', type=int, default=0)\n"
+    silent(base, head)
+
+
+def test_the_settings_object_given_to_a_legacy_factory_is_not_its_parameters():
+    base = '''from timm.optim import create_optimizer
+def main(args, model):
+    args.lr = args.lr * args.batch_size / 256
+    optimizer = create_optimizer(args, model)
+'''
+    head = base.replace("/ 256", "/ 512")
+    assert [code for code, _, _ in findings(base, head)] == ["ML301"]
+
+
+# -- the purpose of a function ---------------------------------------------------------------------------
+def test_a_loss_weight_computed_after_the_forward_pass_is_the_loss():
+    base = '''import torch
+import torch.nn.functional as F
+def train_step(unet, batch, snr):
+    pred = unet(batch)
+    weights = torch.clamp(snr, max=5.0) / snr
+    loss = F.mse_loss(pred, batch, reduction="none").mean(dim=1) * weights
+    loss = loss.mean()
+    loss.backward()
+'''
+    head = base.replace("weights = torch.clamp(snr, max=5.0) / snr", "weights = torch.clamp(snr, max=5.0) / (snr + 1)")
+    one(base, head, "ML599", 5, "weights (the loss)")
+
+
+@pytest.mark.parametrize("edit", [
+    ("conv = get_default_template('vicuna')", "conv = get_template('vicuna')"),  # not what the masking reads
+    ("    print(len(labels))\n", "    rank0_print(len(labels))\n"),               # logging
+])
+def test_a_line_of_a_masking_function_that_the_masking_does_not_read_is_silent(edit):
+    base = '''IGNORE_INDEX = -100
+def preprocess(input_ids, prompt_lens):
+    conv = get_default_template('vicuna')
+    labels = input_ids.clone()
+    for label, n in zip(labels, prompt_lens):
+        label[:n] = IGNORE_INDEX
+    print(len(labels))
+    return labels, conv
+'''
+    silent(base, base.replace(*edit))
