@@ -262,7 +262,7 @@ class PythonChange:
         """A variable renamed on an assignment that also moved (into another hunk): ``round_len =
         len(tok(rou))`` removed, ``turn_len = len(tok(turn))`` added, the two right-hand sides the
         same under the other renames, the old name gone from the head and the new one new."""
-        def assignments(view: ModuleView, ranges) -> list[tuple[str, list[str]]]:
+        def assignments(view: ModuleView, ranges: list[tuple[int, int]]) -> list[tuple[str, list[str]]]:
             out = []
             for start, end in ranges:
                 for line in view.lines[start:end]:
