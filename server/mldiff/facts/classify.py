@@ -55,7 +55,8 @@ class Role:
 
     family: str
     noun: str                      # "optimizer step", "AdamW", "learning_rate"
-    source: str                    # "call" | "method" | "function" | "binding" | "flow" | "context"
+    source: str                    # "call" | "method" | "function" | "binding" | "flow" | "context" |
+    #                                "argument" (another object passed) | "expression" | "purpose"
     call: CallFact | None = None   # the call it was read from, if any
     param: str | None = None       # the parameter, for an argument's role
     side: str = ""                 # the side the call stands on
@@ -483,7 +484,8 @@ def _unmoved(ctx: PythonContext, delta: Delta, roles: list[Role]) -> list[Role]:
                 return True
         return False
 
-    return [role for role in roles if role.call is None or not moved(role)]
+    # an argument that names another object is about that object, not the call it is passed to
+    return [role for role in roles if role.call is None or role.source == "argument" or not moved(role)]
 
 
 def _deltas_of(ctx: PythonContext) -> list[Delta]:
@@ -553,23 +555,25 @@ def same_object(ctx: PythonContext, base_receiver: str, head_receiver: str) -> b
     """Do two receivers name one object? The same name after the change's renames, an alias
     (``opt = optimizer``), the same construction (``optimizer = Adam(...)`` and ``self.optimizer =
     Adam(...)``), or two names of one kind the file does not define (``opt`` / ``optimizer``).
-    An attribute of the other (``loader.sampler`` for ``loader``) is another object."""
+    An attribute of the other (``loader.sampler`` for ``loader``) is another object, and so is
+    one the base already had under its own name (``teacher`` -> ``student``)."""
     renamed = ".".join(ctx.renames.get(p, p) for p in base_receiver.split("."))
     if renamed == head_receiver:
         return True
     if head_receiver.startswith(renamed + ".") or renamed.startswith(head_receiver + "."):
         return False
-    base_built, head_built = _construction(ctx.base, base_receiver), _construction(ctx.head, head_receiver)
-    if base_built is not None and base_built == head_built:
-        return True
     for view, one, other in ((ctx.base, base_receiver, head_receiver), (ctx.head, head_receiver, base_receiver)):
         if _construction(view, one) == ("alias", other):
             return True
+    if base_receiver.rsplit(".", 1)[-1] != head_receiver.rsplit(".", 1)[-1] and ctx.base.definitions(head_receiver):
+        return False  # the call now names an object that was there before, beside the old one
+    base_built, head_built = _construction(ctx.base, base_receiver), _construction(ctx.head, head_receiver)
+    if base_built is not None and base_built == head_built:
+        return True
+    if base_built is not None and head_built is None and ctx.head.definitions(base_receiver) \
+            and base_receiver.rsplit(".", 1)[-1] != head_receiver.rsplit(".", 1)[-1]:
+        return False  # the object the file builds is still there: the call names another
     if base_built is None or head_built is None:  # built elsewhere: one kind of object, respelled
-        if base_receiver.rsplit(".", 1)[-1] != head_receiver.rsplit(".", 1)[-1] and (
-                (base_built is not None and ctx.head.definitions(base_receiver))
-                or (head_built is not None and ctx.base.definitions(head_receiver))):
-            return False  # the object the file builds is still there: the call names another (not self.optimizer)
         kind = receiver_kind(ctx.base, base_receiver)
         return kind is not None and kind == receiver_kind(ctx.head, head_receiver)
     return False
@@ -608,10 +612,11 @@ def _argument_object_roles(ctx: PythonContext, old: CallFact, new: CallFact) -> 
         old_roles = _definition_roles(ctx, "base", old_name)
         new_roles = _definition_roles(ctx, "head", new_name)
         old_nouns, new_nouns = {r.noun for r in old_roles}, {r.noun for r in new_roles}
+        families = set()
         for role in old_roles + new_roles:
-            if (role.noun in old_nouns) != (role.noun in new_nouns):
-                out.append(Role(role.family, f"{param}={new_name} (was {old_name})", "flow", new))
-                break
+            if (role.noun in old_nouns) != (role.noun in new_nouns) and role.family not in families:
+                families.add(role.family)
+                out.append(Role(role.family, f"{param}={new_name} (was {old_name})", "argument", new))
     return out
 
 

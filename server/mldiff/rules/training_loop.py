@@ -7,6 +7,7 @@ from typing import Iterator
 import libcst as cst
 
 from mldiff.analysis.values import dotted_name
+from mldiff.facts.classify import same_object
 from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.pairing import pair, pair_calls
@@ -463,6 +464,15 @@ class ScalerNeverCreated(Rule[PythonContext]):
         return False
 
 
+def _clipped(value) -> str:
+    """The object whose gradients are clipped: ``model`` for ``model.parameters()`` and ``model``."""
+    code = value.code
+    for suffix in (".parameters()", ".named_parameters()"):
+        if code.endswith(suffix):
+            return code[:-len(suffix)]
+    return code
+
+
 def _is_clip(qualname, call, view) -> bool:
     last = qualname.rsplit(".", 1)[-1]
     return last in ("clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients") and (
@@ -512,6 +522,17 @@ class GradientClippingChanged(ValueRule, Rule):
                   "    scaler.step(optimizer)\n    scaler.update()\n",
             expect=(Expect(7, "clips scaled gradients"),),
         ),
+        Example(  # the clip now bounds another network's gradients
+            before="student, teacher = Net(), Net()\n" + _LOOP + "    loss.backward()\n"
+                   "    torch.nn.utils.clip_grad_norm_(teacher.parameters(), 1.0)\n",
+            after="student, teacher = Net(), Net()\n" + _LOOP + "    loss.backward()\n"
+                  "    torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)\n",
+            expect=(Expect(7, "clip_grad_norm_ now clips student.parameters() (was teacher.parameters())"),),
+        ),
+        Example(  # the same model, now kept on self
+            before=_LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n",
+            after=_LOOP + "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)\n",
+        ),
         Example(  # the same clip, now on one line with a comment
             before=_LOOP + "    torch.nn.utils.clip_grad_norm_(\n        model.parameters(), 1.0)\n",
             after=_LOOP + "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # stability\n",
@@ -542,6 +563,11 @@ class GradientClippingChanged(ValueRule, Rule):
                     if name in ("max_norm", "clip_value", "norm_type", "#1", "max_grad_norm"):
                         yield self.report(ctx, site_span(ctx, head),
                                           f"{head.short} {name} {value_text(old)} -> {value_text(new)}",
+                                          base_line=base_line(ctx, base))
+                    elif name in ("parameters", "#0") and old is not None and new is not None \
+                            and not same_object(ctx, _clipped(old), _clipped(new)):
+                        yield self.report(ctx, site_span(ctx, head),
+                                          f"{head.short} now clips {new.code} (was {old.code})",
                                           base_line=base_line(ctx, base))
 
     @staticmethod
