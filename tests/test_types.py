@@ -25,7 +25,8 @@ def test_the_package_type_checks():
 def test_the_check_sees_errors(tmp_path: Path):
     """The same invocation reports a real type error, so a silent pass above means a clean package."""
     bad = tmp_path / "bad.py"
-    bad.write_text("from mldiff.findings import Span\n\nspan = Span(line='one', column=1, end_line=1, end_column=2)\n", encoding="utf-8")
+    bad.write_text("from mldiff.findings import Span\n\nspan = Span(line='one', column=1, end_line=1, end_column=2)\n",
+                   encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
          "--cache-dir", str(ROOT / ".mypy_cache"), "--no-color-output", str(bad)],
