@@ -302,10 +302,17 @@ def _named_argument_changes(ctx: PythonContext) -> dict[str, list]:
                     for name in old.names | new.names):
                 continue  # ``dp_rates[0]`` -> ``next(dp_iter)``: computed either way, nothing to compare
             span = ctx.head.span(head_site.index, new.node) if new.node is not None else site_span(ctx, head_site)
-            out.setdefault(role[0], []).append(ValueChange(
-                role[0], role[1], f"{head_site.short} {name}", old, new, span,
-                ctx.base.span(base_site.index, base_site.call.node).line))
+            roles = [role]
+            if role == ("determinism", "seed") and apis.role_of(head_site.qualname) in _DATA_ORDER_ROLES:
+                roles.append(("data_pipeline", "data order"))  # a dataset's seed decides what each rank reads
+            for family, topic in roles:
+                out.setdefault(family, []).append(ValueChange(
+                    family, topic, f"{head_site.short} {name}", old, new, span,
+                    ctx.base.span(base_site.index, base_site.call.node).line))
     return out
+
+
+_DATA_ORDER_ROLES = frozenset({"dataset", "dataloader", "sampler"})
 
 
 def _is_plain_reference(value: Value) -> bool:
