@@ -229,6 +229,8 @@ def _is_setting(view, site) -> bool:
     to a function's local variable, whose appearance or disappearance is a refactor."""
     if site.binding.kind in ("argparse", "dict_key"):
         return True
+    if "." in site.binding.target and site.binding.target.split(".", 1)[0] in view.aliases:
+        return True  # ``torch.backends.cudnn.benchmark = True`` in a function is still a global switch
     return view.enclosing_def(site.index) < 0
 
 
