@@ -7,7 +7,7 @@ import libcst as cst
 
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import Value, dotted_name
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.sites import BindingSite, CallSite, arguments_of, short_name
 from mldiff.findings import Related
 from mldiff.knowledge import apis
@@ -82,8 +82,24 @@ MUTATORS = frozenset({"add", "append", "extend", "remove", "discard", "update", 
 # -- definitions by name -------------------------------------------------------------------
 def find_defs(view: ModuleView, name: str, keyword: str = "def") -> list[int]:
     """Logical lines that define function (or class) ``name``."""
-    pattern = re.compile(rf"^[ \t]*(?:async[ \t]+)?{keyword}[ \t]+{re.escape(name)}\b", re.M)
-    return [i for i in view._lines_matching(pattern) if view.logical[i].keyword == keyword]
+    return _definition_index(view).get((keyword, name), [])
+
+
+_DEF_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?(def|class)[ \t]+(\w+)")
+
+
+def _definition_index(view: ModuleView) -> dict[tuple[str, str], list[int]]:
+    """(keyword, name) -> the logical lines that define it, read once per side from the header
+    lines' text (a regex scan per looked-up name was a pass over the whole file each)."""
+    def compute() -> dict[tuple[str, str], list[int]]:
+        index: dict[tuple[str, str], list[int]] = {}
+        for number in view.lines_matching(_DEF_LINE, ("def", "class")):
+            keyword = view.logical[number].keyword
+            match = _DEF_LINE.match(view.source(number))
+            if match and match[1] == keyword:
+                index.setdefault((keyword, match[2]), []).append(number)
+        return index
+    return view_fact(view, "definition_index", compute)
 
 
 def matching_def(ctx: PythonContext, side: str, header: int) -> int | None:
