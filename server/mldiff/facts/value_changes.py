@@ -65,7 +65,7 @@ def _argument_value_changes(ctx: PythonContext) -> list[ValueChange]:
     head = call_sites(ctx, "head", _known_call)
     out: list[ValueChange] = []
     key = lambda site: (_category(site.qualname), ctx.view(site.side).scope_names(site.index))  # noqa: E731
-    pairs = pair(base, head, key, lambda b, h: b.qualname == h.qualname and not argument_changes(ctx, b, h))
+    pairs = pair(base, head, key, lambda b, h: b.qualname == h.qualname and not argument_changes(ctx, b, h, resolve=False))
     for base_site, head_site in pairs:
         if base_site is None or head_site is None:
             continue
