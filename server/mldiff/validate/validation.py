@@ -58,10 +58,14 @@ class ValidationResult:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
-def _probe_source() -> Path:
+PROBE_FILES = ("probe.py", "probe_facts.py", "probe_lines.py")
+
+
+def _probe_sources() -> list[Path]:
     from mldiff.validate import probe  # a plain file; importing it does not import torch
 
-    return Path(probe.__file__)
+    folder = Path(probe.__file__).parent
+    return [folder / name for name in PROBE_FILES]
 
 
 def _environment(config: ValidateConfig, runner: Runner, host_env: bool) -> dict[str, str]:
@@ -158,8 +162,9 @@ def run_validation(root: Path | str, base: str | None = None, steps: int | None 
     run_dir.mkdir(parents=True)
     runs: dict[str, dict[str, Any]] = {}
     try:
+        for source in _probe_sources():
+            shutil.copyfile(source, run_dir / source.name)
         probe_file = run_dir / "probe.py"
-        shutil.copyfile(_probe_source(), probe_file)
         with worktree.base_checkout(root, common, base_commit) as checkout:
             _link_shared(config, root, checkout)
             for side, cwd in (("base", checkout), ("change", root)):
