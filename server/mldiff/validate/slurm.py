@@ -122,10 +122,10 @@ class SlurmJobs:
         job = (self.jobs.get(side) or {}).get("job_id")
         job_text = f"job {job}" if job else "job"
         options = " ".join(self.options(side)) or "no options"
-        for line in tail:
-            if any(reason in line for reason in _REFUSED):
-                reason = line.split("error:", 1)[-1].strip()
-                return f"Slurm refused the {side} {job_text} ({options}): {reason}"
+        refusals = [line for line in tail if any(reason in line for reason in _REFUSED)]
+        if refusals:  # srun's last word is the summary: "Unable to allocate resources: ..."
+            reason = refusals[-1].split("error:", 1)[-1].strip()
+            return f"Slurm refused the {side} {job_text} ({options}): {reason}"
         if "DUE TO TIME LIMIT" in text:
             return (f"{where}: Slurm {job_text} hit its time limit ({self.config.time or 'the partition default'}) "
                     f"at step {last_step}/{steps}; raise [tool.mldiff.validate.slurm] time or lower steps")
