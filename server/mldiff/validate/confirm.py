@@ -153,7 +153,8 @@ class Confirmer:
                  head_text: Callable[[str], str | None] = lambda path: None) -> None:
         self.base, self.change = base, change
         self.base_observed, self.change_observed = observe(base), observe(change)
-        self.change_ranks = [observe(run) for run in change.get("ranks") or []]
+        ranks = change.get("ranks") or []
+        self.change_ranks = [self.change_observed, *(observe(run) for run in ranks)] if ranks else []
         self.steps = steps
         self.base_lines = base_lines or LinesRan()
         self.change_lines = change_lines or LinesRan()
@@ -193,15 +194,15 @@ class Confirmer:
             detail = f"{observables.label(name)}: {before.text} -> {after.text}"
             if seen_where:
                 detail += f" ({seen_where})"
-            others = [n for n in names if n != name and self.base_observed[n].value != self.change_observed[n].value]
-            if others:
-                detail += "; also " + ", ".join(observables.label(n) for n in others[:3])
             code_after, seen_after = _float(finding.after), _float(after.text)
             if code_after is not None and seen_after is not None and \
                     not math.isclose(code_after, seen_after, rel_tol=1e-6):
                 detail += f"; the code says {finding.after}, the run used {after.text}"
             elif code_after is not None and seen_after is not None:
                 detail += ", as the code says"
+            others = [n for n in names if n != name and self.base_observed[n].value != self.change_observed[n].value]
+            if others:
+                detail += "; also " + ", ".join(observables.label(n) for n in others[:3])
             detail += _rank_note(name, self.change_ranks) + _cpu_note(finding, self.change)
             return make(CONFIRMED, before.text, after.text, detail, name, seen_where)
         if names:

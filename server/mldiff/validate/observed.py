@@ -103,7 +103,7 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
     out: dict[str, Observation] = {}
     environment = run.get("environment") or {}
     world = (facts.get("distributed") or {}).get("world_size") or environment.get("world_size") or 1
-    per_rank = f" per rank (world size {world})" if world > 1 else ""
+    per_rank = f" per rank, world size {world}" if world > 1 else ""   # said where a count is per process
 
     optimizer = facts.get("optimizer")
     if optimizer:
@@ -164,8 +164,8 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
         out["loss.input_dtype"] = Observation(frozen(loss["input_dtype"]), runs_text(loss["input_dtype"], str),
                                               f"input of the loss, {span_of(loss['input_dtype'])}")
     if loss.get("batch"):
-        out["batch.loss"] = Observation(frozen(loss["batch"]), runs_text(loss["batch"]) + per_rank,
-                                        f"leading dimension of the loss input, {span_of(loss['batch'])}")
+        out["batch.loss"] = Observation(frozen(loss["batch"]), runs_text(loss["batch"]),
+                                        f"leading dimension of the loss input{per_rank}, {span_of(loss['batch'])}")
     losses = run.get("loss") or []
     if losses and losses[0] is not None:
         out["loss.step1"] = Observation(rounded(losses[0], 5), f"{losses[0]:.4f}", "loss at step 1")
@@ -173,8 +173,8 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
     samples = run.get("samples_per_step") or []
     if any(s is not None for s in samples):
         series = _runs([[i + 1, i + 1, s] for i, s in enumerate(samples)], lambda v: v)
-        out["batch.samples"] = Observation(frozen(series), runs_text(series) + per_rank,
-                                           f"samples per optimizer step, {span_of(series)}")
+        out["batch.samples"] = Observation(frozen(series), runs_text(series),
+                                           f"samples per optimizer step{per_rank}, {span_of(series)}")
     backwards = run.get("backwards_per_step") or []
     if backwards:
         series = _runs([[i + 1, i + 1, s] for i, s in enumerate(backwards)], lambda v: v)
@@ -224,7 +224,7 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
     distributed = facts.get("distributed")
     if distributed:
         out["distributed.world"] = Observation(
-            frozen(distributed),
+            frozen({key: value for key, value in distributed.items() if key != "rank"}),
             f"{distributed['backend']}, world size {distributed['world_size']}" if distributed.get("backend")
             else "not initialised (one process)")
     inputs = facts.get("inputs") or {}
@@ -284,6 +284,17 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
             f"batch_size {first.get('batch_size')}, {first.get('sampler')}, drop_last {first.get('drop_last')}, "
             f"num_workers {first.get('num_workers')}, pin_memory {first.get('pin_memory')}, "
             f"{first.get('dataset_size')} samples", "the first DataLoader the loop iterated")
-        out["data.batch_size"] = Observation(first.get("batch_size"), f"{first.get('batch_size')}{per_rank}",
-                                             "DataLoader batch_size")
+        out["data.batch_size"] = Observation(first.get("batch_size"), f"{first.get('batch_size')}",
+                                             f"DataLoader batch_size{per_rank}")
     return out
+
+
+def rank_differences(run: dict[str, Any]) -> dict[str, list[str]]:
+    """Under torchrun: the observations in which the ranks differ, each rank's text (rank 0 first)."""
+    ranks = run.get("ranks") or []
+    if not ranks:
+        return {}
+    observed = [observe(run), *(observe(rank) for rank in ranks)]
+    names = sorted(set().union(*observed))
+    return {name: [o[name].text if name in o else "?" for o in observed] for name in names
+            if len({repr(o[name].value) if name in o else None for o in observed}) > 1}

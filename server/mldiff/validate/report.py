@@ -80,6 +80,20 @@ def confirmation_lines(result: dict[str, Any], color: bool = False) -> list[str]
     return lines
 
 
+def rank_lines(result: dict[str, Any], limit: int = 6) -> list[str]:
+    """Under torchrun: what the ranks of each run saw differently (rank 0's is the run's)."""
+    lines = []
+    for side in ("base", "change"):
+        differences = (result.get(side) or {}).get("rank_differences") or {}
+        ranks = len((result.get(side) or {}).get("ranks") or []) + 1
+        if not differences:
+            continue
+        lines.append(f"{side} run, {ranks} ranks differ in:")
+        for name, texts in list(differences.items())[:limit]:
+            lines.append(f"  {name}: " + "; ".join(f"rank {rank} {text}" for rank, text in enumerate(texts)))
+    return [""] + lines if lines else []
+
+
 def jobs_line(result: dict[str, Any]) -> str | None:
     """``slurm jobs: base 12 on node1, change 13 on node1 (--partition=gpu --gres=gpu:a100:1)``."""
     jobs = result.get("jobs") or {}
@@ -134,6 +148,7 @@ def format_text(result: dict[str, Any], color: bool = False) -> str:
         f"verdict: {result['verdict']}",
     ]
     lines += confirmation_lines(result, color)
+    lines += rank_lines(result)
     for warning in result.get("warnings") or []:
         lines.append(f"WARNING: {warning}")
     lines.append("stored: the result will be attached to a commit of exactly this content"

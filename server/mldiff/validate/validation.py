@@ -17,6 +17,7 @@ from mldiff.findings import Finding
 from mldiff.validate import compare, content, gitcmd, process, store, worktree
 from mldiff.validate.command import ValidateConfig, check_runner, load_config, probe_argv
 from mldiff.validate.confirm import LinesRan, confirm_all
+from mldiff.validate.observed import rank_differences
 from mldiff.validate.runner import Runner, choose_runner
 
 RESULT_VERSION = 1
@@ -179,7 +180,8 @@ def _rank_runs(out: Path) -> list[dict[str, Any]]:
             data = store.read_json(path)
             if isinstance(data, dict):
                 found.append((int(suffix), data))
-    keep = ("status", "steps", "requested_steps", "loss", "samples_per_step", "backwards_per_step", "facts")
+    keep = ("status", "steps", "requested_steps", "loss", "samples_per_step", "backwards_per_step", "determinism",
+            "facts")
     return [{"rank": rank, **{key: data.get(key) for key in keep},
              "environment": {k: (data.get("environment") or {}).get(k) for k in ("rank", "world_size", "device")}}
             for rank, data in sorted(found)[:MAX_RANK_FILES]]
@@ -324,6 +326,7 @@ def run_validation(root: Path | str, base: str | None = None, steps: int | None 
                     raise error
                 assert run is not None
                 run["ranks"] = _rank_runs(out)
+                run["rank_differences"] = rank_differences(run)
                 lines_ran[side] = _lines_ran(run, given)
                 runs[side] = run
                 if side == "base" and slurm is not None:
