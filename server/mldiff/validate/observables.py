@@ -33,7 +33,7 @@ BY_CODE: dict[str, tuple[str, ...]] = {
     "ML104": ("precision.matmul",),
     "ML106": ("autocast", "grad_scaler"),
     "ML201": ("input.model", "input.first_layer", "loss.step1"),
-    "ML202": ("norm_layers", "input.first_layer", "model.structure"),
+    "ML202": ("input.first_layer", "norm_layers", "model.structure"),
     "ML203": ("input.model", "input.first_layer"),
     "ML301": ("optimizer.lr",),
     "ML302": ("scheduler", "optimizer.lr"),
