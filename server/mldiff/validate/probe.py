@@ -146,8 +146,9 @@ class Probe:
             self._root_handle = root.register_forward_pre_hook(self._before_forward)
             self._forward_wanted = True
         self._arm_forward_hook()
-        self._patch(torch.Tensor, "backward", self._wrap_backward(torch.Tensor.backward, tensor_method=True))
-        self._patch(torch.autograd, "backward", self._wrap_backward(torch.autograd.backward, tensor_method=False))
+        # Tensor.backward calls torch.autograd.backward: one wrapper sees both (the guard keeps out
+        # the backward calls made inside a backward, such as reentrant checkpointing's).
+        self._patch(torch.autograd, "backward", self._wrap_backward(torch.autograd.backward))
         scaler_class = getattr(getattr(torch, "amp", None), "GradScaler", None)
         if scaler_class is not None:
             self._patch(scaler_class, "scale", self._wrap_scale(scaler_class.scale))
@@ -261,7 +262,7 @@ class Probe:
 
         return step
 
-    def _wrap_backward(self, original: Any, tensor_method: bool) -> Any:
+    def _wrap_backward(self, original: Any) -> Any:
         probe = self
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
