@@ -86,7 +86,6 @@ class RunFacts:
         self.requested_steps = steps
         self.errors: list[str] = []
         self._restore: list[tuple[Any, str, Any]] = []
-        self._handles: list[Any] = []
         self._step_one_handles: list[Any] = []
         self._step_one_restore: list[tuple[Any, str, Any]] = []
         self._is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
@@ -132,6 +131,7 @@ class RunFacts:
         self._param_names: dict[int, str] = {}
         self._no_grad: dict[int, list[Any]] = {}
         self._tensor_groups = False
+        self._seeding = False             # inside a seed call (torch.manual_seed seeds CUDA too)
         # the rest
         self.seed_calls: list[list[Any]] = []
         self.initial_seed: int | None = None
@@ -196,9 +196,6 @@ class RunFacts:
 
     def remove(self) -> None:
         self._end_step_one()
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
         if self._first_layer_handle is not None:
             self._first_layer_handle.remove()
             self._first_layer_handle = None
@@ -337,8 +334,6 @@ class RunFacts:
         seed.__wrapped__ = original
         seed.__doc__ = original.__doc__
         return seed
-
-    _seeding = False
 
     def _wrap_compile(self, original: Any) -> Any:
         facts = self
@@ -536,6 +531,9 @@ class RunFacts:
             self._record_input(self.first_layer_inputs, args)
 
     def _describe_model(self, root: Any) -> dict[str, Any]:
+        """The model under its wrappers (DDP, torch.compile, FSDP): size, a hash of its structure
+        (names, classes, parameter shapes), dtypes, the dropout and norm layers and which of
+        them ran in the first step. Module names are the inner model's (no ``module.`` prefix)."""
         wrappers = []
         model = root
         while type(model).__name__ in WRAPPERS:
