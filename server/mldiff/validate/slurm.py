@@ -22,7 +22,8 @@ from typing import Any
 from mldiff.errors import MldiffError
 from mldiff.validate.command import SlurmConfig
 
-_GRES = re.compile(r"\bGres=(\S+)")
+# A job's allocation (JOB_GRES=, or per node GRES= while it runs) or a node's (Gres=).
+_GRES = re.compile(r"(?:^|\s)(?:JOB_GRES|GRES|Gres)=(\S+)")
 _REFUSED = ("Unable to allocate resources", "Invalid partition", "Invalid account", "invalid partition",
             "Requested node configuration is not available", "Invalid generic resource", "Job violates",
             "Invalid qos", "Batch job submission failed", "AssocMaxJobsLimit", "Invalid job")
@@ -91,29 +92,31 @@ class SlurmJobs:
         except (OSError, subprocess.TimeoutExpired):
             pass
 
-    def pin_gpu_type(self, node: str | None) -> None:
-        """The change job asks for the GPU type of the node the base job ran on, when the
-        configured gres names none (``gpu:1``) and the node's does (``gpu:a100:4``)."""
-        if not self.config.same_gpu_type or not self.config.gres or not node:
+    def pin_gpu_type(self, node: str | None, job_id: str | None = None) -> None:
+        """The change job asks for the GPU type the base job got, when the configured gres names
+        none (``gpu:1``): the type its allocation shows (``scontrol show job -d``:
+        ``JOB_GRES=gpu:a100:1``), else the one its node has (``Gres=gpu:a100:4``)."""
+        if not self.config.same_gpu_type or not self.config.gres:
             return
         wanted = _gres_parts(self.config.gres)
         if wanted is None or wanted[1] is not None:
             return
         scontrol = _beside(self.srun[0], "scontrol")
-        try:
-            shown = subprocess.run([scontrol, "show", "node", "--oneliner", node], capture_output=True, text=True,
-                                   timeout=30, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired):
-            return
-        match = _GRES.search(shown.stdout or "")
-        if not match:
-            return
-        for entry in match.group(1).split(","):
-            parts = _gres_parts(entry)
-            if parts is not None and parts[1] is not None:
-                rest = self.config.gres.split(",", 1)
-                self.change_gres = ",".join([f"gpu:{parts[1]}:{wanted[2]}", *rest[1:]])
-                return
+        queries = ([["show", "job", "--details", "--oneliner", job_id]] if job_id else []) + \
+            ([["show", "node", "--oneliner", node]] if node else [])
+        for query in queries:
+            try:
+                shown = subprocess.run([scontrol, *query], capture_output=True, text=True, timeout=30,
+                                       stdin=subprocess.DEVNULL).stdout or ""
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            for match in _GRES.finditer(shown):
+                for entry in match.group(1).split(","):
+                    parts = _gres_parts(entry)
+                    if parts is not None and parts[1] is not None:
+                        rest = self.config.gres.split(",", 1)
+                        self.change_gres = ",".join([f"gpu:{parts[1]}:{wanted[2]}", *rest[1:]])
+                        return
 
     def failure(self, side: str, where: str, tail: list[str], steps: int, last_step: int,
                 paths: list[str]) -> str | None:

@@ -330,8 +330,8 @@ def run_validation(root: Path | str, base: str | None = None, steps: int | None 
                 lines_ran[side] = _lines_ran(run, given)
                 runs[side] = run
                 if side == "base" and slurm is not None:
-                    node = ((run.get("environment") or {}).get("scheduler") or {}).get("node") or outcome.node
-                    slurm.pin_gpu_type(node)
+                    scheduler = (run.get("environment") or {}).get("scheduler") or {}
+                    slurm.pin_gpu_type(scheduler.get("node") or outcome.node, scheduler.get("job_id") or outcome.job_id)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     report("compare", steps, steps)
