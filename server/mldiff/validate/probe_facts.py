@@ -7,7 +7,7 @@ per step (the loss, ``zero_grad``, gradient clipping, the scheduler, ``GradScale
 and module hooks on every module during the first step only (which modules ran, the
 model's structure). Device values (input statistics, norms, the loss scale) stay tensors
 until the run ends: no device synchronisation per step. The gradient norm costs a pass
-over every gradient, so it is taken every step only while that costs less than 0.25% of a
+over every gradient, so it is taken every step only while that costs less than 0.1% of a
 step, else every n-th step (the result says which).
 
 Self-contained (standard library + torch) like probe.py, and copied beside it.
@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 STATS_STEPS = 3                    # input statistics of the first batches
 STATS_MAX_ELEMENTS = 1 << 20       # a strided sample of larger batches
-NORM_BUDGET = 0.0025               # the gradient norm may cost this share of a step
+NORM_BUDGET = 0.001                # the gradient norm may cost this share of a step (on average)
 GROUP_KEYS = ("lr", "weight_decay", "momentum", "betas", "eps", "nesterov", "dampening", "alpha",
               "amsgrad", "maximize", "foreach", "fused", "capturable", "differentiable")
 LOSS_FUNCTIONS = ("cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
