@@ -18,6 +18,13 @@ _PLUMBING = frozenset({"len", "print", "str", "repr", "int", "float", "bool", "i
                        "zip", "list", "tuple", "dict", "set", "type", "min", "max", "sum", "sorted", "getattr"})
 
 
+# Methods of dicts, lists and strings: ``{"fp16": torch.float16}.get(args.precision)`` looks the
+# value up; "used as get" would say nothing
+_CONTAINER_METHODS = frozenset({"get", "pop", "setdefault", "append", "extend", "insert", "index", "count",
+                                "format", "join", "split", "startswith", "endswith", "replace", "lower", "upper",
+                                "strip", "items", "keys", "values", "update", "add", "remove", "discard"})
+
+
 def flows(ctx: PythonContext, site: BindingSite, limit: int = 3) -> list[tuple[Related, CallSite, str]]:
     """Where the head value of ``site`` is passed to a call: (related location, call, parameter)."""
     view = ctx.head
@@ -28,7 +35,7 @@ def flows(ctx: PythonContext, site: BindingSite, limit: int = 3) -> list[tuple[R
             continue
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
-            if qualname in _PLUMBING:
+            if qualname in _PLUMBING or (call.method in _CONTAINER_METHODS and not apis.parameters(qualname)):
                 continue
             for param, value in arguments_of(call, qualname).items():
                 if _passes(name, value):
