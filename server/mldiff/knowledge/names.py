@@ -30,7 +30,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
      r"nesterov|amsgrad|optim(?:izer)?_?eps|"
      r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
-    (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|drop_?block\w*|attn_?drop\w*|"
+    (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|dpr|dp_rates?|drop_?block\w*|attn_?drop\w*|"
      r"proj_?drop\w*|stochastic_depth\w*)", "regularization", "dropout"),
     (r"(?:mixup\w*|cutmix\w*|rand_?aug\w*|auto_?aug\w*|aa|reprob|re_?prob|re_?mode|re_?count|remode|recount|"
      r"color_?jitter|hflip|vflip|augment\w*|\w+_aug|aug_\w+|random_?erasing\w*|trivial_?aug\w*|scale_?jitter|"
@@ -54,7 +54,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
      r"distributed|dist_backend|tensor_?parallel\w*|tp_size|dp_size|pp_size|zero_?stage|dp|tp|pp|"
      r"(?:data|pipeline|tensor|sequence|context|expert)_?parallel(?:_?(?:size|degree))?|pp_?engine|tp_?mode|"
-     r"tp_\w+|dp_\w+|pp_\w+|require_backward_grad_sync|gradient_as_bucket_view|static_graph|num_?nodes|nodes|"
+     r"tp_\w+|dp_(?:size|degree|shard\w*|replicate\w*|rank|group|world_size|mesh)|pp_\w+|require_backward_grad_sync|gradient_as_bucket_view|static_graph|num_?nodes|nodes|"
      r"dist_?bn)",
      "compile_distributed", "distributed"),
     (r"(?:gpus?|gpu_?ids?|device_?ids|cuda_visible_devices|n_?gpus?|num_?gpus)",
