@@ -30,7 +30,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
      r"nesterov|amsgrad|optim(?:izer)?_?eps|"
      r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
-    (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|dpr|dp_rates?|drop_?block\w*|attn_?drop\w*|"
+    (r"(?:\w*drop_?out\w*|drop_?rate|\w+_drop|\w*_?pdrop|p_?drop|drop_?path\w*|drop_?block\w*|attn_?drop\w*|"
      r"proj_?drop\w*|stochastic_depth\w*)", "regularization", "dropout"),
     (r"(?:mixup\w*|cutmix\w*|rand_?aug\w*|auto_?aug\w*|aa|reprob|re_?prob|re_?mode|re_?count|remode|recount|"
      r"color_?jitter|hflip|vflip|augment\w*|\w+_aug|aug_\w+|random_?erasing\w*|trivial_?aug\w*|scale_?jitter|"
