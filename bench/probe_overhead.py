@@ -1,16 +1,26 @@
 """The probe's own cost: steps/s of one training loop with and without the probe's hooks.
 
-    PYTHONPATH=server python bench/probe_overhead.py [--steps 200] [--rounds 7] [--threads 1] [--device cpu|cuda]
+    PYTHONPATH=server python bench/probe_overhead.py [--steps 10] [--rounds 40] [--threads 1]
+                                                     [--device cpu|cuda] [--only NAME] [--no-facts]
 
-Same process, same loop, same data; rounds alternate plain / probed so that machine noise
-hits both alike. Prints the median steps/s of each (wall clock), the overhead in percent,
-and the extra CPU time per step (the main thread's CPU time with torch on one thread:
-much less sensitive to other processes on a busy machine than wall time). On a GPU (``--device cuda``) the probe also records CUDA events;
-the loop synchronises once per round, as a training loop's logging would.
+Same process, same model, same optimizer, same data. The probe is installed for one block
+of ``--steps`` steps and removed for the next, ``--rounds`` blocks of each, in ABBA order:
+on a shared machine the load changes within seconds, and short interleaved blocks see the
+same load where long runs of each do not. Prints the medians over blocks of the wall time
+per step (as steps/s) and of the main thread's CPU time per step (torch on one thread: much
+less sensitive to other processes than wall time), the overhead of each, and the one-time
+cost of the probe's first step (module hooks on every module, the model's description).
+
+One probe stays installed across its blocks, as in a real run: what it does once (the first
+step, the first batches' statistics) is measured apart from the per-step cost. On a GPU
+(``--device cuda``) the probe also records CUDA events; each block synchronises once at its
+end, as a training loop's logging would. ``--no-facts`` measures the probe without the
+run-time facts (steps, loss, time and memory only).
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import time
@@ -38,62 +48,104 @@ def models(device: str) -> dict[str, tuple[nn.Module, torch.Tensor, torch.Tensor
     }
 
 
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> tuple[float, float]:
-    """(steps per second, CPU seconds per step) of a plain loop: zero_grad, forward, loss, backward, step."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    criterion = nn.CrossEntropyLoss()
-    x, y = x.to(next(model.parameters()).device), y.to(next(model.parameters()).device)
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    started, cpu_started = time.perf_counter(), time.thread_time()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward()
-        optimizer.step()
-    if x.is_cuda:
-        torch.cuda.synchronize()
-    return steps / (time.perf_counter() - started), (time.thread_time() - cpu_started) / steps
+class Loop:
+    """A plain training loop: zero_grad, forward, loss, backward, step."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.model = model
+        device = next(model.parameters()).device
+        self.x, self.y = x.to(device), y.to(device)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        self.criterion = nn.CrossEntropyLoss()
+
+    def run(self, steps: int) -> tuple[float, float]:
+        """(wall seconds, CPU seconds) per step over ``steps`` steps."""
+        cuda = self.x.is_cuda
+        if cuda:
+            torch.cuda.synchronize()
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        for _ in range(steps):
+            self.optimizer.zero_grad()
+            loss = self.criterion(self.model(self.x), self.y)
+            loss.backward()
+            self.optimizer.step()
+        if cuda:
+            torch.cuda.synchronize()
+        return (time.perf_counter() - started) / steps, (time.thread_time() - cpu_started) / steps
+
+
+def new_probe(facts: bool) -> Probe:
+    """A probe that never stops the loop (older probes take no ``facts`` argument)."""
+    if "facts" in inspect.signature(Probe).parameters:
+        return Probe(steps=10**12, progress=False, facts=facts)
+    return Probe(steps=10**12, progress=False)
+
+
+def first_steps_cost(model: nn.Module, x: torch.Tensor, y: torch.Tensor, facts: bool, repeats: int = 5) -> float:
+    """Extra CPU seconds of the first three steps of a fresh probe on a fresh optimizer."""
+    extra = []
+    for _ in range(repeats):
+        plain = Loop(model, x, y)
+        plain.run(1)
+        plain_cpu = plain.run(3)[1] * 3
+        probed = Loop(model, x, y)
+        probed.run(1)
+        probe = new_probe(facts)
+        probe.install()
+        try:
+            probed_cpu = probed.run(3)[1] * 3
+        finally:
+            probe.remove()
+        extra.append(probed_cpu - plain_cpu)
+    return statistics.median(extra)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=10, help="steps per block (default 10)")
+    parser.add_argument("--rounds", type=int, default=40, help="blocks of each kind (default 40)")
     parser.add_argument("--only", help="run only the models whose name contains this")
-    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-facts", action="store_true", help="the probe without the run-time facts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {args.threads} thread(s)"
     load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
-    print(f"torch {torch.__version__} on {device_name} ({os.cpu_count()} cores{load}); "
-          f"{args.rounds} rounds x {args.steps} steps, medians")
-    print(f"{'model':<40} {'plain steps/s':>14} {'probed steps/s':>15} {'overhead':>9} "
-          f"{'CPU us/step plain':>18} {'probed':>8} {'extra':>7}")
+    print(f"torch {torch.__version__} on {device_name} ({os.cpu_count()} cores{load}); {args.rounds} blocks "
+          f"x {args.steps} steps of each, medians over blocks; probe {'without' if args.no_facts else 'with'} facts")
+    print(f"{'model':<38} {'plain steps/s':>13} {'probed':>8} {'overhead':>9} "
+          f"{'CPU us/step plain':>18} {'probed':>8} {'overhead':>9} {'first 3 steps':>14}")
     for name, (model, x, y) in models(args.device).items():
         if args.only and args.only.lower() not in name.lower():
             continue
-        train(model, x, y, 20)  # warm up allocator and kernels
+        loop = Loop(model, x, y)
+        loop.run(20)  # warm up allocator and kernels
+        probe = new_probe(not args.no_facts)
+        probe.install()
+        loop.run(5)   # the probe's first steps: measured below, apart
+        probe.remove()
         plain, probed = [], []
         for round_index in range(args.rounds):
-            # ABBA order: neither variant always runs first (warm caches, a busy neighbour).
+            # ABBA order: neither kind always runs first (warm caches, a busy neighbour).
             for probed_now in ((False, True) if round_index % 2 == 0 else (True, False)):
                 if not probed_now:
-                    plain.append(train(model, x, y, args.steps))
+                    plain.append(loop.run(args.steps))
                     continue
-                probe = Probe(steps=10**12, progress=False)
                 probe.install()
                 try:
-                    probed.append(train(model, x, y, args.steps))
+                    probed.append(loop.run(args.steps))
                 finally:
                     probe.remove()
-        plain_rate = statistics.median(rate for rate, _ in plain)
-        probed_rate = statistics.median(rate for rate, _ in probed)
+        plain_wall = statistics.median(wall for wall, _ in plain)
+        probed_wall = statistics.median(wall for wall, _ in probed)
         plain_cpu = statistics.median(cpu for _, cpu in plain) * 1e6
         probed_cpu = statistics.median(cpu for _, cpu in probed) * 1e6
-        print(f"{name:<40} {plain_rate:>14.1f} {probed_rate:>15.1f} {plain_rate / probed_rate - 1:>+9.1%} "
-              f"{plain_cpu:>18.1f} {probed_cpu:>8.1f} {probed_cpu - plain_cpu:>+7.1f}", flush=True)
+        once = first_steps_cost(model, x, y, not args.no_facts) * 1e3
+        print(f"{name:<38} {1 / plain_wall:>13.1f} {1 / probed_wall:>8.1f} {probed_wall / plain_wall - 1:>+9.1%} "
+              f"{plain_cpu:>18.1f} {probed_cpu:>8.1f} {probed_cpu / plain_cpu - 1:>+9.1%} {once:>+11.1f} ms",
+              flush=True)
+
 
 if __name__ == "__main__":
     main()

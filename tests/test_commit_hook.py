@@ -12,7 +12,7 @@ from validation_support import assert_unchanged, edit, take, tiny_train_repo, va
 pytest.importorskip("torch")
 pytestmark = pytest.mark.slow
 
-KEYS = ("ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory", "ML-Changes")
+KEYS = ("ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory", "ML-Changes", "ML-Confirmed")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,8 @@ def test_commit_of_the_validated_content_gets_trailers(repo):
     message = commit(repo, "-m", "Raise the learning rate")
     trailers = trailers_of(message)
     assert set(trailers) == set(KEYS), message
+    # What the runs saw of the static finding: the optimizer's learning rate, both values.
+    assert trailers["ML-Confirmed"] == "learning_rate 0.05 -> 0.2 (param group 0, steps 1-3)"
     base = repo.git("rev-parse", "HEAD~1").strip()[:7]
     assert trailers["ML-Validated"].startswith("3 steps on CPU") and trailers["ML-Validated"].endswith(f"base {base}")
     assert " -> " in trailers["ML-Loss"] and "at step 3" in trailers["ML-Loss"]
@@ -95,7 +97,22 @@ def test_user_message_and_existing_trailers_are_kept(repo):
     message = commit(repo, "-m", text)
     assert message.startswith(text.rstrip("\n") + "\nML-Validated: ")
     lines = message.rstrip("\n").splitlines()
-    assert lines[-5:] == [f"{key}: {trailers_of(message)[key]}" for key in KEYS]
+    assert lines[-len(KEYS):] == [f"{key}: {trailers_of(message)[key]}" for key in KEYS]
+
+
+def test_a_stale_contradiction_is_removed_and_other_trailers_stay(repo, tmp_path):
+    """An amended message that still says ML-Contradicted from an earlier result loses it when
+    the new result has none; the user's own trailers (and an empty one) stay as they were."""
+    repo.git("add", "-A")
+    message = tmp_path / "MSG"
+    message.write_text("Subject\n\nBody\n\nReviewed-by:\nML-Contradicted: learning_rate (ML301, train.py:49): "
+                       "old\n  continued\nRefs: #12\n# a comment\n")
+    written = mldiff("attach", "--message-file", str(message), cwd=repo.path)
+    assert written.returncode == 0, written.stderr
+    text = message.read_text()
+    assert "ML-Contradicted" not in text and "continued" not in text
+    # (git interpret-trailers itself writes the empty trailer as "Reviewed-by: ".)
+    assert "\nReviewed-by: \nRefs: #12\nML-Validated: " in text and text.endswith("# a comment\n")
 
 
 def test_existing_hook_is_chained_and_restored(repo):

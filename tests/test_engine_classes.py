@@ -217,3 +217,13 @@ def preprocess(input_ids, prompt_lens):
     return labels, conv
 '''
     silent(base, base.replace(*edit))
+
+
+def test_an_augmentation_known_only_to_the_table_is_an_augmentation():
+    """docs/architecture.md's worked example: one ``Api`` entry (``torchvision.transforms.v2.JPEG``)
+    and ML902 reports it added, removed and changed."""
+    base = "from torchvision.transforms import v2\ntf = v2.Compose([v2.RandomResizedCrop(224), v2.ToImage()])\n"
+    head = "from torchvision.transforms import v2\ntf = v2.Compose([v2.RandomResizedCrop(224), v2.JPEG((50, 100)), v2.ToImage()])\n"
+    assert findings(base, head) == [("ML902", 2, "augmentation v2.JPEG((50, 100)) added")]
+    assert findings(head, head.replace("(50, 100)", "(80, 100)")) == [
+        ("ML902", 2, "augmentation v2.JPEG((50, 100)) -> v2.JPEG((80, 100))")]

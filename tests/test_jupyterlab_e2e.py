@@ -154,7 +154,7 @@ def test_jupyter_lsp_finds_mldiff_through_its_entry_point(jupyterlab_e2e: dict) 
 
 
 def test_a_cell_edit_shows_the_mldiff_diagnostic_in_the_cell(jupyterlab_e2e: dict) -> None:
-    assert jupyterlab_e2e["markedText"].startswith("transform = transforms.Compose(")
+    assert jupyterlab_e2e["markedText"] == "])"   # the line that followed the deleted Normalize
     assert "warning" in (jupyterlab_e2e["markClass"] or "")
     assert "transforms.Normalize((0.1307,), (0.3081,)) removed" in jupyterlab_e2e.get("tooltip", ""), \
         jupyterlab_e2e.get("tooltip")

@@ -67,7 +67,7 @@ async def test_editor_settings_are_what_the_prompt_shows(tmp_path) -> None:
 
 @pytest.mark.parametrize("settings, problem", [
     ({"steps": 0}, "mldiff.validate.steps must be a positive integer, not 0"),
-    ({"runner": "ssh"}, "mldiff.validate.runner must be auto, local, devcontainer or docker:NAME, not 'ssh'"),
+    ({"runner": "ssh"}, "mldiff.validate.runner must be auto, local, devcontainer, docker:NAME or slurm, not 'ssh'"),
     ({"timeout": "soon"}, "mldiff.validate.timeout must be a positive number of seconds, not 'soon'"),
 ], ids=["steps", "runner", "timeout"])
 async def test_bad_editor_settings_are_a_clear_error(tmp_path, settings, problem) -> None:
@@ -273,3 +273,26 @@ async def test_cancel_request_stops_the_run_and_removes_the_checkout(tmp_path) -
     assert not shown(lsp, "cancelled")   # the client cancelled: it says so itself
     assert not (mldiff_dir(repo) / "results").exists()
     assert_unchanged(before, take(repo.path))
+
+
+@pytest.mark.slow
+async def test_a_contradiction_is_said_loudly_in_the_editor(tmp_path) -> None:
+    pytest.importorskip("torch")
+    repo = tiny_train_repo(tmp_path)
+    edit(repo, "train.py", "    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)\n",
+         '    config = {"lr": 0.05}\n    config.update({k: v for k, v in vars(args).items() if k in config})\n'
+         '    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)\n')
+    repo.commit("lr from a config dict that argparse overrides")
+    edit(repo, "train.py", 'config = {"lr": 0.05}', 'config = {"lr": 0.2}')
+    async with session(repo.path, configuration={"": {"mldiff": {"validate": {"steps": 3}}}}, env=SERVER_ENV) as lsp:
+        lsp.answer = "Run"
+        reply = await lsp.command(VALIDATE, uri_of(repo.path / "train.py"), token="t", timeout=RUN_S)
+    assert reply["status"] == "ok", reply
+    (entry,) = reply["confirmations"]
+    assert entry["status"] == "contradicted" and entry["code"] == "ML301"
+    assert "findings: 1 CONTRADICTED" in reply["summary"]
+    summary, loud = lsp.client.messages
+    assert summary.message == reply["summary"] and summary.type == types.MessageType.Warning
+    assert loud.type == types.MessageType.Warning
+    assert loud.message == f"mldiff: CONTRADICTED by the validation run: ML301 at train.py:{entry['line']}: " \
+                           f"{entry['detail']}"

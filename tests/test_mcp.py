@@ -211,8 +211,11 @@ async def test_validate_with_the_opt_in_runs_tiny_train_on_cpu_with_progress(tmp
     assert result["command"] == ["python", "train.py", "--epochs", "2"]
     assert result["comparison"]["first_step_equal"] is True and result["comparison"]["identical"] is False
     assert "diverge" in result["verdict"]
-    assert set(result["trailers"]) == {"ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory"}
+    assert set(result["trailers"]) == {"ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory", "ML-Confirmed"}
     assert "3 steps on" in result["trailers"]["ML-Validated"]
+    # the run saw the learning rate the static finding speaks of, on both sides
+    assert result["trailers"]["ML-Confirmed"].startswith("learning_rate 0.05 -> 0.2"), result["trailers"]
+    assert [(c["code"], c["status"]) for c in result["confirmations"]] == [("ML301", "confirmed")]
     values = [value for value, _, _ in reports]
     assert values == sorted(values) and len(set(values)) == len(values), reports   # strictly increasing
     assert {total for _, total, _ in reports} == {8.0}                               # 2 x 3 steps + 2

@@ -243,8 +243,12 @@ def test_requirements_suppression_and_unrelated_packages():
     assert analyze("requirements.txt", "requests==1\nflask\n", "requests==2\n").findings == []
 
 
-def test_whole_requirements_file_added_is_not_a_pin_change():
-    assert analyze("requirements.txt", None, "torch==2.1\n").findings == []
+def test_whole_requirements_file_added_notes_the_torch_it_installs_not_a_pin_change():
+    """A new environment file has no old pin: one note (information) for the framework it
+    installs, none for the packages around it."""
+    findings = analyze("requirements.txt", None, "torch==2.1\nrequests==2\n").findings
+    assert [(f.code, f.severity, f.message, f.before) for f in findings] == [
+        ("ML1302", "information", "torch ==2.1 (new file)", None)]
 
 
 # -- Dockerfiles -----------------------------------------------------------------------------

@@ -69,3 +69,58 @@ def test_verdicts_from_comparisons():
     assert "diverge from step 2" in lr and "50.0% lower" in lr and "No clear throughput difference" in lr
     data = verdict(compare(run([1.0, 0.9], [0.1, 0.1]), run([2.0, 1.9], [0.1, 0.1])))
     assert data.startswith("The losses differ from step 1") and "Throughput is not compared" in data
+
+
+TORCHRUN = {"torchrun": {"nproc_per_node": 2, "extra_args": ["--master-port=29531"]}}
+
+
+@pytest.mark.parametrize("command, expected", [
+    # A python command runs under the same interpreter's torch.distributed.run (that is torchrun).
+    ("python train.py --x 1", ["python", "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                               "--master-port=29531", "probe.py", *P, "--", "train.py", "--x", "1"]),
+    ("python3 -u -m pkg.train", ["python3", "-u", "-m", "torch.distributed.run", "--standalone",
+                                 "--nproc-per-node=2", "--master-port=29531", "probe.py", *P, "--", "-m",
+                                 "pkg.train"]),
+    # A torchrun command gets the configured process count in place of its own.
+    ("torchrun --nproc_per_node 4 --standalone train.py", ["torchrun", "--nproc-per-node=2", "--standalone",
+                                                           "--master-port=29531", "probe.py", *P, "--",
+                                                           "train.py"]),
+    ("python -m torch.distributed.run --nproc-per-node=8 train.py",
+     ["python", "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-port=29531", "probe.py", *P, "--",
+      "train.py"]),
+])
+def test_probe_argv_under_torchrun(command, expected):
+    config = from_table({"command": command, **TORCHRUN})
+    assert probe_argv(config.command, "probe.py", P, config.torchrun) == expected
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"torchrun": {"nproc_per_node": 0}}, "nproc_per_node must be a positive integer or one of auto, cpu, gpu"),
+    ({"torchrun": {"nproc_per_node": "many"}}, "nproc_per_node must be"),
+    ({"torchrun": {"extra_args": ["--nproc-per-node=3"]}}, "give the process count as nproc_per_node"),
+    ({"torchrun": {"nnodes": 2}}, r"\[tool.mldiff.validate.torchrun\]: unknown setting 'nnodes'"),
+    ({"torchrun": "2"}, r"\[tool.mldiff.validate.torchrun\] must be a table"),
+    ({"slurm": {"partition": "--exclusive"}}, "partition must be a non-empty string"),
+    ({"slurm": {"shared_dir": "scratch"}}, "shared_dir must be an absolute path"),
+    ({"slurm": {"queue_timeout": 0}}, "queue_timeout must be a positive number of seconds"),
+    ({"slurm": {"extra_args": "--exclusive"}}, "extra_args must be a list of strings"),
+    ({"slurm": {"same_gpu_type": "yes"}}, "same_gpu_type must be true or false"),
+    ({"slurm": {"qos": "high"}}, r"unknown setting 'qos' \(known: account, extra_args, gres, partition"),
+    ({"runner": "ssh"}, "runner must be auto, local, devcontainer, docker:NAME or slurm, not 'ssh'"),
+])
+def test_table_errors(table, message):
+    with pytest.raises(ConfigError, match=message):
+        from_table({"command": "python train.py", **table})
+
+
+def test_slurm_and_torchrun_are_part_of_what_is_confirmed():
+    config = from_table({"command": "python train.py", "runner": "slurm", **TORCHRUN,
+                         "slurm": {"partition": "gpu", "gres": "gpu:1", "time": "00:20:00", "account": "ml",
+                                   "extra_args": ["--constraint=a100 or h100"], "shared_dir": "~/scratch"}})
+    assert config.describe() == (
+        "python train.py  (under torchrun --nproc-per-node=2 --master-port=29531)  (runner: slurm: srun "
+        "--partition=gpu --gres=gpu:1 --time=00:20:00 --account=ml '--constraint=a100 or h100')")
+    assert config.slurm.shared_dir.endswith("/scratch") and not config.slurm.shared_dir.startswith("~")
+    assert config.slurm.options("gpu:a100:1")[1] == "--gres=gpu:a100:1"
+    assert from_table({"command": "python train.py", "runner": "slurm"}).describe() == \
+        "python train.py  (runner: slurm: srun)"

@@ -101,7 +101,9 @@ def check_probe_command(command: list[str], inside: str, side_cwd: str) -> None:
     assert options[:4] == ["--steps", "3", "--seed", "0"]
     assert options[4] == "--out" and options[5].startswith(run_dir)
     assert options[6:8] == ["--cwd", side_cwd] or (options[6] == "--cwd" and options[7].startswith(side_cwd))
-    assert options[8:] == ["--watch-stdin"]
+    assert options[8] == "--watch-stdin"
+    # The changed line (--lr's default), as the container sees the side's checkout.
+    assert options[9:] == [f"--lines={options[7]}/train.py:31"]
     assert command[command.index("--") + 1:] == ["train.py", "--epochs", "2"]
 
 
@@ -120,6 +122,9 @@ def test_devcontainer_runner_runs_through_devcontainer_exec(tmp_path, devcontain
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
     assert result["runner"] == "devcontainer" and result["comparison"]["first_difference_step"] == 2
+    # Confirmed in the container too: the line markers' paths map back to the repository's.
+    (confirmation,) = result["confirmations"]
+    assert confirmation["status"] == "confirmed" and (confirmation["before"], confirmation["after"]) == ("0.05", "0.2")
     # A CUDA image but a CPU run: said loudly.
     assert any(w.startswith("RAN ON CPU, NOT GPU") and CUDA_IMAGE in w for w in result["warnings"])
     assert result["change"]["environment"]["container"]["image"] == CUDA_IMAGE

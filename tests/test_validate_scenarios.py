@@ -24,6 +24,10 @@ def test_normalize_removed_differs_from_step_one(tmp_path):
     assert comparison["first_step_equal"] is False and comparison["first_difference_step"] == 1
     assert result["base"]["loss"][0] != result["change"]["loss"][0]
     assert "differ from step 1" in result["verdict"]
+    # The static finding (a layer removed) is confirmed by the model the run built.
+    (layer,) = result["confirmations"]
+    assert layer["code"] == "ML1102" and layer["status"] == "confirmed" and layer["observed"] == "model.structure"
+    assert layer["before"].startswith("Sequential, 5 modules") and layer["after"].startswith("Sequential, 4 modules")
     assert result["stored"] is True
     assert_unchanged(before, take(repo.path))
     assert leftover_worktrees(repo) == []
@@ -41,6 +45,11 @@ def test_learning_rate_raised_matches_step_one_then_diverges(tmp_path):
     assert all(b != c for b, c in zip(result["base"]["loss"][1:], result["change"]["loss"][1:]))
     assert "diverge from step 2" in result["verdict"]
     assert comparison["final_loss_delta"] < 0  # a higher learning rate learns faster on this problem
+    # The optimizer ran at both values the code names.
+    (lr,) = result["confirmations"]
+    assert (lr["code"], lr["family"], lr["status"]) == ("ML301", "learning_rate", "confirmed")
+    assert (lr["before"], lr["after"], lr["where"]) == ("0.05", "0.2", f"param group 0, steps 1-{STEPS}")
+    assert lr["detail"].endswith(", as the code says")
 
 
 def test_logging_only_change_gives_identical_losses_and_text_report(tmp_path):

@@ -49,7 +49,7 @@ def notebook_e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     server.write_settings({**EDITOR_SETTINGS, "files.autoSave": "off", "mldiff.interpreter": sys.executable})
     config = {"browser": browser, "artifacts": str(artifacts), "deadlineSeconds": 300, "file": "train.ipynb",
               "deleteLineContaining": "transforms.Normalize(", "code": "ML201",
-              "flaggedLine": "transform = transforms.Compose([", "fixTitle": "Suppress ML201 on this line",
+              "flaggedLine": "])", "fixTitle": "Suppress ML201 on this line",
               "expectAfterFix": "# mldiff: ignore[ML201]"}
     on_disk_when_flagged = None
     try:
@@ -104,7 +104,8 @@ def test_a_cell_edit_shows_ml201_on_the_cell_and_in_problems(notebook_e2e: dict)
 def test_the_quick_fix_edits_the_cell(notebook_e2e: dict) -> None:
     assert any(title.startswith("Suppress ML201 on this line") for title in notebook_e2e["quickFixes"]), \
         notebook_e2e["quickFixes"]
-    assert notebook_e2e["fixedLine"] == "transform = transforms.Compose([  # mldiff: ignore[ML201]"
+    # a deleted line's finding sits on the line that followed it: the end of the Compose
+    assert notebook_e2e["fixedLine"] == "])  # mldiff: ignore[ML201]"
     assert not notebook_e2e["deletedLineBack"]
     assert notebook_e2e["squiggleGoneAfterFix"], "the suppressed finding was still shown after the fix"
     assert notebook_e2e["problemGoneAfterFix"], "the suppressed finding stayed in the Problems panel"

@@ -17,13 +17,17 @@ from typing import Any
 
 from mldiff.errors import MldiffError
 from mldiff.validate import content, gitcmd, store
-from mldiff.validate.report import format_bytes, format_loss, format_speed
+from mldiff.validate.report import format_bytes, format_loss, format_speed, jobs_line
 
 HOOK_NAME = "prepare-commit-msg"
 CHAINED_SUFFIX = ".mldiff-chained"
 HOOK_MARKER = "# mldiff prepare-commit-msg hook"
 NOTES_REF = "refs/notes/mldiff"
-TRAILER_KEYS = ("ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory", "ML-Changes")
+TRAILER_KEYS = ("ML-Validated", "ML-Loss", "ML-Throughput", "ML-Peak-Memory", "ML-Changes", "ML-Confirmed",
+                "ML-Contradicted", "ML-Not-Observed", "ML-Slurm-Jobs")
+# Trailers that only some results have: one left from an earlier message (an amend) is removed.
+CONDITIONAL_KEYS = ("ML-Confirmed", "ML-Contradicted", "ML-Not-Observed", "ML-Slurm-Jobs")
+MAX_LISTED = 4
 
 
 @dataclass
@@ -130,6 +134,36 @@ def trailers(result: dict[str, Any], changes: str | None = None) -> list[tuple[s
                                   + (f" ({memory_ratio - 1:+.0%})" if memory_ratio else "")))
     if changes:
         out.append(("ML-Changes", changes))
+    out.extend(confirmation_trailers(result))
+    jobs = jobs_line(result)
+    if jobs:
+        out.append(("ML-Slurm-Jobs", jobs))
+    return out
+
+
+def _listed(parts: list[str]) -> str:
+    more = f"; +{len(parts) - MAX_LISTED} more" if len(parts) > MAX_LISTED else ""
+    return " ".join("; ".join(parts[:MAX_LISTED]).split()) + more
+
+
+def confirmation_trailers(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """``ML-Confirmed`` (what the runs saw change), ``ML-Contradicted`` (what the code says
+    changed and the runs did not see), ``ML-Not-Observed`` (changed code that did not run)."""
+    confirmations = result.get("confirmations") or []
+    out = []
+    confirmed = [c for c in confirmations if c["status"] == "confirmed"]
+    if confirmed:
+        out.append(("ML-Confirmed", _listed([
+            f"{c['family']} {c['before']} -> {c['after']}" + (f" ({c['where']})" if c.get("where") else "")
+            for c in confirmed])))
+    contradicted = [c for c in confirmations if c["status"] == "contradicted"]
+    if contradicted:
+        out.append(("ML-Contradicted", _listed([f"{c['family']} ({c['code']}, {c['path']}:{c['line']}): {c['detail']}"
+                                                for c in contradicted])))
+    missing = [c for c in confirmations if c["status"] == "not_observed"]
+    if missing:
+        out.append(("ML-Not-Observed", _listed([f"{c['family']} ({c['code']}, {c['path']}:{c['line']}): "
+                                                f"{c['detail']}" for c in missing])))
     return out
 
 
@@ -145,8 +179,39 @@ def staged_trailers(root: Path) -> tuple[list[tuple[str, str]], str]:
     return trailers(match.result, changes_summary(root, match.result["base_commit"])), ""
 
 
+def _drop_stale(root: Path, message_file: Path, keys: set[str]) -> None:
+    """Remove trailers ``keys`` (ML-* ones the new result does not have) from the message's
+    trailer block: only lines of that block that start with ``KEY:``, and their continuations."""
+    path = Path(message_file)
+    parsed = gitcmd.git(root, "interpret-trailers", "--parse", "--", str(path.resolve()))
+    present = {line.split(":", 1)[0] for line in parsed.splitlines() if ":" in line}
+    stale = keys & present
+    if not stale:
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    body_end = len(lines)
+    while body_end and (lines[body_end - 1].startswith("#") or not lines[body_end - 1].strip()):
+        body_end -= 1
+    block_start = body_end
+    while block_start and lines[block_start - 1].strip():
+        block_start -= 1
+    kept, dropping = [], False
+    for index, line in enumerate(lines):
+        if block_start <= index < body_end:
+            if any(line.startswith(f"{key}:") for key in stale):
+                dropping = True
+                continue
+            if dropping and line[:1] in (" ", "\t"):
+                continue
+        dropping = False
+        kept.append(line)
+    path.write_text("".join(kept), encoding="utf-8")
+
+
 def add_trailers(root: Path, message_file: Path, pairs: list[tuple[str, str]]) -> None:
-    """Append (or replace) ML-* trailers in ``message_file`` through git interpret-trailers."""
+    """Append (or replace) ML-* trailers in ``message_file`` through git interpret-trailers;
+    an ML-Contradicted (or other conditional trailer) the new result lacks is removed."""
+    _drop_stale(root, message_file, set(CONDITIONAL_KEYS) - {key for key, _ in pairs})
     args = ["interpret-trailers", "--in-place", "--where", "end", "--if-exists", "replace"]
     for key, value in pairs:
         args += ["--trailer", f"{key}: {value}"]
@@ -235,6 +300,9 @@ def run_hook(root: Path, message_file: Path, source: str | None) -> str:
     if not pairs:
         return reason
     add_trailers(root, message_file, pairs)
+    contradicted = dict(pairs).get("ML-Contradicted")
+    if contradicted:
+        return f"attached validation ({pairs[0][1]}); CONTRADICTED by the run: {contradicted}"
     return f"attached validation ({pairs[0][1]})"
 
 

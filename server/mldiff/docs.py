@@ -21,6 +21,15 @@ def rule_url(code: str) -> str:
     return f"{RULES_URL}#{anchor(code)}"
 
 
+def _generic_section() -> str:
+    """The generic rule's module docstring, its first line left out, as Markdown."""
+    import inspect
+
+    from mldiff.rules import generic
+    text = inspect.cleandoc(generic.__doc__ or "").split("\n", 1)[1].strip()
+    return text.replace("``", "`")
+
+
 def render() -> str:
     from mldiff.rules.base import all_rules
     rules = all_rules()
@@ -41,6 +50,7 @@ def render() -> str:
     for rule in rules:
         out.append(f"| [{rule.code}](#{anchor(rule.code)}) | {rule.family} | {rule.severity} | "
                    f"`{rule.name}` | {rule.summary} |")
+    out += ["", "## The generic rules (ML199 ... ML1299)", "", _generic_section()]
     for family, description in FAMILIES.items():
         family_rules = [r for r in rules if r.family == family]
         out += ["", f"## {family} (ML{FAMILY_NUMBERS[family]}xx)", "", description[0].upper() + description[1:] + "."]

@@ -82,6 +82,10 @@ class ModuleView:
                                                    ll.opener, ll.closer)
         return unit
 
+    def parsed_unit(self, index: int) -> Unit | None:
+        """Logical line ``index``'s unit if libcst has parsed it already, else None (no parse)."""
+        return self._units.get(index)
+
     def facts(self, index: int) -> Facts:
         facts = self.unit(index).facts
         if self.segments.lines[index].part == "element" and facts.bindings:

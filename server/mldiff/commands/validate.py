@@ -14,11 +14,13 @@ def add_parser(sub) -> None:
     parser = sub.add_parser("validate", help="run a few training steps of the base and of the change, compare",
                             description="Run the training command configured under [tool.mldiff.validate] for N "
                                         "optimizer steps on the base revision and on the working tree, compare "
-                                        "loss, throughput and peak memory, and store the result for the commit.")
+                                        "loss, throughput and peak memory, hold each static finding of the change "
+                                        "against what the runs observed (confirmed, contradicted, not observed), "
+                                        "and store the result for the commit.")
     parser.add_argument("--repo", default=".", help="repository (default: the current directory)")
     parser.add_argument("--base", help="base revision (default HEAD)")
     parser.add_argument("--steps", type=int, help="optimizer steps per side (default: config, else 20)")
-    parser.add_argument("--runner", help="auto | local | devcontainer | docker:NAME (default: config, else auto)")
+    parser.add_argument("--runner", help="auto | local | devcontainer | docker:NAME | slurm (default: config, else auto)")
     parser.add_argument("--timeout", type=float, help="seconds per side (default: config, else 600)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--show", action="store_true", help="list stored results instead of running")
@@ -74,7 +76,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
     else:
-        print(format_text(result))
+        from mldiff.commands.terminal import use_color
+        print(format_text(result, color=use_color(sys.stdout)))
         if args.plot:
             print(f"plot: {args.plot}")
     return 0

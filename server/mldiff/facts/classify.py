@@ -168,8 +168,9 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
     logical = view.logical[index]
     out: list[Role] = []
     for call in reversed(facts.calls):
-        if not call.in_lambda_or_def:
-            out.extend(call_roles(ctx, side, call))
+        # a lambda's calls are what the statement has done, now (``map(lambda t: t.half(), xs)``)
+        # or later (``Lambda(lambda x: x / 255)``)
+        out.extend(call_roles(ctx, side, call))
     out.extend(_reference_roles(ctx, side, index))
     if not logical.keyword:
         from mldiff.facts.summaries import input_scaling, label_masking
@@ -511,8 +512,8 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
     argument variable that now names an object built differently (a test set given another
     transform); a function of the file newly passed by name. The arguments of the table's APIs
     are ``facts.value_changes``' to compare."""
-    base_calls = [call for call in ctx.base.facts(base).calls if not call.in_lambda_or_def]
-    head_calls = [call for call in ctx.head.facts(head).calls if not call.in_lambda_or_def]
+    base_calls = list(ctx.base.facts(base).calls)
+    head_calls = list(ctx.head.facts(head).calls)
     base_signatures = {call_signature(ctx, "base", call): call for call in base_calls}
     head_signatures = {call_signature(ctx, "head", call): call for call in head_calls}
     base_by_identity: dict[str, list[CallFact]] = {}

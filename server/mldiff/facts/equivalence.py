@@ -15,7 +15,7 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import NOT_LITERAL, Value, _literal_equal, dotted_name, rename_key
 from mldiff.facts.context import PythonContext
-from mldiff.facts.syntax import _ast_key, _ast_tree, meaning_key, unit_source
+from mldiff.facts.syntax import _ast_key, _ast_tree, _parse_cached, _unparseable, meaning_key, unit_source
 
 
 def resolve_literal(view, value: Value | None) -> Any:
@@ -280,6 +280,13 @@ def is_logging_call(callee: str) -> bool:
 
 def is_noise(view: ModuleView, index: int) -> bool:
     """A docstring, ``pass``, ``assert``, or a line that only logs or prints."""
+    logical = view.logical[index]
+    if logical.keyword or logical.is_header:
+        return False
+    if not logical.part and view.parsed_unit(index) is None:
+        tree = _parse_cached(unit_source(view, index))
+        if tree is not None:  # Python's parser, when libcst has not parsed the line yet
+            return all(_is_noise_statement(statement) for statement in tree.body)
     unit = view.unit(index)
     statement = unit.statement
     if not isinstance(statement, cst.SimpleStatementLine):
@@ -299,10 +306,32 @@ def is_noise(view: ModuleView, index: int) -> bool:
     return True
 
 
+def _is_noise_statement(statement: ast.stmt) -> bool:
+    if isinstance(statement, (ast.Pass, ast.Assert)):
+        return True
+    if not isinstance(statement, ast.Expr):
+        return False
+    value = statement.value
+    if isinstance(value, ast.JoinedStr) or (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+        return True
+    if isinstance(value, ast.Call):
+        try:
+            callee = ast.unparse(value.func)
+        except (ValueError, RecursionError):
+            return False
+        return _is_dotted(value.func) and is_logging_call(callee)
+    return False
+
+
+def _is_dotted(node: ast.AST) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
 def statement_key(view: ModuleView, index: int, renames: dict[str, str] | None = None) -> str:
     """A logical line's meaning: its syntax tree without comments or layout, renamed to the head's names."""
-    unit = view.unit(index)
-    if unit.tree is None:
+    if _unparseable(view, index):
         return "error:" + " ".join(view.source(index).split())
     key = _ast_key(unit_source(view, index))
     return rename_key(key, renames) if renames else key
@@ -311,8 +340,7 @@ def statement_key(view: ModuleView, index: int, renames: dict[str, str] | None =
 def meaning_of(view: ModuleView, index: int, renames: dict[str, str] | None = None) -> str:
     """``statement_key`` that also ignores documentation keywords, spellings of one tensor method
     and device moves (``facts.syntax.meaning_key``): what the statement diff compares."""
-    unit = view.unit(index)
-    if unit.tree is None:
+    if _unparseable(view, index):
         return "error:" + " ".join(view.source(index).split())
     key = meaning_key(unit_source(view, index))
     return rename_key(key, renames) if renames else key

@@ -7,7 +7,7 @@ import libcst as cst
 
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import Value, dotted_name
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.sites import BindingSite, CallSite, arguments_of, short_name
 from mldiff.findings import Related
 from mldiff.knowledge import apis
@@ -16,6 +16,13 @@ from mldiff.knowledge import apis
 # Builtins a value passes through without saying what it configures (``len(drop_path)``)
 _PLUMBING = frozenset({"len", "print", "str", "repr", "int", "float", "bool", "isinstance", "range", "enumerate",
                        "zip", "list", "tuple", "dict", "set", "type", "min", "max", "sum", "sorted", "getattr"})
+
+
+# Methods of dicts, lists and strings: ``{"fp16": torch.float16}.get(args.precision)`` looks the
+# value up; "used as get" would say nothing
+_CONTAINER_METHODS = frozenset({"get", "pop", "setdefault", "append", "extend", "insert", "index", "count",
+                                "format", "join", "split", "startswith", "endswith", "replace", "lower", "upper",
+                                "strip", "items", "keys", "values", "update", "add", "remove", "discard"})
 
 
 def flows(ctx: PythonContext, site: BindingSite, limit: int = 3) -> list[tuple[Related, CallSite, str]]:
@@ -28,7 +35,7 @@ def flows(ctx: PythonContext, site: BindingSite, limit: int = 3) -> list[tuple[R
             continue
         for call in view.facts(index).calls:
             qualname = apis.canonical(view.qualname(call))
-            if qualname in _PLUMBING:
+            if qualname in _PLUMBING or (call.method in _CONTAINER_METHODS and not apis.parameters(qualname)):
                 continue
             for param, value in arguments_of(call, qualname).items():
                 if _passes(name, value):
@@ -82,8 +89,24 @@ MUTATORS = frozenset({"add", "append", "extend", "remove", "discard", "update", 
 # -- definitions by name -------------------------------------------------------------------
 def find_defs(view: ModuleView, name: str, keyword: str = "def") -> list[int]:
     """Logical lines that define function (or class) ``name``."""
-    pattern = re.compile(rf"^[ \t]*(?:async[ \t]+)?{keyword}[ \t]+{re.escape(name)}\b", re.M)
-    return [i for i in view._lines_matching(pattern) if view.logical[i].keyword == keyword]
+    return _definition_index(view).get((keyword, name), [])
+
+
+_DEF_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?(def|class)[ \t]+(\w+)")
+
+
+def _definition_index(view: ModuleView) -> dict[tuple[str, str], list[int]]:
+    """(keyword, name) -> the logical lines that define it, read once per side from the header
+    lines' text (a regex scan per looked-up name was a pass over the whole file each)."""
+    def compute() -> dict[tuple[str, str], list[int]]:
+        index: dict[tuple[str, str], list[int]] = {}
+        for number in view.lines_matching(_DEF_LINE, ("def", "class")):
+            keyword = view.logical[number].keyword
+            match = _DEF_LINE.match(view.source(number))
+            if match and match[1] == keyword:
+                index.setdefault((keyword, match[2]), []).append(number)
+        return index
+    return view_fact(view, "definition_index", compute)
 
 
 def matching_def(ctx: PythonContext, side: str, header: int) -> int | None:

@@ -82,7 +82,7 @@ def pair_calls(ctx: PythonContext, predicate: CallPredicate,
 
 
 def same_call(ctx: PythonContext, base: CallSite, head: CallSite) -> bool:
-    return base.qualname == head.qualname and not argument_changes(ctx, base, head)
+    return base.qualname == head.qualname and not argument_changes(ctx, base, head, resolve=False)
 
 
 def pair_bindings(ctx: PythonContext, predicate: Callable[[Binding], bool]) -> list[tuple]:
@@ -156,7 +156,7 @@ def call_changes(ctx: PythonContext, predicate: CallPredicate, pattern=None,
                 if not s.call.in_lambda_or_def and (where is None or where(ctx, s))]
 
     def same(base: CallSite, head: CallSite) -> bool:  # cheap: no look-ups of what names stand for
-        return name(base) == name(head) and not argument_changes(ctx, base, head) \
+        return name(base) == name(head) and not argument_changes(ctx, base, head, resolve=False) \
             and condition_change(ctx, base.index, head.index) is None
 
     keys = key if isinstance(key, tuple) else (key,)

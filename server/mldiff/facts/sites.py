@@ -101,10 +101,12 @@ def renamed(dotted: str, renames: dict[str, str]) -> str:
 
 
 def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
-                     only: Iterable[str] | None = None) -> list[tuple[str, Value | None, Value | None]]:
+                     only: Iterable[str] | None = None,
+                     resolve: bool = True) -> list[tuple[str, Value | None, Value | None]]:
     """(parameter, before, after) for each argument whose value differs in meaning, after reading
-    names through their definitions (``same_after_resolving``); keywords that arrive through
-    ``**extra`` count as passed (``expanded_arguments``)."""
+    names through their definitions (``same_after_resolving``; ``resolve=False``: as written, the
+    cheap test pairing uses to find identical calls); keywords that arrive through ``**extra``
+    count as passed (``expanded_arguments``)."""
     before = expanded_arguments(ctx, base)
     after = expanded_arguments(ctx, head)
     names = list(dict.fromkeys([*before, *after]))
@@ -118,7 +120,7 @@ def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
         if old is None and new is None:
             continue
         if old is not None and new is not None and (old.same_as(new, renames)
-                                                    or same_after_resolving(ctx, old, new)):
+                                                    or (resolve and same_after_resolving(ctx, old, new))):
             continue
         out.append((name, old, new))
     return out

@@ -45,11 +45,24 @@ def unit_source(view: ModuleView, index: int) -> str:
     return source + (after.lstrip("\n") if after.startswith("\n") else after)
 
 
-def _ast_tree(view: ModuleView, index: int) -> ast.AST | None:
-    unit = view.unit(index)
-    if unit.tree is None:
+def _ast_tree(view: ModuleView, index: int) -> ast.Module | None:
+    if _unparseable(view, index):
         return None
     return _parse_cached(unit_source(view, index))
+
+
+def _unparseable(view: ModuleView, index: int) -> bool:
+    """Does logical line ``index`` fail to parse? Python's own parser answers first (many times
+    faster than libcst, which the line may never need); libcst, which the rules read, decides
+    when the two might disagree."""
+    unit = view.parsed_unit(index)
+    if unit is not None:
+        return unit.tree is None
+    if view.logical[index].part or _parse_cached(unit_source(view, index)) is None:
+        return view.unit(index).tree is None
+    return False
+
+
 
 
 # -- the standard library's ast, for walking big statements fast --------------------------------------------
@@ -60,7 +73,7 @@ def ast_statement(view: ModuleView, index: int) -> ast.AST | None:
 
 
 @lru_cache(maxsize=4096)
-def _parse_cached(code: str) -> ast.AST | None:
+def _parse_cached(code: str) -> ast.Module | None:
     try:
         return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):

@@ -67,7 +67,7 @@ def _argument_value_changes(ctx: PythonContext) -> list[ValueChange]:
     head = call_sites(ctx, "head", _known_call)
     out: list[ValueChange] = []
     key = lambda site: (_category(site.qualname), ctx.view(site.side).scope_names(site.index))  # noqa: E731
-    pairs = pair(base, head, key, lambda b, h: b.qualname == h.qualname and not argument_changes(ctx, b, h))
+    pairs = pair(base, head, key, lambda b, h: b.qualname == h.qualname and not argument_changes(ctx, b, h, resolve=False))
     for base_site, head_site in pairs:
         if base_site is None or head_site is None:
             continue
@@ -231,6 +231,8 @@ def _is_setting(view, site) -> bool:
     to a function's local variable, whose appearance or disappearance is a refactor."""
     if site.binding.kind in ("argparse", "dict_key"):
         return True
+    if "." in site.binding.target and site.binding.target.split(".", 1)[0] in view.aliases:
+        return True  # ``torch.backends.cudnn.benchmark = True`` in a function is still a global switch
     return view.enclosing_def(site.index) < 0
 
 
@@ -304,10 +306,17 @@ def _named_argument_changes(ctx: PythonContext) -> dict[str, list]:
                     for name in old.names | new.names):
                 continue  # ``dp_rates[0]`` -> ``next(dp_iter)``: computed either way, nothing to compare
             span = ctx.head.span(head_site.index, new.node) if new.node is not None else site_span(ctx, head_site)
-            out.setdefault(role[0], []).append(ValueChange(
-                role[0], role[1], f"{head_site.short} {name}", old, new, span,
-                ctx.base.span(base_site.index, base_site.call.node).line))
+            roles = [role]
+            if role == ("determinism", "seed") and apis.role_of(head_site.qualname) in _DATA_ORDER_ROLES:
+                roles.append(("data_pipeline", "data order"))  # a dataset's seed decides what each rank reads
+            for family, topic in roles:
+                out.setdefault(family, []).append(ValueChange(
+                    family, topic, f"{head_site.short} {name}", old, new, span,
+                    ctx.base.span(base_site.index, base_site.call.node).line))
     return out
+
+
+_DATA_ORDER_ROLES = frozenset({"dataset", "dataloader", "sampler"})
 
 
 def _is_plain_reference(value: Value) -> bool:

@@ -76,6 +76,8 @@ LIBRARY_APIS: tuple[Api, ...] = (
     # -- DeepSpeed, bitsandbytes -------------------------------------------------------------------------
     Api("deepspeed.zero.Init", "distributed"),
     Api("bitsandbytes.optim.AdamW8bit", "optimizer"), Api("bitsandbytes.optim.PagedAdamW", "optimizer"),
+    # -- torchvision: augmentations not named Random* (torchvision 0.19: JPEG compression artefacts) ---
+    Api("torchvision.transforms.v2.JPEG", "augmentation", ("quality",)),
 )
 
 LIBRARY_PATTERNS: tuple[RolePattern, ...] = (

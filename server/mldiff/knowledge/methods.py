@@ -53,6 +53,7 @@ METHODS: tuple[Method, ...] = (
     Method("synchronize", ("optimizer",), "compile_distributed", "gradient synchronisation"),
     Method("skip_synchronize", ("optimizer",), "compile_distributed", "gradient synchronisation"),
     Method("set_training_mode", ("model",), "training_loop", "train mode"),
+    Method("requires_grad_", (ANY,), "optimizer", "trainable parameters"),
     Method("bfloat16", (ANY,), "precision", "dtype"),
     Method("set_epoch", (ANY,), "data_pipeline", "sampler epoch"),
     Method("prepare", ("accelerator",), "compile_distributed", "accelerator.prepare"),

@@ -54,7 +54,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
     (r"(?:ddp|use_ddp|fsdp|use_fsdp|sync_?bn|syncbn|strategy|find_unused_parameters|data_?parallel|"
      r"distributed|dist_backend|tensor_?parallel\w*|tp_size|dp_size|pp_size|zero_?stage|dp|tp|pp|"
      r"(?:data|pipeline|tensor|sequence|context|expert)_?parallel(?:_?(?:size|degree))?|pp_?engine|tp_?mode|"
-     r"tp_\w+|dp_\w+|pp_\w+|require_backward_grad_sync|gradient_as_bucket_view|static_graph|num_?nodes|nodes|"
+     r"tp_\w+|dp_(?:size|degree|shard\w*|replicate\w*|rank|group|world_size|mesh)|pp_\w+|require_backward_grad_sync|gradient_as_bucket_view|static_graph|num_?nodes|nodes|"
      r"dist_?bn)",
      "compile_distributed", "distributed"),
     (r"(?:gpus?|gpu_?ids?|device_?ids|cuda_visible_devices|n_?gpus?|num_?gpus)",

@@ -106,16 +106,37 @@ def _answer(ls, status: str, message: str, kind: types.MessageType | None = type
 
 
 def summary_line(result: dict[str, Any]) -> str:
-    """One line: steps, base, loss, throughput, memory, whether it is stored, warnings."""
+    """One line: steps, base, loss, throughput, memory, what the runs confirmed, whether it is
+    stored, warnings."""
     from mldiff.commit import trailers
     values = dict(trailers(result))
     line = (f"mldiff: validated {result['steps']} steps against base {result['base_commit'][:7]}: "
             f"loss {values['ML-Loss']}; {values['ML-Throughput']}; peak memory {values['ML-Peak-Memory']}")
+    counts = confirmation_counts(result)
+    if counts:
+        line += f"; findings: {counts}"
     line += "; stored for a commit of exactly this content" if result.get("stored") else "; not stored"
     warnings = result.get("warnings") or []
     if warnings:
         line += f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: {warnings[0]})"
     return line
+
+
+def confirmation_counts(result: dict[str, Any]) -> str:
+    """``1 confirmed, 1 CONTRADICTED, 1 not observed`` (empty without findings)."""
+    from mldiff.validate.report import STATUS_WORDS
+    statuses = [entry["status"] for entry in result.get("confirmations") or []]
+    return ", ".join(f"{statuses.count(status)} {word}" for status, word in STATUS_WORDS.items()
+                     if statuses.count(status))
+
+
+def contradiction_message(result: dict[str, Any]) -> str | None:
+    """The loud message for findings the runs contradict: each with its place and why."""
+    contradicted = [entry for entry in result.get("confirmations") or [] if entry["status"] == "contradicted"]
+    if not contradicted:
+        return None
+    return "mldiff: CONTRADICTED by the validation run: " + " | ".join(
+        f"{entry['code']} at {entry['path']}:{entry['line']}: {entry['detail']}" for entry in contradicted)
 
 
 def stage_progress(stage: str, step: int, total: int) -> tuple[str, int]:
@@ -221,7 +242,12 @@ async def _confirm_and_run(ls, run: Run, root: Path, editor: ValidationSettings,
     summary = summary_line(answer)
     progress.end(summary)
     _log(ls, types.MessageType.Info, format_text(answer))
-    _show(ls, types.MessageType.Warning if answer.get("warnings") else types.MessageType.Info, summary)
+    contradicted = contradiction_message(answer)
+    loud = answer.get("warnings") or contradicted
+    _show(ls, types.MessageType.Warning if loud else types.MessageType.Info, summary)
+    if contradicted:
+        _show(ls, types.MessageType.Warning, contradicted)
+        _log(ls, types.MessageType.Warning, contradicted)
     return {"status": "ok", "summary": summary, **answer}
 
 

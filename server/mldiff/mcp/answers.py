@@ -103,7 +103,9 @@ def explain_answer(rule) -> dict[str, Any]:
 
 def validation_answer(result: dict[str, Any]) -> dict[str, Any]:
     """A validation result (``ValidationResult.to_json()``) without the per-step series: the
-    verdict, the comparison, the commit trailers it would give, warnings, whether it is stored."""
+    verdict, the comparison, what the runs confirmed of each static finding (or contradicted:
+    the part an agent must not miss), the commit trailers it would give, warnings, whether it
+    is stored."""
     from mldiff.commit import trailers
     return {
         "verdict": result["verdict"],
@@ -112,6 +114,7 @@ def validation_answer(result: dict[str, Any]) -> dict[str, Any]:
         "runner": result["runner"],
         "command": result["command"],
         "comparison": result["comparison"],
+        "confirmations": result.get("confirmations") or [],
         "trailers": dict(trailers(result)),
         "warnings": result.get("warnings") or [],
         "stored": bool(result.get("stored")),

@@ -187,6 +187,12 @@ class DistributedWrappingChanged(SettingRule, Rule):
             after="from torch.distributed.fsdp import FullyShardedDataParallel as FSDP\nmodel = FSDP(model)\n",
             expect=(Expect(2, "wrapping changed: DDP(model) -> FSDP(model)"),),
         ),
+        Example(  # a parallelism layout in a config file
+            path="config.yaml",
+            before="parallelism:\n  dp: 2\n  pp: 2\n  tp: 2\n",
+            after="parallelism:\n  dp: 2\n  pp: 1\n  tp: 2\n",
+            expect=(Expect(3, "parallelism.pp 2 -> 1"),),
+        ),
         Example(  # rank variables renamed to lower case: the same wrapping
             before="from torch.nn.parallel import DistributedDataParallel as DDP\nDDP_LOCAL_RANK = int(env['LOCAL_RANK'])\n"
                    "device = f'cuda:{DDP_LOCAL_RANK}'\nmodel = DDP(model, device_ids=[DDP_LOCAL_RANK])\n",
@@ -205,7 +211,8 @@ class DistributedWrappingChanged(SettingRule, Rule):
     )
 
     def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
-        return super().accepts(ctx, value_change) and value_change.kind == "binding"
+        # a wrapper's own arguments are compared with the wrapping (``structural``)
+        return super().accepts(ctx, value_change) and value_change.kind in ("binding", "config")
 
     def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         # the same wrapper first (DDP(self.model) -> DDP(self.module) is plumbing), then a swap at one name

@@ -4,15 +4,36 @@ The specific rules of each family know their idioms and say the most (``learning
 1e-2 (Adam lr)``). Code they were not written for still changes training: a clipping call
 that moved under ``if need_update:``, ``fused=True`` arriving through ``**extra_args``, a loss
 moved into ``autocast``. The facts layer finds every such statement-level delta
-(``facts.deltas``) and what it is about (``facts.classify``: the innermost known call or
-parameter, then where the bound value flows, then the context element); this rule reports
-the first delta of each family in a hunk where no other rule of that family reported, at
-information severity, with the old and new code.
+(``facts.deltas``) and what it is about (``facts.classify``); this rule reports the first
+delta of each family in a hunk where no other rule of that family reported, at information
+severity, with the old and new code.
 
-It reports nothing for statements that only log, print, assert or document; for renames,
-formatting and code moved unchanged; for families whose rules already spoke on the hunk; and
-for code it cannot classify from code (a comment or a string that mentions ``lr`` is not a
-learning-rate change).
+What it reports, in the order a statement is classified:
+
+- a statement added, removed or changed whose own code does something known: a call of an API
+  in the knowledge table (``knowledge/``) or of a method on a receiver of a known kind
+  (``scaler.step``, ``x.pin_memory()``), a function of the file summarised by what it does
+  (``Lambda(to_unit)``), an argument that now names an object built differently (a test set
+  given the training transform), arithmetic that scales inputs or masks labels with the
+  ignore index;
+- else where its value goes: into a known API's parameter, or into the loss that is
+  backpropagated, through the arithmetic after the forward pass (loss weights, SNR terms);
+- else what the function around it is for, when every line there serves one operation (a
+  function whose result is backpropagated, a function that masks labels: then only the lines
+  that feed the masking);
+- an unchanged statement of a known kind whose context changed: now under another
+  condition (a reworded condition counts only when it reads other names or values), inside
+  or outside a ``with`` block, loop or ``try``, or moved past a statement of its family;
+- a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), and
+  a keyword named like a setting passed to a call the table does not know.
+
+What it does not report: statements that only log, print, assert or document; renames (of
+variables, settings, dict keys, moved assignments), formatting, comments and code moved
+unchanged; a value read through another object or its definition and found equal; a family
+whose specific rules already spoke on the hunk; and anything it could classify only from a
+string, a comment or a fragment of a name (a comment that mentions ``lr`` is not a
+learning-rate change). Configs, requirements and Dockerfiles have their own rules; the generic
+rule reads Python and notebooks.
 """
 from __future__ import annotations
 
@@ -34,7 +55,7 @@ from mldiff.rules.reporting import report_value_change
 
 
 class FamilyDelta(Rule[Context]):
-    """Base of the per-family generic rules (``ML199`` precision ... ``ML1399`` environment)."""
+    """Base of the per-family generic rules (``ML199`` precision ... ``ML1299`` compile_distributed; environment files have their own rules)."""
 
     severity = "information"
     file_kinds = ("python", "notebook")

@@ -1,4 +1,5 @@
-"""optimizer: optimizer class, weight decay, betas, momentum, eps, fused/foreach, parameter groups."""
+"""optimizer: optimizer class, weight decay, betas, momentum, eps, fused/foreach, parameter groups,
+which parameters train."""
 from __future__ import annotations
 
 import re
@@ -8,8 +9,9 @@ from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, shorten
-from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.anchors import anchor, base_line, site_span
 from mldiff.facts.context import Context, PythonContext
+from mldiff.facts.deltas import statement_deltas
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
 from mldiff.facts.flows import backward_slice, calls_in_touched_scopes, find_defs
@@ -389,3 +391,135 @@ class ParameterGroupsChanged(Rule[PythonContext]):
             span, detail, line, before, after = describe_difference(ctx, base_only, head_only)
             yield self.report(ctx, span, f"parameter groups of {name} built differently: {detail}",
                               base_line=line, before=before, after=after, related=related)
+
+
+class TrainableParametersChanged(Rule):
+    """Which parameters train changed: ``requires_grad`` set to False (a frozen backbone, frozen
+    embeddings) or back to True, added, removed, flipped, moved to other parameters, or now under
+    another condition.
+
+    A frozen tensor gets no gradient and no update: the optimizer skips it, weight decay no
+    longer shrinks it, and a model that fine-tuned end to end now trains only its head (or the
+    other way round: unfreezing a pretrained backbone at full learning rate can wreck it in a
+    few steps). Check the count of trainable parameters, ``sum(p.numel() for p in
+    model.parameters() if p.requires_grad)``, before and after.
+    """
+
+    code = "ML404"
+    family = "optimizer"
+    name = "trainable-parameters"
+    summary = "Parameters frozen or unfrozen (requires_grad) added, removed, flipped or moved"
+    examples = (
+        Example(
+            before="import torch\nmodel = build()\nopt = torch.optim.AdamW(model.parameters(), lr=1e-4)\n",
+            after="import torch\nmodel = build()\nfor p in model.backbone.parameters():\n    p.requires_grad = False\n"
+                  "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\n",
+            expect=(Expect(4, "model.backbone frozen (requires_grad = False)"),),
+        ),
+        Example(
+            before="import torch\nmodel = build()\nmodel.encoder.requires_grad_(False)\n",
+            after="import torch\nmodel = build()\nif args.freeze_encoder:\n    model.encoder.requires_grad_(False)\n",
+            expect=(Expect(4, "model.encoder frozen now only when args.freeze_encoder"),),
+        ),
+        Example(
+            before="import torch\nmodel = build()\nmodel.embed.requires_grad_(False)\n",
+            after="import torch\nmodel = build()\nmodel.embed.requires_grad_(True)\n",
+            expect=(Expect(3, "model.embed now trained (requires_grad True, was False)"),),
+        ),
+        Example(  # the loop variable renamed: the same parameters frozen
+            before="import torch\nfor p in model.backbone.parameters():\n    p.requires_grad = False\n",
+            after="import torch\nfor param in model.backbone.parameters():\n    param.requires_grad = False\n",
+        ),
+        Example(  # a buffer has no gradient: the line was a no-op
+            before="class Norm(nn.Module):\n    def __init__(self, w):\n        self.register_buffer('weight', w)\n"
+                   "        self.weight.requires_grad = False\n",
+            after="class Norm(nn.Module):\n    def __init__(self, w):\n        self.register_buffer('weight', w)\n",
+        ),
+        Example(  # reading the flag (counting trainable parameters) freezes nothing
+            before="import torch\nmodel = build()\n",
+            after="import torch\nmodel = build()\nn = sum(p.numel() for p in model.parameters() if p.requires_grad)\n",
+        ),
+    )
+
+    def check(self, ctx):
+        if not isinstance(ctx, PythonContext):
+            return
+        for delta in statement_deltas(ctx):
+            old = _freezing(ctx.base, delta.base) if delta.base is not None else None
+            new = _freezing(ctx.head, delta.head) if delta.head is not None else None
+            if old is None and new is None:
+                continue
+            if delta.kind == "context" and new is not None:
+                text = f"{_what(new)} {delta.detail}"
+            elif old is not None and new is not None:
+                if old == new or (old[1] == new[1] and ctx.renames.get(old[0], old[0]) == new[0]):
+                    continue
+                if old[1] != new[1]:
+                    text = f"{new[0]} now {'trained' if new[1] else 'frozen'} (requires_grad {new[1]}, was {old[1]})"
+                else:
+                    text = f"{_what(new)}, was {old[0]}"
+            elif new is not None:
+                text = _what(new) + (" (requires_grad = False)" if not new[1] else " (requires_grad = True)")
+            else:
+                assert old is not None
+                text = f"{old[0]} no longer {'frozen' if not old[1] else 'set trainable'}"
+            span = ctx.head.span(delta.head) if delta.head is not None else anchor(ctx, "base", delta.base_index)
+            base = ctx.base.logical[delta.base].start + 1 if delta.base is not None else None
+            yield self.report(ctx, span, text, base_line=base,
+                              severity="warning" if (new is not None and not new[1]) or (old is not None and not old[1])
+                              else "information")
+
+
+def _what(freezing: tuple[str, bool]) -> str:
+    return f"{freezing[0]} {'unfrozen' if freezing[1] else 'frozen'}"
+
+
+def _freezing(view: ModuleView, index: int) -> tuple[str, bool] | None:
+    """(the parameters' owner, requires_grad) when logical line ``index`` sets it: ``model.encoder.
+    requires_grad_(False)``, or ``p.requires_grad = False`` in ``for p in model.backbone.parameters()``
+    (the loop's object is the owner)."""
+    facts = view.facts(index)
+    for call in facts.calls:
+        if call.method == "requires_grad_" and call.receiver and "(" not in call.receiver:
+            value = call.args[0] if call.args else call.kwarg("requires_grad")
+            if value is None:
+                return call.receiver, True
+            if value.is_literal and isinstance(value.literal, bool):
+                return call.receiver, value.literal
+    for binding in facts.bindings:
+        if binding.target.endswith(".requires_grad") and binding.value is not None and binding.value.is_literal \
+                and isinstance(binding.value.literal, bool):
+            owner = binding.target[:-len(".requires_grad")]
+            if _is_buffer(view, index, owner):
+                return None  # a buffer has no gradient to switch off
+            return _loop_owner(view, index, owner), binding.value.literal
+    return None
+
+
+def _is_buffer(view: ModuleView, index: int, owner: str) -> bool:
+    """``self.weight`` registered with ``self.register_buffer("weight", ...)`` in the same function."""
+    if not owner.startswith("self.") or owner.count(".") != 1:
+        return False
+    function = view.enclosing_def(index)
+    if function < 0:
+        return False
+    for line in view.block(function):
+        for call in view.facts(line).calls:
+            if call.method == "register_buffer" and call.args and call.args[0].is_literal \
+                    and call.args[0].literal == owner[len("self."):]:
+                return True
+    return False
+
+
+def _loop_owner(view: ModuleView, index: int, name: str) -> str:
+    """``model.backbone`` for ``p`` of ``for p in model.backbone.parameters()`` (or ``named_parameters``)."""
+    for ancestor in view.ancestors(index):
+        facts = view.facts(ancestor)
+        if view.logical[ancestor].keyword == "for" and facts.loop_iter is not None and facts.loop_target \
+                and name in facts.loop_target.replace("(", " ").replace(")", " ").replace(",", " ").split():
+            code = facts.loop_iter.code
+            for suffix in (".parameters()", ".named_parameters()"):
+                if code.endswith(suffix):
+                    return code[:-len(suffix)]
+            return code
+    return name

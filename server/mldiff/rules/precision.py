@@ -375,6 +375,11 @@ class MatmulPrecisionChanged(ValueRule, Rule):
             after="import torch\ntorch.set_float32_matmul_precision('high')\n",
             expect=(Expect(2, "float32 matmul precision 'highest' -> 'high'"),),
         ),
+        Example(  # a global switch set inside a function is set all the same
+            before="import torch\ndef main(args):\n    model = build(args)\n",
+            after="import torch\ndef main(args):\n    torch.backends.cuda.matmul.allow_tf32 = True\n    model = build(args)\n",
+            expect=(Expect(3, "torch.backends.cuda.matmul.allow_tf32 set to True"),),
+        ),
         Example(  # the comment changed only
             before="import torch\ntorch.backends.cudnn.allow_tf32 = True\n",
             after="import torch\ntorch.backends.cudnn.allow_tf32 = True # allow tf32 on cudnn\n",

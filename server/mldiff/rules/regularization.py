@@ -248,6 +248,8 @@ def is_augmentation_call(qualname: str, call: CallFact, view: ModuleView) -> boo
     last = qualname.rsplit(".", 1)[-1]
     if last in _NOT_AUGMENTATION:
         return False
+    if apis.has_role(qualname, "augmentation"):
+        return True  # the knowledge table's entries and patterns (knowledge/libraries.py)
     in_library = qualname.startswith(_AUGMENTATION_MODULES)
     if _RANDOM_TRANSFORM.match(last):
         return in_library or ("." not in qualname and last in _local_classes(view))

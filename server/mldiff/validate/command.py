@@ -5,11 +5,25 @@
 command = "python train.py --epochs 1"   # or a list: ["python", "train.py", "--epochs", "1"]
 steps = 20                               # optimizer steps per side
 timeout = 600                            # seconds per side
-runner = "auto"                          # auto | local | devcontainer | docker:NAME
+runner = "auto"                          # auto | local | devcontainer | docker:NAME | slurm
 env = { CUBLAS_WORKSPACE_CONFIG = ":4096:8" }
 seed = 0
 expect_gpu = false                       # say loudly when the run lands on CPU
 link = ["data"]                          # ignored paths the base checkout borrows from the working tree
+
+[tool.mldiff.validate.slurm]             # runner = "slurm": each side is one srun job
+partition = "gpu"
+gres = "gpu:1"
+time = "00:20:00"
+account = "ml"
+extra_args = ["--constraint=a100"]
+queue_timeout = 1800                     # seconds a job may wait to start
+same_gpu_type = true                     # the change job asks for the GPU type the base job got
+shared_dir = "/scratch/me/mldiff"        # where the jobs find the probe and the base checkout
+
+[tool.mldiff.validate.torchrun]          # launch the command with torchrun (DDP)
+nproc_per_node = 2
+extra_args = ["--master-port=29531"]
 ```
 
 The command must start with a Python interpreter or ``torchrun``: the probe takes the
@@ -34,6 +48,43 @@ _LAUNCHER_FLAGS = {"--standalone", "--run-path", "--run_path", "-m", "--module"}
 _LAUNCHER_MODULES = {"torch.distributed.run", "torch.distributed.launch"}
 _DOCKER_RUNNER = re.compile(r"docker:[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _KNOWN = {"command", "steps", "timeout", "runner", "env", "seed", "expect_gpu", "link"}
+SLURM_KEYS = {"partition", "gres", "time", "account", "extra_args", "queue_timeout", "same_gpu_type", "shared_dir"}
+TORCHRUN_KEYS = {"nproc_per_node", "extra_args"}
+TABLES = {"slurm": SLURM_KEYS, "torchrun": TORCHRUN_KEYS}
+RUNNERS = "auto, local, devcontainer, docker:NAME or slurm"
+_NPROC_WORDS = ("auto", "cpu", "gpu")
+_NPROC_OPTIONS = ("--nproc-per-node", "--nproc_per_node")
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """``[tool.mldiff.validate.slurm]``: how each side is submitted with ``srun``."""
+
+    partition: str | None = None
+    gres: str | None = None
+    time: str | None = None
+    account: str | None = None
+    extra_args: tuple[str, ...] = ()
+    queue_timeout: float = 1800.0
+    same_gpu_type: bool = True
+    shared_dir: str | None = None
+
+    def options(self, gres: str | None = None) -> list[str]:
+        """The srun options of this table (``gres`` replaces the configured one)."""
+        out = []
+        for flag, value in (("--partition", self.partition), ("--gres", gres or self.gres),
+                            ("--time", self.time), ("--account", self.account)):
+            if value:
+                out.append(f"{flag}={value}")
+        return [*out, *self.extra_args]
+
+
+@dataclass(frozen=True)
+class TorchrunConfig:
+    """``[tool.mldiff.validate.torchrun]``: the command runs under torchrun, on one node."""
+
+    nproc_per_node: str = "1"
+    extra_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,12 +97,23 @@ class ValidateConfig:
     seed: int = 0
     expect_gpu: bool = False
     link: tuple[str, ...] = ()
+    slurm: SlurmConfig | None = None
+    torchrun: TorchrunConfig | None = None
 
     def describe(self) -> str:
-        """The exact text a user confirms before the command first runs."""
+        """The exact text a user confirms before the command first runs (what runs, how and where)."""
         env = " ".join(f"{name}={shlex.quote(value)}" for name, value in self.env)
         command = shlex.join(self.command)
-        return f"{env} {command}".strip() + f"  (runner: {self.runner})"
+        text = f"{env} {command}".strip()
+        if self.torchrun is not None:
+            text += f"  (under torchrun --nproc-per-node={self.torchrun.nproc_per_node}" + \
+                    "".join(f" {shlex.quote(a)}" for a in self.torchrun.extra_args) + ")"
+        runner = self.runner
+        if runner == "slurm":
+            slurm = self.slurm or SlurmConfig()
+            runner += ": srun " + " ".join(shlex.quote(option) for option in slurm.options()) if slurm.options() \
+                else ": srun"
+        return text + f"  (runner: {runner})"
 
 
 def _positive(table: dict[str, Any], name: str, default: float, kind: type) -> Any:
@@ -63,15 +125,76 @@ def _positive(table: dict[str, Any], name: str, default: float, kind: type) -> A
 
 
 def check_runner(runner: str) -> str:
-    if runner in ("auto", "local", "devcontainer") or _DOCKER_RUNNER.match(runner):
+    if runner in ("auto", "local", "devcontainer", "slurm") or _DOCKER_RUNNER.match(runner):
         return runner
-    raise ConfigError(f"runner must be auto, local, devcontainer or docker:NAME, not {runner!r}")
+    raise ConfigError(f"runner must be {RUNNERS}, not {runner!r}")
+
+
+def _strings(table: dict[str, Any], name: str, where: str) -> tuple[str, ...]:
+    value = table.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where} {name} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
+def _text(table: dict[str, Any], name: str, where: str) -> str | None:
+    value = table.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or value.startswith("-"):
+        raise ConfigError(f"{where} {name} must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def _subtable(table: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = table.get(name)
+    if value is None:
+        return None
+    where = f"[tool.mldiff.validate.{name}]"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = sorted(set(value) - TABLES[name])
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(TABLES[name]))})")
+    return value
+
+
+def slurm_from_table(value: dict[str, Any]) -> SlurmConfig:
+    where = "[tool.mldiff.validate.slurm]"
+    queue_timeout = value.get("queue_timeout", 1800)
+    if isinstance(queue_timeout, bool) or not isinstance(queue_timeout, (int, float)) or queue_timeout <= 0:
+        raise ConfigError(f"{where} queue_timeout must be a positive number of seconds, not {queue_timeout!r}")
+    same = value.get("same_gpu_type", True)
+    if not isinstance(same, bool):
+        raise ConfigError(f"{where} same_gpu_type must be true or false")
+    shared_dir = _text(value, "shared_dir", where)
+    if shared_dir is not None and not os.path.isabs(os.path.expanduser(shared_dir)):
+        raise ConfigError(f"{where} shared_dir must be an absolute path (a directory the compute nodes mount), "
+                          f"not {shared_dir!r}")
+    return SlurmConfig(partition=_text(value, "partition", where), gres=_text(value, "gres", where),
+                       time=_text(value, "time", where), account=_text(value, "account", where),
+                       extra_args=_strings(value, "extra_args", where), queue_timeout=float(queue_timeout),
+                       same_gpu_type=same,
+                       shared_dir=os.path.expanduser(shared_dir) if shared_dir is not None else None)
+
+
+def torchrun_from_table(value: dict[str, Any]) -> TorchrunConfig:
+    where = "[tool.mldiff.validate.torchrun]"
+    nproc = value.get("nproc_per_node", 1)
+    if isinstance(nproc, bool) or not (isinstance(nproc, int) and nproc >= 1 or nproc in _NPROC_WORDS):
+        raise ConfigError(f"{where} nproc_per_node must be a positive integer or one of "
+                          f"{', '.join(_NPROC_WORDS)}, not {nproc!r}")
+    extra = _strings(value, "extra_args", where)
+    if any(arg.split("=", 1)[0] in _NPROC_OPTIONS for arg in extra):
+        raise ConfigError(f"{where} extra_args: give the process count as nproc_per_node")
+    return TorchrunConfig(nproc_per_node=str(nproc), extra_args=extra)
 
 
 def from_table(table: dict[str, Any]) -> ValidateConfig:
-    unknown = sorted(set(table) - _KNOWN)
+    unknown = sorted(set(table) - _KNOWN - set(TABLES))
     if unknown:
-        raise ConfigError(f"[tool.mldiff.validate]: unknown setting {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
+        raise ConfigError(f"[tool.mldiff.validate]: unknown setting {unknown[0]!r} "
+                          f"(known: {', '.join(sorted(_KNOWN | set(TABLES)))})")
     command = table.get("command")
     if command is None:
         raise ConfigError("no training command: add `command = \"python train.py ...\"` under "
@@ -112,8 +235,10 @@ def from_table(table: dict[str, Any]) -> ValidateConfig:
         seed=seed,
         expect_gpu=expect_gpu,
         link=tuple(link),
+        slurm=slurm_from_table(slurm) if (slurm := _subtable(table, "slurm")) is not None else None,
+        torchrun=torchrun_from_table(torchrun) if (torchrun := _subtable(table, "torchrun")) is not None else None,
     )
-    probe_argv(config.command, "probe.py", [])  # reject commands the probe cannot wrap, now
+    probe_argv(config.command, "probe.py", [], config.torchrun)  # reject commands the probe cannot wrap, now
     return config
 
 
@@ -174,20 +299,47 @@ def _split_launcher(tokens: list[str]) -> tuple[list[str], list[str]]:
     raise ConfigError("the torchrun command names no training script")
 
 
-def probe_argv(command: tuple[str, ...] | list[str], probe: str, probe_args: list[str]) -> list[str]:
-    """``command`` with the probe in the interpreter's place: same interpreter, same arguments."""
+def _with_nproc(options: list[str], nproc: str) -> list[str]:
+    """torchrun options with ``--nproc-per-node`` set to ``nproc`` (replacing the command's)."""
+    out: list[str] = []
+    skip = False
+    for option in options:
+        if skip:
+            skip = False
+            continue
+        if option in _NPROC_OPTIONS:
+            skip = True
+            continue
+        if option.split("=", 1)[0] in _NPROC_OPTIONS:
+            continue
+        out.append(option)
+    return [f"--nproc-per-node={nproc}", *out]
+
+
+def probe_argv(command: tuple[str, ...] | list[str], probe: str, probe_args: list[str],
+               torchrun: TorchrunConfig | None = None) -> list[str]:
+    """``command`` with the probe in the interpreter's place: same interpreter, same arguments.
+    With ``torchrun`` configured, a python command runs as ``python -m torch.distributed.run``
+    (the same interpreter, so the same environment) and a torchrun command gets its process count."""
     tokens = list(command)
     program = os.path.basename(tokens[0])
     if _PYTHON.match(program):
         options, target = _split_python(tokens[1:])
         if target[0] == "-m" and len(target) > 1 and target[1] in _LAUNCHER_MODULES:
             launcher_options, launcher_target = _split_launcher(target[2:])
+            if torchrun is not None:
+                launcher_options = [*_with_nproc(launcher_options, torchrun.nproc_per_node), *torchrun.extra_args]
             return [tokens[0], *options, *target[:2], *launcher_options, probe, *probe_args, "--", *launcher_target]
         if target[0] == "-m" and len(target) < 2:
             raise ConfigError("the training command has -m without a module name")
+        if torchrun is not None:
+            launcher = ["--standalone", f"--nproc-per-node={torchrun.nproc_per_node}", *torchrun.extra_args]
+            return [tokens[0], *options, "-m", "torch.distributed.run", *launcher, probe, *probe_args, "--", *target]
         return [tokens[0], *options, probe, *probe_args, "--", *target]
     if program == "torchrun":
         launcher_options, target = _split_launcher(tokens[1:])
+        if torchrun is not None:
+            launcher_options = [*_with_nproc(launcher_options, torchrun.nproc_per_node), *torchrun.extra_args]
         return [tokens[0], *launcher_options, probe, *probe_args, "--", *target]
     raise ConfigError(f"the training command must start with python or torchrun, not {tokens[0]!r}: "
                       "mldiff runs the script under its probe in the interpreter's place")

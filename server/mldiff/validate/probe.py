@@ -1,15 +1,16 @@
 """The probe: runs a training command unchanged for N optimizer steps and writes one JSON result.
 
-``python -m mldiff.probe [--steps N] [--out FILE] [--seed S] [--cwd DIR] -- SCRIPT ARGS...``
-(or ``-- -m MODULE ARGS...``). It installs global hooks (torch's optimizer step hooks, a
-wrapper around backward, a one-shot module forward hook) to count steps, record the loss,
-time steps and count samples, then stops the run after N steps of the first optimizer
-that steps.
+``python -m mldiff.probe [--steps N] [--out FILE] [--seed S] [--cwd DIR] [--lines PATH:LINES]
+-- SCRIPT ARGS...`` (or ``-- -m MODULE ARGS...``). It installs global hooks (torch's optimizer
+step hooks, a wrapper around backward, a one-shot module forward hook) to count steps,
+record the loss, time steps and count samples, records the run-time facts of
+``probe_facts`` and which changed lines ran (``probe_lines``), then stops the run after N
+steps of the first optimizer that steps.
 
-This file is self-contained (standard library + torch) on purpose: mldiff copies it next
-to the results and runs it with the project's own interpreter, inside a container when
-the project has one, where mldiff itself is not installed. It is the only module of
-mldiff that imports torch.
+These three files are self-contained (standard library + torch) on purpose: mldiff copies
+them next to the results and runs them with the project's own interpreter, inside a
+container or a Slurm job when the project uses one, where mldiff itself is not installed.
+They are the only modules of mldiff that import torch.
 """
 from __future__ import annotations
 
@@ -29,6 +30,24 @@ from typing import Any
 
 RESULT_VERSION = 1
 PROGRESS_PREFIX = "[mldiff-probe]"
+
+
+def _sibling(name: str) -> Any:
+    """``probe_facts`` / ``probe_lines``: from the package, or from beside this file when it
+    runs as a copied script (under a private name: the project may have a module of that name)."""
+    if __package__:
+        import importlib
+        return importlib.import_module(f"{__package__}.{name}")
+    module_name = f"_mldiff_{name}"
+    if module_name not in sys.modules:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            module_name, os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
 
 
 class _StopRun(BaseException):
@@ -69,7 +88,8 @@ def _first_dim(value: Any, depth: int = 0) -> int | None:
 class Probe:
     """Global hooks around one training run; ``install`` then ``remove`` (also used by bench/)."""
 
-    def __init__(self, steps: int, progress: bool = True) -> None:
+    def __init__(self, steps: int, progress: bool = True, facts: bool = True,
+                 lines: dict[str, set[int]] | None = None) -> None:
         self.steps = steps
         self.progress = progress and _rank() == 0
         self.step_count = 0
@@ -90,25 +110,45 @@ class Probe:
         self._in_backward = False
         self._handles: list[Any] = []
         self._forward_handle: Any = None
+        self._root: Any = None            # the model (weakly), once the first step showed which it is
+        self._root_handle: Any = None
+        self._forward_wanted = False
         self._scaled: dict[int, tuple[Any, Any]] = {}
         self._restore: list[tuple[Any, str, Any]] = []
         self._torch: Any = None
         self._register_forward_pre_hook: Any = None
+        self.facts: Any = None
+        self._want_facts = facts
+        self.lines: Any = None
+        if lines:
+            self.lines = _sibling("probe_lines").LineMarks(lines, lambda: self.step_count)
 
     # -- installation ---------------------------------------------------------------
     def install(self) -> None:
         import torch
         from torch.nn.modules.module import register_module_forward_pre_hook
-        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
         # Hot paths run every step: no import statements there.
         self._torch = torch
         self._register_forward_pre_hook = register_module_forward_pre_hook
+        if self._want_facts and self.facts is None:
+            self.facts = _sibling("probe_facts").RunFacts(torch, self.steps)
+        if self.facts is not None:
+            self.facts.install()
+        if self.lines is not None:
+            self.lines.install()
 
+        self._handles.append(register_optimizer_step_pre_hook(self._before_step))
         self._handles.append(register_optimizer_step_post_hook(self._after_step))
+        root = self._root() if self._root is not None else None
+        if root is not None:  # installed again (bench/)
+            self._root_handle = root.register_forward_pre_hook(self._before_forward)
+            self._forward_wanted = True
         self._arm_forward_hook()
-        self._patch(torch.Tensor, "backward", self._wrap_backward(torch.Tensor.backward, tensor_method=True))
-        self._patch(torch.autograd, "backward", self._wrap_backward(torch.autograd.backward, tensor_method=False))
+        # Tensor.backward calls torch.autograd.backward: one wrapper sees both (the guard keeps out
+        # the backward calls made inside a backward, such as reentrant checkpointing's).
+        self._patch(torch.autograd, "backward", self._wrap_backward(torch.autograd.backward))
         scaler_class = getattr(getattr(torch, "amp", None), "GradScaler", None)
         if scaler_class is not None:
             self._patch(scaler_class, "scale", self._wrap_scale(scaler_class.scale))
@@ -121,12 +161,19 @@ class Probe:
             self._patch(_BaseDataLoaderIter, "__next__", self._wrap_next(_BaseDataLoaderIter.__next__))
 
     def remove(self) -> None:
+        if self.facts is not None:
+            self.facts.remove()
+        if self.lines is not None:
+            self.lines.remove()
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
         if self._forward_handle is not None:
             self._forward_handle.remove()
             self._forward_handle = None
+        if self._root_handle is not None:
+            self._root_handle.remove()
+            self._root_handle = None
         for owner, name, original in reversed(self._restore):
             setattr(owner, name, original)
         self._restore.clear()
@@ -137,19 +184,40 @@ class Probe:
 
     # -- samples: the first forward (with grad) after each backward ----------------------
     def _arm_forward_hook(self) -> None:
-        if self._forward_handle is None:
+        if self._root_handle is not None:
+            self._forward_wanted = True    # the model's own hook: a flag, no registration per step
+        elif self._forward_handle is None:
             self._forward_handle = self._register_forward_pre_hook(self._before_forward)
 
     def _before_forward(self, module: Any, args: Any) -> None:
+        if self._root_handle is not None:
+            if not self._forward_wanted:
+                return
         if not self._torch.is_grad_enabled():
             return
+        self._forward_wanted = False
         if self.first_activity is None:
             self.first_activity = time.perf_counter()
         self._forward_samples = _first_dim(args)
+        if self.facts is not None:
+            self.facts.on_forward(module, args)
         # One call per training iteration is enough; the hook costs every module call.
         if self._forward_handle is not None:
             self._forward_handle.remove()
             self._forward_handle = None
+
+    def _hook_the_model(self) -> None:
+        """After the first step the model is known: a hook on it alone replaces the global one
+        (a global module hook, even one-shot, is registered and removed again every step)."""
+        model = self.facts.model_top if self.facts is not None else None
+        if model is None or self._root_handle is not None:
+            return
+        self._root = weakref.ref(model)
+        self._root_handle = model.register_forward_pre_hook(self._before_forward)
+        if self._forward_handle is not None:
+            self._forward_handle.remove()
+            self._forward_handle = None
+            self._forward_wanted = True
 
     def _wrap_next(self, original: Any) -> Any:
         probe = self
@@ -157,6 +225,8 @@ class Probe:
         def __next__(iterator: Any) -> Any:
             batch = original(iterator)
             probe._batch_samples = _first_dim(batch)
+            if probe.facts is not None:
+                probe.facts.on_loader_batch(iterator)
             return batch
 
         return __next__
@@ -180,6 +250,8 @@ class Probe:
 
         def step(scaler: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
             before = probe.step_count
+            if probe.facts is not None and (probe._primary is None or probe._primary() is optimizer):
+                probe.facts.on_scaler_step(scaler)
             result = original(scaler, optimizer, *args, **kwargs)
             if probe.step_count == before and (probe._primary is None or probe._primary() is optimizer):
                 # GradScaler skipped the step (inf/nan gradients): its losses belong to no step.
@@ -190,7 +262,7 @@ class Probe:
 
         return step
 
-    def _wrap_backward(self, original: Any, tensor_method: bool) -> Any:
+    def _wrap_backward(self, original: Any) -> Any:
         probe = self
 
         def backward(tensors: Any, *args: Any, **kwargs: Any) -> Any:
@@ -227,14 +299,35 @@ class Probe:
         self._arm_forward_hook()
 
     # -- steps ------------------------------------------------------------------------
-    def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        torch = self._torch
+    def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self._primary is None:
             self._primary = weakref.ref(optimizer)
             self.device = _optimizer_device(optimizer)
             self.flags = determinism_flags()
         elif self._primary() is not optimizer:
-            return  # a second optimizer (GAN, multi-task): steps count on the first one only
+            return
+        if self.facts is not None:
+            self.facts.before_step(optimizer, self.step_count + 1, self._typical_step)
+
+    def _typical_step(self) -> float | None:
+        """The median of the last few step times (for what a gradient norm may cost)."""
+        ends = self.step_ends[-9:]
+        if len(ends) >= 2:
+            durations = sorted(ends[i] - ends[i - 1] for i in range(1, len(ends)))
+            return durations[len(durations) // 2]
+        if ends and self.first_activity is not None:
+            return ends[0] - self.first_activity
+        return None
+
+    def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        torch = self._torch
+        if self._primary is None:  # stepped without the pre-hook (an optimizer that skips hooks)
+            self._before_step(optimizer, args, kwargs)
+        if self._primary() is not optimizer:
+            # A second optimizer (GAN, multi-task): steps count on the first one only.
+            if self.facts is not None:
+                self.facts.on_other_optimizer(optimizer)
+            return
         self.step_count += 1
         if self.device is not None and self.device.type == "cuda":
             event = torch.cuda.Event(enable_timing=True)
@@ -246,6 +339,10 @@ class Probe:
         self.backwards_per_step.append(len(self._pending_losses))
         self._pending_losses = []
         self._pending_samples = []
+        if self.facts is not None:
+            self.facts.on_step_end(optimizer, self.step_count)
+            if self.step_count == 1:
+                self._hook_the_model()
         if self.progress:
             print(f"{PROGRESS_PREFIX} step {self.step_count}/{self.steps}", file=sys.__stderr__, flush=True)
         if self.step_count >= self.steps:
@@ -287,7 +384,17 @@ class Probe:
             "steps_per_second": steps_per_second,
             "samples_per_second": samples_per_second,
             "memory": peak_memory(self.device),
+            "facts": _safely(self.facts.to_json) if self.facts is not None else None,
+            "lines": _safely(self.lines.to_json) if self.lines is not None else None,
         }
+
+
+def _safely(make: Any) -> dict[str, Any]:
+    """A part of the result that must not cost the rest of it (the run's figures) when it fails."""
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001
+        return {"errors": [f"{type(exc).__name__}: {exc}"]}
 
 
 def _step_times(ends: list[float], start: float | None) -> list[float]:
@@ -362,7 +469,9 @@ def environment(device: Any) -> dict[str, Any]:
         "device_type": device.type if device is not None else None,
         "device_name": _device_name(device),
         "world_size": _world_size(),
+        "rank": _rank(),
         "container": _container(),
+        "scheduler": _scheduler(),
     }
     try:
         if torch.backends.cudnn.is_available():
@@ -402,6 +511,21 @@ def _container() -> dict[str, Any]:
         "dockerenv": os.path.exists("/.dockerenv"),
         "markers": sorted(name for name in markers if os.environ.get(name)),
         "nvidia_pytorch_version": os.environ.get("NVIDIA_PYTORCH_VERSION"),
+    }
+
+
+def _scheduler() -> dict[str, Any] | None:
+    """The Slurm job this run is part of (job id, node, partition, GPUs), or None."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    return {
+        "kind": "slurm",
+        "job_id": job,
+        "node": os.environ.get("SLURMD_NODENAME"),
+        "partition": os.environ.get("SLURM_JOB_PARTITION"),
+        "gpus": os.environ.get("SLURM_JOB_GPUS") or os.environ.get("SLURM_STEP_GPUS"),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
 
 
@@ -449,6 +573,9 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--cwd", help="run the command in this directory")
     parser.add_argument("--watch-stdin", action="store_true",
                         help="stop when stdin reaches end of file (the launcher died)")
+    parser.add_argument("--lines", action="append", default=[], metavar="PATH:LINES",
+                        help="record whether these changed lines ran (train.py:12,40-42); repeatable")
+    parser.add_argument("--no-facts", action="store_true", help="record steps, loss, time and memory only")
     if "--" in argv:
         split = argv.index("--")
         options, target = argv[:split], argv[split + 1:]
@@ -461,6 +588,14 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         parser.error("give the training command after --: SCRIPT ARGS... or -m MODULE ARGS...")
     if args.steps < 1:
         parser.error("--steps must be at least 1")
+    lines_module = _sibling("probe_lines")
+    args.targets = {}
+    for spec in args.lines:
+        try:
+            path, lines = lines_module.parse_spec(spec)
+        except ValueError as exc:
+            parser.error(str(exc))
+        args.targets.setdefault(path, set()).update(lines)
     return args, target
 
 
@@ -480,18 +615,27 @@ def _write(result: dict[str, Any], out: str | None) -> None:
     os.replace(temporary, out)
 
 
-def run_target(target: list[str]) -> None:
-    """Run ``SCRIPT ARGS`` or ``-m MODULE ARGS`` the way ``python`` would."""
+def run_target(target: list[str], lines: Any = None) -> None:
+    """Run ``SCRIPT ARGS`` or ``-m MODULE ARGS`` the way ``python`` would; a changed script
+    (``lines`` wants it) is compiled with the line markers, modules through their import hook."""
     if target[0] == "-m":
         module, args = target[1], target[2:]
         sys.argv = [module, *args]
         sys.path[0] = os.getcwd()
         runpy.run_module(module, run_name="__main__", alter_sys=True)
-    else:
-        script, args = target[0], target[1:]
-        sys.argv = [script, *args]
-        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        return
+    script, args = target[0], target[1:]
+    sys.argv = [script, *args]
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    run_module_code = getattr(runpy, "_run_module_code", None)
+    if lines is None or not lines.wants(script) or run_module_code is None or not os.path.isfile(script):
         runpy.run_path(script, run_name="__main__")
+        return
+    with open(script, "rb") as handle:
+        source = handle.read()
+    code = lines.compile(source, script)
+    # What runpy.run_path does for a plain file, with this code object.
+    run_module_code(code, None, "__main__", pkg_name="", script_name=script)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,11 +653,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: F401 - before seeding and hooks; its import time is not the run's
 
     seed_everything(args.seed)
-    probe = Probe(args.steps)
+    probe = Probe(args.steps, facts=not args.no_facts, lines=args.targets)
     probe.install()
+    if probe.progress:
+        job = os.environ.get("SLURM_JOB_ID")
+        where = f" job {job} on {os.environ.get('SLURMD_NODENAME', '?')}" if job else ""
+        print(f"{PROGRESS_PREFIX} started{where}, world size {_world_size()}", file=sys.__stderr__, flush=True)
     status, error, exit_code = "ok", None, 0
     try:
-        run_target(target)
+        run_target(target, probe.lines)
         status = "ended_early"
     except _StopRun:
         status = "ok"
@@ -550,6 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if _rank() == 0:
         _write(result, args.out)
+    elif args.out:
+        # Every rank records; mldiff reads the others' files to show where the ranks differ.
+        _write(result, f"{args.out}.rank{_rank()}")
     sys.stdout.flush()
     sys.stderr.flush()
     # Skip atexit handlers and non-daemon threads of the user's script (loggers, uploaders):

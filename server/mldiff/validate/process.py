@@ -20,6 +20,7 @@ from typing import Any, Callable
 from mldiff.errors import MldiffError
 
 _PROGRESS = re.compile(r"\[mldiff-probe\] step (\d+)/(\d+)")
+_STARTED = re.compile(r"\[mldiff-probe\] started(?: job (\S+) on (\S+?))?,")
 TAIL_LINES = 30
 
 
@@ -31,6 +32,10 @@ class Outcome:
     timed_out: bool = False
     cancelled: bool = False
     tail: list[str] = field(default_factory=list)   # last lines of stdout+stderr, progress lines left out
+    started: bool = False           # the probe said it started (in a Slurm job: the job runs)
+    start_timed_out: bool = False   # it did not start within start_timeout (a job left in the queue)
+    job_id: str | None = None       # the Slurm job the probe ran in, from its first line
+    node: str | None = None
 
 
 def kill_group(process: subprocess.Popen[Any], grace: float = 3.0) -> None:
@@ -55,8 +60,14 @@ def kill_group(process: subprocess.Popen[Any], grace: float = 3.0) -> None:
 
 def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
         on_step: Callable[[int, int], None] | None = None,
-        cancel: threading.Event | None = None) -> Outcome:
-    """Run ``argv`` to the end, a timeout or a cancel; Ctrl-C kills it and propagates."""
+        cancel: threading.Event | None = None, start_timeout: float | None = None,
+        on_stop: Callable[[], None] | None = None,
+        on_start: Callable[[Outcome], None] | None = None) -> Outcome:
+    """Run ``argv`` to the end, a timeout or a cancel; Ctrl-C kills it and propagates.
+
+    With ``start_timeout`` (a scheduler's queue), ``timeout`` counts from the probe's first
+    line and the wait before it is limited to ``start_timeout``. ``on_stop`` runs first when
+    the run is stopped here (cancel, timeout, Ctrl-C): ``scancel`` for a Slurm job."""
     started = time.monotonic()
     try:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -65,11 +76,25 @@ def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
         raise MldiffError(f"cannot start {argv[0]!r}: {exc.strerror or exc} (is it installed and on PATH?)") from None
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     state = {"step": 0}
+    outcome = Outcome(returncode=None, seconds=0.0)
+    clock = {"start": started}
 
     def read() -> None:
         assert process.stdout is not None
         for raw in process.stdout:
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            begun = _STARTED.search(line)
+            if begun and not outcome.started:
+                outcome.started = True
+                outcome.job_id, outcome.node = begun.group(1), begun.group(2)
+                if start_timeout is not None:
+                    clock["start"] = time.monotonic()
+                if on_start is not None:
+                    try:
+                        on_start(outcome)
+                    except Exception:  # noqa: BLE001 - a progress callback must not stop the run
+                        pass
+                continue
             match = _PROGRESS.search(line)
             if match:
                 state["step"] = int(match.group(1))
@@ -85,7 +110,6 @@ def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
 
     reader = threading.Thread(target=read, name="mldiff-probe-output", daemon=True)
     reader.start()
-    outcome = Outcome(returncode=None, seconds=0.0)
     try:
         while True:
             try:
@@ -96,10 +120,20 @@ def run(argv: list[str], cwd: str, env: dict[str, str], timeout: float,
             if cancel is not None and cancel.is_set():
                 outcome.cancelled = True
                 break
-            if time.monotonic() - started > timeout:
+            now = time.monotonic()
+            if start_timeout is not None and not outcome.started:
+                if now - started > start_timeout:
+                    outcome.start_timed_out = True
+                    break
+            elif now - clock["start"] > timeout:
                 outcome.timed_out = True
                 break
     finally:
+        if outcome.returncode is None and on_stop is not None:
+            try:
+                on_stop()
+            except Exception:  # noqa: BLE001 - the group is killed below whatever happens
+                pass
         # Always: the group may hold children of an exited leader; on Ctrl-C it holds the run.
         kill_group(process)
         reader.join(timeout=5)

@@ -1,4 +1,5 @@
-"""Human-readable output of a validation: the comparison table, figures, verdict, stored results."""
+"""Human-readable output of a validation: the comparison table, figures, verdict, confirmations,
+stored results."""
 from __future__ import annotations
 
 import time
@@ -52,13 +53,71 @@ def _rows(count: int) -> list[int]:
     return sorted(set(range(5)) | set(range(0, count, every)) | {count - 1})
 
 
-def format_text(result: dict[str, Any]) -> str:
+STATUS_WORDS = {"confirmed": "confirmed", "contradicted": "CONTRADICTED", "not_observed": "not observed"}
+_RED, _GREEN, _BOLD, _RESET = "\033[31m", "\033[32m", "\033[1m", "\033[0m"
+
+
+def confirmation_lines(result: dict[str, Any], color: bool = False) -> list[str]:
+    """Each static finding and what the runs made of it; contradictions said loudly."""
+    confirmations = result.get("confirmations") or []
+    if not confirmations:
+        return []
+    lines = ["", "static findings against the runs:"]
+    for entry in confirmations:
+        word = STATUS_WORDS.get(entry["status"], entry["status"])
+        text = f"  {word:<13} {entry['code']} [{entry['family']}] {entry['path']}:{entry['line']}: {entry['detail']}"
+        if color and entry["status"] == "contradicted":
+            text = f"{_BOLD}{_RED}{text}{_RESET}"
+        elif color and entry["status"] == "confirmed":
+            text = f"{_GREEN}{text}{_RESET}"
+        lines.append(text)
+    contradicted = [entry for entry in confirmations if entry["status"] == "contradicted"]
+    if contradicted:
+        loud = (f"CONTRADICTED: {len(contradicted)} finding{'s' if len(contradicted) > 1 else ''} of the change "
+                f"{'say' if len(contradicted) > 1 else 'says'} something changed that the runs did not see: "
+                + "; ".join(f"{e['code']} at {e['path']}:{e['line']}" for e in contradicted))
+        lines += ["", f"{_BOLD}{_RED}{loud}{_RESET}" if color else loud]
+    return lines
+
+
+def rank_lines(result: dict[str, Any], limit: int = 6) -> list[str]:
+    """Under torchrun: what the ranks of each run saw differently (rank 0's is the run's)."""
+    lines = []
+    for side in ("base", "change"):
+        differences = (result.get(side) or {}).get("rank_differences") or {}
+        ranks = len((result.get(side) or {}).get("ranks") or []) + 1
+        if not differences:
+            continue
+        lines.append(f"{side} run, {ranks} ranks differ in:")
+        for name, texts in list(differences.items())[:limit]:
+            lines.append(f"  {name}: " + "; ".join(f"rank {rank} {text}" for rank, text in enumerate(texts)))
+    return [""] + lines if lines else []
+
+
+def jobs_line(result: dict[str, Any]) -> str | None:
+    """``slurm jobs: base 12 on node1, change 13 on node1 (--partition=gpu --gres=gpu:a100:1)``."""
+    jobs = result.get("jobs") or {}
+    sides = [(side, jobs[side]) for side in ("base", "change") if isinstance(jobs.get(side), dict)]
+    if not sides:
+        return None
+    parts = [f"{side} {entry.get('job_id') or '?'} on {entry.get('node') or '?'}" for side, entry in sides]
+    options = sorted({" ".join(entry.get("options") or []) for _, entry in sides})
+    return f"{', '.join(parts)} ({'; '.join(o for o in options if o) or 'no options'})"
+
+
+def format_text(result: dict[str, Any], color: bool = False) -> str:
     """The report ``mldiff validate`` prints."""
     base, change, comparison = result["base"], result["change"], result["comparison"]
+    launcher = f", {result['launcher']}" if result.get("launcher") else ""
     lines = [
         f"base {result['base_commit'][:7]} ({result['base_rev']}) vs working tree: {result['steps']} steps, "
-        f"seed {result['seed']}, runner {result['runner']}",
+        f"seed {result['seed']}, runner {result['runner']}{launcher}",
         f"device: {device_summary(change)}; {gpu_summary(change)}",
+    ]
+    jobs = jobs_line(result)
+    if jobs:
+        lines.append(f"slurm jobs: {jobs}")
+    lines += [
         "",
         f"{'step':>5}  {'base loss':>10}  {'change loss':>11}",
     ]
@@ -88,6 +147,8 @@ def format_text(result: dict[str, Any]) -> str:
         "",
         f"verdict: {result['verdict']}",
     ]
+    lines += confirmation_lines(result, color)
+    lines += rank_lines(result)
     for warning in result.get("warnings") or []:
         lines.append(f"WARNING: {warning}")
     lines.append("stored: the result will be attached to a commit of exactly this content"

@@ -1,10 +1,13 @@
-"""Where the probe runs: here, in the project's dev container, or in a named docker container.
+"""Where the probe runs: here, in the project's dev container, in a named docker container, or
+in a Slurm job.
 
 - ``local``: mldiff already runs inside the dev container (REMOTE_CONTAINERS, CODESPACES,
   DEVCONTAINER or /.dockerenv), or the project configures no container.
 - ``devcontainer``: ``devcontainer exec --workspace-folder ROOT -- ...``. Paths inside the
   container come from the workspace mount that ``devcontainer read-configuration`` reports.
 - ``docker:NAME``: ``docker exec -i -w DIR NAME ...``; paths from the container's bind mounts.
+- ``slurm``: ``srun [the slurm table's options] ...``, one job per side (``mldiff.validate.slurm``);
+  paths are the same on the compute node (a shared file system).
 
 Every path the probe sees (its own file, the base checkout, the result file) lies under the
 repository's git dir, which lies inside the mounted workspace. The tools are found on PATH
@@ -21,6 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Mapping
 
 from mldiff.errors import MldiffError
+from mldiff.validate.command import SlurmConfig
+from mldiff.validate.slurm import SlurmJobs
 
 CONTAINER_MARKERS = ("REMOTE_CONTAINERS", "CODESPACES", "DEVCONTAINER")
 _GPU_IMAGE_WORDS = ("cuda", "nvidia", "nvcr.io", "gpu", "rocm")
@@ -30,13 +35,14 @@ _GPU_IMAGE_WORDS = ("cuda", "nvidia", "nvcr.io", "gpu", "rocm")
 class Runner:
     """How to start a command, and where host paths are inside its environment."""
 
-    kind: str                       # local | devcontainer | docker
+    kind: str                       # local | devcontainer | docker | slurm
     root: Path
     name: str | None = None         # the docker container
     image: str | None = None
     mounts: list[tuple[Path, str]] = field(default_factory=list)   # host dir -> container dir
     tool: list[str] = field(default_factory=list)                  # devcontainer CLI / docker argv prefix
     tool_options: list[str] = field(default_factory=list)          # after the subcommand (--docker-path)
+    slurm: SlurmJobs | None = None
 
     @property
     def label(self) -> str:
@@ -49,7 +55,7 @@ class Runner:
 
     def path(self, host_path: Path) -> str:
         """``host_path`` as the command sees it."""
-        if self.kind == "local":
+        if self.kind in ("local", "slurm"):
             return str(host_path)
         for host_dir, container_dir in sorted(self.mounts, key=lambda m: len(str(m[0])), reverse=True):
             try:
@@ -61,10 +67,14 @@ class Runner:
                           f"({', '.join(str(h) for h, _ in self.mounts) or 'no bind mounts'}); "
                           "validation needs the repository and its .git dir inside the container")
 
-    def argv(self, command: list[str], cwd: str, env: dict[str, str]) -> list[str]:
-        """The full argv that runs ``command`` in ``cwd`` (a runner path) with ``env`` added."""
+    def argv(self, command: list[str], cwd: str, env: dict[str, str], side: str = "base") -> list[str]:
+        """The full argv that runs ``command`` in ``cwd`` (a runner path) with ``env`` added
+        (a Slurm job inherits the environment srun runs with)."""
         if self.kind == "local":
             return command
+        if self.kind == "slurm":
+            assert self.slurm is not None
+            return self.slurm.argv(side, command, cwd)
         if self.kind == "devcontainer":
             remote_env = [part for name, value in env.items() for part in ("--remote-env", f"{name}={value}")]
             return [*self.tool, "exec", "--workspace-folder", str(self.root), *self.tool_options, *remote_env,
@@ -151,12 +161,14 @@ def docker_runner(root: Path, name: str) -> Runner:
     return Runner("docker", root, name=name, image=image, mounts=mounts, tool=docker)
 
 
-def choose_runner(root: Path, requested: str) -> Runner:
+def choose_runner(root: Path, requested: str, slurm: SlurmConfig | None = None, token: str = "") -> Runner:
     """``auto`` picks local inside a container or without a devcontainer.json, else devcontainer."""
     if requested == "auto":
         requested = "local" if inside_container() or devcontainer_config(root) is None else "devcontainer"
     if requested == "local":
         return Runner("local", root)
+    if requested == "slurm":
+        return Runner("slurm", root, slurm=SlurmJobs(slurm or SlurmConfig(), token))
     if requested == "devcontainer":
         if devcontainer_config(root) is None:
             raise MldiffError("runner devcontainer: no .devcontainer/devcontainer.json in the repository")

@@ -62,10 +62,11 @@ def _remove(root: Path, path: Path) -> None:
         owner.unlink()
 
 
-def prune_stale(root: Path, common: Path) -> list[Path]:
-    """Remove checkouts left by runs whose process is gone; returns what was removed."""
+def prune_stale(root: Path, common: Path, folder: Path | None = None) -> list[Path]:
+    """Remove checkouts left by runs whose process is gone (in ``folder``, default under the
+    git dir); returns what was removed."""
     removed: list[Path] = []
-    folder = worktrees_dir(common)
+    folder = folder or worktrees_dir(common)
     if folder.is_dir():
         for entry in sorted(folder.iterdir()):
             if entry.suffix == ".owner":
@@ -88,9 +89,10 @@ def prune_stale(root: Path, common: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def base_checkout(root: Path, common: Path, commit: str) -> Iterator[Path]:
-    """A detached checkout of ``commit``, removed on exit (also on error and Ctrl-C)."""
-    folder = worktrees_dir(common)
+def base_checkout(root: Path, common: Path, commit: str, folder: Path | None = None) -> Iterator[Path]:
+    """A detached checkout of ``commit`` in ``folder`` (default under the git dir; a Slurm job
+    needs one on a shared file system), removed on exit (also on error and Ctrl-C)."""
+    folder = folder or worktrees_dir(common)
     folder.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha256(f"{commit}:{os.getpid()}:{time.time_ns()}".encode()).hexdigest()[:16]
     path = folder / name
