@@ -22,12 +22,12 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, dotted_name
+from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.deltas import Delta
-from mldiff.facts.context import PythonContext
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
-from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_ROLES, Method, callable_role,
-                                      kind_by_name, method_roles)
+from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_NAMES, RECEIVER_ROLES, Method,
+                                      callable_role, kind_by_name, method_roles)
 from mldiff.knowledge.names import classify_name
 
 # What a family's operations are called in messages, for a role found without a better noun.
@@ -319,8 +319,16 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
 def _after_forward(view: ModuleView, index: int, within) -> bool:
     """Does the model run (``model(x)``) before ``index`` in its block? Only what is computed
     from its outputs is the loss's arithmetic; what comes before is data on its way in."""
-    lines = within if within is not None else range(len(view.logical))
-    return any(_is_forward(view, call) for line in lines if line < index for call in view.facts(line).calls)
+    start = within.start if within is not None else 0
+    candidates = view_fact(view, "forward_lines", lambda: view.lines_matching(_FORWARD_TEXT))
+    return any(_is_forward(view, call) for line in candidates if start <= line < index
+               for call in view.facts(line).calls)
+
+
+# the text a forward pass can be written with (``_is_forward`` decides): lines that cannot
+# hold one are never parsed for it
+_FORWARD_TEXT = re.compile(r"\.forward\s*\(|\b_*(?:" + next(p for p, kind in RECEIVER_NAMES if kind == "model")
+                           + r")\s*\(", re.IGNORECASE)
 
 
 def _is_forward(view: ModuleView, call: CallFact) -> bool:
