@@ -23,11 +23,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Iterator, Sequence, cast
 
 from mldiff.config import INDEX, WORKTREE
 from mldiff.errors import GitError, NoCommitsYet
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
+
+if TYPE_CHECKING:
+    from io import BufferedReader
+
+    from git.cmd import Git
 
 MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
 MAX_NOTEBOOK_BYTES = 100_000_000  # matches mldiff.analysis.filekinds: a notebook's outputs are not read
@@ -119,7 +124,7 @@ class RepoView:
         self._env = _repo_env(self.git_dir, self.root, self.common_dir)
         self._cwd = str(self.root or self.git_dir)
         self._lock = threading.Lock()           # cat-file is one process: one reader at a time
-        self._reader = None                     # GitPython Git, created on first blob read
+        self._reader: Git | None = None         # GitPython Git, created on first blob read
         self._texts: OrderedDict[str, str] = OrderedDict()
         self._text_chars = 0
         self._entries: dict[tuple[str, str], tuple[str, str] | None] = {}
@@ -495,7 +500,7 @@ class RepoView:
             _, old = self._texts.popitem(last=False)
             self._text_chars -= len(old)
 
-    def _object_reader(self):
+    def _object_reader(self) -> Git:
         if self._reader is None:
             os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # we report a missing git ourselves
             from git.cmd import Git
@@ -547,13 +552,15 @@ class RepoView:
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
         assert process.stdout is not None and process.stderr is not None
+        stdout = cast("BufferedReader", process.stdout)  # a pipe with the default bufsize
+        errors: IO[bytes] = process.stderr
         stderr: list[bytes] = []
         # Drained on the side, so a chatty stderr can never block git while we read stdout.
-        drain = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
+        drain = threading.Thread(target=lambda: stderr.append(errors.read()), daemon=True)
         drain.start()
         finished = False
         try:
-            while data := process.stdout.read1(chunk_size):
+            while data := stdout.read1(chunk_size):
                 yield data
             finished = True
         finally:

@@ -37,7 +37,7 @@ class ModuleView:
         self.segments: Segments = segment(self.lines) if previous is None else \
             resegment(self.lines, previous.lines, previous.segments)
         # name look-ups scan the whole text: remember them for the life of this view
-        self._matching: dict[tuple, list[int]] = {}
+        self._matching: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
@@ -114,7 +114,7 @@ class ModuleView:
         self._elements[index] = result
         return result
 
-    def span(self, index: int, node=None) -> Span:
+    def span(self, index: int, node: cst.CSTNode | None = None) -> Span:
         """Absolute span (1-based) of ``node`` in logical line ``index``, or of the whole line."""
         ll = self.segments.lines[index]
         if node is not None:

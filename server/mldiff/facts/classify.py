@@ -201,8 +201,8 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
         for item in facts.with_items:
             role = _context_role(ctx, side, item)
             if role is not None:
-                call = next((c for c in facts.calls if c.node is item.node), None)
-                out.append(Role(role.family, role.noun, "context", call, side=side))
+                item_call = next((c for c in facts.calls if c.node is item.node), None)
+                out.append(Role(role.family, role.noun, "context", item_call, side=side))
     elif logical.keyword in ("if", "elif", "while") and facts.condition is not None:
         for name in sorted(facts.condition.names):
             named = classify_name(name)
@@ -383,21 +383,21 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     line) is no role of either statement."""
     if delta.kind in ("added", "removed", "changed"):
         if delta.kind == "added":
-            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head),
-                                                 ctx.head.logical[delta.head].is_header))
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head_index),
+                                                 ctx.head.logical[delta.head_index].is_header))
         elif delta.kind == "removed":
-            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base),
-                                                 ctx.base.logical[delta.base].is_header))
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base_index),
+                                                 ctx.base.logical[delta.base_index].is_header))
         else:
-            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base, delta.head))
+            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base_index, delta.head_index))
         return roles or _purpose_roles(ctx, delta)
-    if ctx.head.logical[delta.head].is_header:
+    if ctx.head.logical[delta.head_index].is_header:
         return []  # a block header's context is its body's: the statements inside carry it
-    own = _acting(statement_roles(ctx, "head", delta.head))
+    own = _acting(statement_roles(ctx, "head", delta.head_index))
     if not own:
         return []
     if delta.kind == "context" and delta.element == "with":
-        around = [role for side, index in (("head", delta.head), ("base", delta.base))
+        around = [role for side, index in (("head", delta.head_index), ("base", delta.base_index))
                   for role in _enclosing_with_roles(ctx, side, index)]
         return around  # an unknown context manager (`with ctx:` of unknown kind) says nothing
     return own
@@ -412,6 +412,7 @@ def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     if not purposes or any(p is None for p in purposes):
         return []
     purpose = purposes[0]
+    assert purpose is not None  # none is (checked above)
     return [Role(purpose.family, purpose.noun, "purpose")]
 
 
@@ -503,7 +504,7 @@ def _deltas_of(ctx: PythonContext) -> list[Delta]:
 
 def _enclosing_with_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
     view = ctx.view(side)
-    out = []
+    out: list[Role] = []
     for ancestor in view.ancestors(index):
         if view.logical[ancestor].keyword in ("def", "class"):
             break
