@@ -5,7 +5,7 @@ that say what the diff does; with --mirrors, also that each commit has exactly t
 parent and that every evidence line is a changed line of ``git diff -U0 PARENT COMMIT -- PATH``.
 
 Usage: scripts/check_labels.py tests/corpus/vision.json [...] [--mirrors DIR]
-DIR holds one bare repository per case repository, as OWNER+NAME/repo (what ``fetch`` gives).
+DIR holds one bare repository per case repository, as OWNER+NAME/repo (a ``git clone --bare`` of it).
 Prints one line per problem and a summary per file; exits 1 when there is any problem.
 """
 from __future__ import annotations
