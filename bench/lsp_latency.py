@@ -4,7 +4,9 @@
 
 Each file is committed to a fresh temp git repository, then opened with a small change
 against HEAD (one line's value changed a third of the way down). The server runs with
-``debounceMs = 0`` (the targets exclude the debounce). Printed, per file:
+``debounceMs = 0`` (the targets exclude the debounce), and the repository's pyproject.toml
+sets ``exclude = []``: the default small file is named like a test, which mldiff would
+otherwise skip (and the figures would time no analysis). Printed, per file:
 
 - first diagnostics: didOpen -> the first publishDiagnostics, with the server warm
   (another file analysed first) and cold (right after initialize);
@@ -133,6 +135,7 @@ def run_file(label: str, source: Path, edits: int) -> list[tuple[str, str, list[
         target = repo / source.name
         target.write_text("".join(base_lines), encoding="utf-8")
         (repo / "warm.py").write_text("import torch\nlr = 1\n", encoding="utf-8")
+        (repo / "pyproject.toml").write_text("[tool.mldiff]\nexclude = []\n", encoding="utf-8")
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "base")
         target.write_text("".join(head_lines), encoding="utf-8")
