@@ -8,7 +8,8 @@ git layer holds its lock around every call).
 from __future__ import annotations
 
 import subprocess
-from typing import IO, Sequence
+from collections.abc import Sequence
+from typing import IO
 
 
 class CatFile:

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 FULL = "full"
 GIT = "git"
 
-AUTO_FREE_S = 0.005      # an analysis faster than this: no debounce at all
+AUTO_FREE_S = 0.01       # an analysis faster than this: no debounce at all
 AUTO_MAX_S = 0.25        # the longest automatic debounce, however slow the document
 AUTO_UNKNOWN_S = 0.03    # a document not analysed yet
 
