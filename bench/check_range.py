@@ -9,9 +9,14 @@ directory is passed with --peers-bin), over the same changed .py files at HEAD:
   torchfix                                               (its default rules)
 
     PYTHONPATH=server python bench/check_range.py --repo REPO v1.0.20 v1.0.28 [--runs 3] [--peers-bin DIR]
+        [--also-server OTHER_CHECKOUT/server]
+
+--also-server times another checkout's engine (an older commit's `server/`, say) in the same
+run, so a before/after comparison shares the machine's load.
 
 CPU is user + system of the command and its children: the figure to compare on a shared
-machine. The issue's target is mldiff at most 40x `git diff -U0` and faster than both peers.
+machine. The targets: mldiff's CPU at most Semgrep's on the same files, its wall at most 40x
+`git diff -U0`.
 """
 from __future__ import annotations
 
@@ -48,9 +53,11 @@ def main() -> int:
     parser.add_argument("head")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peers-bin", help="directory holding semgrep and torchfix executables")
+    parser.add_argument("--also-server", metavar="DIR", help="another checkout's server/ directory, timed too")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(SERVER), os.environ.get("PYTHONPATH")])),
            "SEMGREP_SEND_METRICS": "off"}
+    envs: dict[str, dict[str, str]] = {}
     commands: dict[str, list[str]] = {
         "git diff -U0 -- '*.py'": ["git", "-C", args.repo, "diff", "-U0", args.base, args.head, "--", "*.py"],
         "mldiff check (all cores)": [sys.executable, "-m", "mldiff", "check", "--repo", args.repo, "--base", args.base,
@@ -59,6 +66,11 @@ def main() -> int:
                                      "run_check(sys.argv[1], base=sys.argv[2], head=sys.argv[3], jobs=1)",
                                      args.repo, args.base, args.head],
     }
+    if args.also_server:
+        other = str(Path(args.also_server).resolve())
+        label = "mldiff check, --also-server (all cores)"
+        commands[label] = commands["mldiff check (all cores)"]
+        envs[label] = {**env, "PYTHONPATH": other}
     with tempfile.TemporaryDirectory(prefix="mldiff-peers-") as tmp:
         files = changed_python_files(args.repo, args.base, args.head, Path(tmp))
         peer_dir = args.peers_bin or ""
@@ -74,7 +86,7 @@ def main() -> int:
         for label, command in commands.items():
             walls, cpus = [], []
             for _ in range(args.runs):
-                wall, cpu, result = timed(command, env)
+                wall, cpu, result = timed(command, envs.get(label, env))
                 if result.returncode not in (0, 1):
                     print(f"{label}: exit {result.returncode}: {result.stderr.decode()[-300:]}", file=sys.stderr)
                 walls.append(wall)
@@ -83,11 +95,11 @@ def main() -> int:
     reference_wall, reference_cpu = rows[0][1], rows[0][2]
     print(f"{args.base}..{args.head}: {files} changed .py files; medians of {args.runs} runs; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'command':<34} {'wall s':>8} {'CPU s':>8} {'wall x git':>11} {'CPU x git':>10}")
+    print(f"{'command':<40} {'wall s':>8} {'CPU s':>8} {'wall x git':>11} {'CPU x git':>10}")
     for label, wall, cpu in rows:
-        print(f"{label:<34} {wall:>8.2f} {cpu:>8.2f} {wall / reference_wall:>11.1f} "
+        print(f"{label:<40} {wall:>8.2f} {cpu:>8.2f} {wall / reference_wall:>11.1f} "
               f"{cpu / max(reference_cpu, 1e-3):>10.1f}")
-    print("target: mldiff check wall at most 40x git diff -U0, and below semgrep and torchfix")
+    print("targets: mldiff check's CPU at most semgrep's; its wall at most 40x git diff -U0")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import AbstractSet, Any, Callable, Iterator, Mapping, Sequence
 
 from mldiff import config
 from mldiff.config import Settings
@@ -50,7 +50,7 @@ class CheckResult:
         }
 
 
-def run_check(repo: str | os.PathLike | RepoView | None = None, base: str | None = None,
+def run_check(repo: str | os.PathLike[str] | RepoView | None = None, base: str | None = None,
               head: str | None = None, merge_base: bool = False, paths: Sequence[str] = (),
               settings: Settings | Mapping[str, Any] | None = None, progress: Progress | None = None,
               *, jobs: int | None = None) -> CheckResult:
@@ -152,7 +152,7 @@ def settings_for(view: RepoView, settings: Settings | Mapping[str, Any] | None, 
 
 
 def select_changes(changes: list[FileChange], settings: Settings, notes: list[str],
-                   explicit: set[str] = frozenset()) -> list[FileChange]:
+                   explicit: AbstractSet[str] = frozenset()) -> list[FileChange]:
     """The changes mldiff reads: a kind it understands, inside include/exclude, readable.
     A file named explicitly on the command line escapes the default excludes (tests)."""
     from mldiff.analysis.filekinds import file_kind

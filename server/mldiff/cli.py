@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from mldiff import __version__
 from mldiff.errors import MldiffError
@@ -31,7 +32,7 @@ COMMANDS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors exit 2 with one line, like git
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with one line, like git
         self.exit(2, f"mldiff: {message}\n")
 
 

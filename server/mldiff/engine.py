@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import replace
 from functools import lru_cache
-from typing import Iterable
+from typing import Any, Iterable
 
 from mldiff.analysis.change import EMPTY, Change, PythonChange
 from mldiff.analysis.filekinds import MAX_NOTEBOOK_BYTES, file_kind
@@ -26,12 +26,12 @@ MAX_BYTES = 5_000_000  # larger files are skipped with a note
 
 
 @lru_cache(maxsize=1)
-def rule_instances() -> tuple[Rule, ...]:
+def rule_instances() -> tuple[Rule[Any], ...]:
     """One instance of every rule, in code order (rules keep no state between changes)."""
     return tuple(cls() for cls in all_rules())
 
 
-def rules_for(kind: str, settings: Settings) -> list[Rule]:
+def rules_for(kind: str, settings: Settings) -> list[Rule[Any]]:
     # A notebook's code cells are Python: every Python rule runs on them (see analysis/notebook.py).
     kinds = (kind, "python") if kind == "notebook" else (kind,)
     return [rule for rule in rule_instances()

@@ -23,12 +23,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Iterator, Sequence, cast
 
 from mldiff.catfile import CatFile
 from mldiff.config import INDEX, WORKTREE
 from mldiff.errors import GitError, NoCommitsYet
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
+
+if TYPE_CHECKING:
+    from io import BufferedReader
 
 MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
 MAX_NOTEBOOK_BYTES = 100_000_000  # matches mldiff.analysis.filekinds: a notebook's outputs are not read
@@ -544,13 +547,15 @@ class RepoView:
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
         assert process.stdout is not None and process.stderr is not None
+        stdout = cast("BufferedReader", process.stdout)  # a pipe with the default bufsize
+        errors: IO[bytes] = process.stderr
         stderr: list[bytes] = []
         # Drained on the side, so a chatty stderr can never block git while we read stdout.
-        drain = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
+        drain = threading.Thread(target=lambda: stderr.append(errors.read()), daemon=True)
         drain.start()
         finished = False
         try:
-            while data := process.stdout.read1(chunk_size):
+            while data := stdout.read1(chunk_size):
                 yield data
             finished = True
         finally:

@@ -221,6 +221,7 @@ class PythonChange:
                 continue
             local: dict[str, str] | None = {}
             for position, (old, new) in enumerate(zip(base_tokens, head_tokens)):
+                assert local is not None  # every path that sets it to None leaves the loop
                 if old == new:
                     continue
                 if _is_fstring(base_tokens, position, old) and _is_fstring(head_tokens, position, new):
@@ -261,7 +262,7 @@ class PythonChange:
         """A variable renamed on an assignment that also moved (into another hunk): ``round_len =
         len(tok(rou))`` removed, ``turn_len = len(tok(turn))`` added, the two right-hand sides the
         same under the other renames, the old name gone from the head and the new one new."""
-        def assignments(view: ModuleView, ranges) -> list[tuple[str, list[str]]]:
+        def assignments(view: ModuleView, ranges: list[tuple[int, int]]) -> list[tuple[str, list[str]]]:
             out = []
             for start, end in ranges:
                 for line in view.lines[start:end]:

@@ -16,7 +16,7 @@ import sys
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
-from json.decoder import scanstring as _scanstring
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # public, but not in typeshed
 from typing import Any, Iterator
 
 from mldiff.findings import Span
@@ -164,7 +164,9 @@ class _JsonParser:
     def skip(self) -> None:
         text, pos = self.text, self.pos
         if self.comments:
-            self.pos = _JSON_SPACE.match(text, pos).end()
+            space = _JSON_SPACE.match(text, pos)
+            assert space is not None  # the pattern matches the empty string
+            self.pos = space.end()
             return
         while pos < len(text) and text[pos] in " \t\r\n":
             pos += 1

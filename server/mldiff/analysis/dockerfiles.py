@@ -124,7 +124,7 @@ class _Word:
 def _substitute(text: str, variables: dict[str, Variable]) -> tuple[str, tuple[Variable, ...]]:
     used: list[Variable] = []
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         if match.group(0) == "\\$":
             return "$"
         name = match.group(1) or match.group(4)

@@ -37,7 +37,7 @@ class ModuleView:
         self.segments: Segments = segment(self.lines) if previous is None else \
             resegment(self.lines, previous.lines, previous.segments)
         # name look-ups scan the whole text: remember them for the life of this view
-        self._matching: dict[tuple, list[int]] = {}
+        self._matching: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
@@ -114,7 +114,7 @@ class ModuleView:
         self._elements[index] = result
         return result
 
-    def span(self, index: int, node=None) -> Span:
+    def span(self, index: int, node: cst.CSTNode | None = None) -> Span:
         """Absolute span (1-based) of ``node`` in logical line ``index``, or of the whole line."""
         ll = self.segments.lines[index]
         if node is not None:
@@ -286,7 +286,7 @@ class ModuleView:
         if name in self._constructors:
             return self._constructors[name]
         result = None
-        for index, binding in self.definitions(name):
+        for index, binding in self._assignments(name):
             value = binding.value
             node = value.node if value is not None else None
             if node is not None and node.__class__.__name__ == "Call":
@@ -295,6 +295,27 @@ class ModuleView:
                         result = self.qualname(call)
         self._constructors[name] = result
         return result
+
+    def _assignments(self, name: str) -> list[tuple[int, Binding]]:
+        """``definitions(name)`` among the lines whose text can assign it a value (``name =``,
+        ``name: T =``, ``name +=``, ``name :=``; for ``cfg.name`` also ``name=`` and ``"name":`` in
+        the dict that builds ``cfg``): a call can be bound no other way, and the lines that merely
+        mention ``name`` (hundreds, for ``model``) are not parsed for it."""
+        cached = self._definitions.get(name)
+        if cached is not None:
+            return cached
+        attr = name.rsplit(".", 1)[-1]
+        forms = [r"(?<![\w.])" + re.escape(name) + r"\s*(?::[^=\n]*)?(?:[-+*/%@&|^]|//|\*\*|>>|<<)?=(?!=)",
+                 r"(?<![\w.])" + re.escape(name) + r"\s*:="]
+        if "." in name:
+            forms += [r"\b" + re.escape(attr) + r"\s*=(?!=)", r"['\"]" + re.escape(attr) + r"['\"]\s*:"]
+        pattern = re.compile("|".join(forms))
+        out = []
+        for index in self.lines_matching(pattern, (attr,)):
+            for binding in self.facts(index).bindings:
+                if binding.target == name:
+                    out.append((index, binding))
+        return out
 
 
 def _reads_attribute(facts: Facts, name: str) -> bool:

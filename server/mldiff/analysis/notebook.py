@@ -116,7 +116,9 @@ class Notebook:
         """A notebook from an editor's cells ``(kind, text, id)``, in order, and the text
         document its code cells are laid out in (one after another); findings on this side
         are positions in that document."""
-        out, document, line = [], [], 1
+        out: list[Cell] = []
+        document: list[str] = []
+        line = 1
         for number, (kind, text, cell_id) in enumerate(cells, start=1):
             lines = tuple(_text_lines(text))
             out.append(Cell(number, kind, cell_id, lines, first_line=line))
@@ -173,7 +175,7 @@ def read_notebook(text: str) -> Notebook:
     language = _language(root)
     if language and language != "python":
         return Notebook((), skipped=f"a {language} notebook")
-    cells = []
+    cells: list[Cell] = []
     for cell in (cell for container in containers for _, cell in container.items):
         number = len(cells) + 1
         if cell.kind != "map":
@@ -547,8 +549,8 @@ class NotebookChange(PythonChange):
                                                                                mapped[2])))
             fixes = tuple(fix for fix in (self._file_fix(f) for f in finding.fixes) if fix is not None)
             cell_fixes = tuple(fix for fix in (self._cell_fix(f, cell) for f in finding.fixes) if fix is not None)
-            related = tuple(replace(item, message=self._cell_message(item.message)) for item in related)
-            out.append(replace(finding, span=span, base_line=base_line, related=related, fixes=fixes,
+            cell_related = tuple(replace(item, message=self._cell_message(item.message)) for item in related)
+            out.append(replace(finding, span=span, base_line=base_line, related=cell_related, fixes=fixes,
                                cell=CellSpan(cell.number, cell.id, cell_span), cell_fixes=cell_fixes,
                                message=self._cell_message(finding.message)))
         return out
@@ -565,7 +567,7 @@ class NotebookChange(PythonChange):
                 return None
             return f"cell {self.head_module.cells[where[0]].number}, line {where[1] + 1}"
 
-        def replaced(match: re.Match) -> str:
+        def replaced(match: re.Match[str]) -> str:
             places = [place(number) for number in re.findall(r"\d+", match.group(3))]
             if any(where is None for where in places):
                 return match.group(0)

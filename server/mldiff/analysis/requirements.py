@@ -9,7 +9,7 @@ constraint, the compute variant (``+cu118``, a conda build string) and where it 
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable
 from urllib.parse import unquote, urlsplit
 
 from mldiff.analysis.configtree import Node
@@ -71,6 +71,7 @@ def spec_key(spec: str) -> tuple[str, ...]:
         if not clause:
             continue
         match = re.match(r"(===|==|!=|~=|>=|<=|>|<|\^|~|=)?v?(\d+(?:\.\d+)*)?(.*)$", clause)
+        assert match is not None  # every part is optional
         operator, release, tail = match.group(1) or "", match.group(2) or "", match.group(3)
         if release and not tail.startswith(".*"):
             parts = release.split(".")
@@ -149,6 +150,7 @@ def conda_pin(requirement: str, span: Span, group: str = "conda") -> Pin | None:
         version = "=" + version
     else:
         pieces = re.match(r"(==|=|>=|<=|>|<|!=|~=)?([^=\s]*)(?:=(\S+))?", rest)
+        assert pieces is not None  # every part is optional
         version = (pieces.group(1) or "=") + pieces.group(2) if pieces.group(2) else ""
         build = pieces.group(3) or ""
     variant = ""
@@ -273,7 +275,8 @@ def _poetry_pins(env: Environment, node: Node | None, group: str, sources: dict[
             continue
         constraints = [child for _, child in item.items] if item.kind == "list" else [item]
         for constraint in constraints:
-            version, source = constraint, None
+            version: Node | None = constraint
+            source: Node | None = None
             if constraint.kind == "map":
                 version, source = _child(constraint, "version"), _child(constraint, "source")
                 url = _child(constraint, "url")
@@ -307,7 +310,7 @@ def _variant_in_name(name: str) -> str:
 
 
 # -- conda environment files -----------------------------------------------------------------
-def is_conda_environment(root: Node | dict) -> bool:
+def is_conda_environment(root: Node | dict[str, Any]) -> bool:
     """A YAML mapping with a ``dependencies`` list and a ``channels`` list or a ``name``
     (a parsed ``Node`` or the plain value)."""
     if isinstance(root, Node):
@@ -397,8 +400,8 @@ def _build_args(env: Environment, build: Node | None, slot: str) -> None:
     elif args.kind == "list":   # compose: ["CUDA=11.8", ...]
         for _, item in args.items:
             if item.kind == "scalar" and isinstance(item.value, str) and "=" in item.value:
-                key, _, value = item.value.partition("=")
-                pairs.append((key.strip(), Node("scalar", item.span, value.strip(), value.strip())))
+                key, _, assigned = item.value.partition("=")
+                pairs.append((key.strip(), Node("scalar", item.span, assigned.strip(), assigned.strip())))
     for name, value in pairs:
         if value.kind == "scalar" and value.value is not None and _IMAGE_ARG.search(name):
             text = str(value.value)

@@ -59,7 +59,7 @@ def _pins(value: ast.AST, group: str, lines: list[str], env: Environment) -> Non
                 env.pins.append(pin)
 
 
-def _span(node: ast.AST, lines: list[str]) -> Span:
+def _span(node: ast.expr | ast.stmt, lines: list[str]) -> Span:
     """The string's span, 1-based, columns in code points (ast counts UTF-8 bytes)."""
     line = node.lineno
     text = lines[line - 1] if 0 < line <= len(lines) else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -102,7 +102,7 @@ class Unit:
         self.statement: cst.CSTNode | None = None
         self.error: tuple[str, int] | None = None  # (message, 0-based line within the logical line)
         self._facts: Facts | None = None
-        self._positions = None
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         self.offset = 0
         before, after = _WRAPPERS.get(keyword, ("", ""))
         if keyword == "@":
@@ -144,7 +144,7 @@ class Unit:
         if not body:  # libcst drops a leading U+FEFF: a line of only that holds no statement
             self.error = ("invalid character U+FEFF" if "\ufeff" in text else "no statement", 0)
             return
-        statement = body[-1] if before and not part else body[0]
+        statement: cst.CSTNode | None = body[-1] if before and not part else body[0]
         if isinstance(statement, cst.If) and keyword in ("elif", "else"):
             statement = statement.orelse
         elif isinstance(statement, cst.Try) and keyword in ("except", "finally"):
@@ -356,7 +356,7 @@ def _small_statement(small: cst.BaseSmallStatement, facts: Facts) -> None:
         else:
             for alias in small.names:
                 name = dotted_name(alias.name) or ""
-                local = dotted_name(alias.asname.name) if alias.asname is not None else name
+                local = (dotted_name(alias.asname.name) or "") if alias.asname is not None else name
                 facts.imports.append((local or name, f"{base}.{name}" if base else name))
     elif isinstance(small, cst.Return) and small.value is not None:
         facts.returns = (make_value(small.value),)

@@ -134,7 +134,7 @@ class TextChange:
         from mldiff.analysis import configtree
         text = self.text(side)
         syntax = _TREE_SYNTAX.get(self.kind)
-        if text is None or syntax is None or "_trees" in self.__dict__ and side in self._trees:
+        if text is None or syntax is None or "_trees" in self.__dict__ and side in self.__dict__["_trees"]:
             return self.trees(side)
         try:
             return list(_parsed("parse_config", syntax, text, keys))

@@ -219,10 +219,10 @@ def _evaluate(node: cst.CSTNode) -> Any:
         return tuple(items) if not isinstance(node, cst.Set) else frozenset(items)
     if isinstance(node, cst.Dict):
         out = {}
-        for element in node.elements:
-            if not isinstance(element, cst.DictElement):
+        for entry in node.elements:
+            if not isinstance(entry, cst.DictElement):
                 return NOT_LITERAL
-            key, value = _evaluate(element.key), _evaluate(element.value)
+            key, value = _evaluate(entry.key), _evaluate(entry.value)
             if key is NOT_LITERAL or value is NOT_LITERAL:
                 return NOT_LITERAL
             out[key] = value

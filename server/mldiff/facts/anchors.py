@@ -98,6 +98,6 @@ def restore_fix(ctx: PythonContext, base_index: int, title: str) -> Fix | None:
     return Fix(title, (TextEdit(Span(hunk.head_start + 1, 1, hunk.head_end + 1, 1), text),))
 
 
-def span_contains(outer, inner) -> bool:
+def span_contains(outer: Span, inner: Span) -> bool:
     """Does span ``inner`` start inside span ``outer`` (both head side, 1-based)?"""
     return (outer.line, outer.column) <= (inner.line, inner.column) <= (outer.end_line, outer.end_column)

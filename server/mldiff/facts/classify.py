@@ -22,12 +22,12 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, dotted_name
+from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.deltas import Delta
-from mldiff.facts.context import PythonContext
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
-from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_ROLES, Method, callable_role,
-                                      kind_by_name, method_roles)
+from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_NAMES, RECEIVER_ROLES, Method,
+                                      callable_role, kind_by_name, method_roles)
 from mldiff.knowledge.names import classify_name
 
 # What a family's operations are called in messages, for a role found without a better noun.
@@ -201,8 +201,8 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
         for item in facts.with_items:
             role = _context_role(ctx, side, item)
             if role is not None:
-                call = next((c for c in facts.calls if c.node is item.node), None)
-                out.append(Role(role.family, role.noun, "context", call, side=side))
+                item_call = next((c for c in facts.calls if c.node is item.node), None)
+                out.append(Role(role.family, role.noun, "context", item_call, side=side))
     elif logical.keyword in ("if", "elif", "while") and facts.condition is not None:
         for name in sorted(facts.condition.names):
             named = classify_name(name)
@@ -319,8 +319,16 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
 def _after_forward(view: ModuleView, index: int, within) -> bool:
     """Does the model run (``model(x)``) before ``index`` in its block? Only what is computed
     from its outputs is the loss's arithmetic; what comes before is data on its way in."""
-    lines = within if within is not None else range(len(view.logical))
-    return any(_is_forward(view, call) for line in lines if line < index for call in view.facts(line).calls)
+    start = within.start if within is not None else 0
+    candidates = view_fact(view, "forward_lines", lambda: view.lines_matching(_FORWARD_TEXT))
+    return any(_is_forward(view, call) for line in candidates if start <= line < index
+               for call in view.facts(line).calls)
+
+
+# the text a forward pass can be written with (``_is_forward`` decides): lines that cannot
+# hold one are never parsed for it
+_FORWARD_TEXT = re.compile(r"\.forward\s*\(|\b_*(?:" + next(p for p, kind in RECEIVER_NAMES if kind == "model")
+                           + r")\s*\(", re.IGNORECASE)
 
 
 def _is_forward(view: ModuleView, call: CallFact) -> bool:
@@ -375,21 +383,21 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     line) is no role of either statement."""
     if delta.kind in ("added", "removed", "changed"):
         if delta.kind == "added":
-            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head),
-                                                 ctx.head.logical[delta.head].is_header))
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head_index),
+                                                 ctx.head.logical[delta.head_index].is_header))
         elif delta.kind == "removed":
-            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base),
-                                                 ctx.base.logical[delta.base].is_header))
+            roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "base", delta.base_index),
+                                                 ctx.base.logical[delta.base_index].is_header))
         else:
-            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base, delta.head))
+            roles = _unmoved(ctx, delta, _changed_roles(ctx, delta.base_index, delta.head_index))
         return roles or _purpose_roles(ctx, delta)
-    if ctx.head.logical[delta.head].is_header:
+    if ctx.head.logical[delta.head_index].is_header:
         return []  # a block header's context is its body's: the statements inside carry it
-    own = _acting(statement_roles(ctx, "head", delta.head))
+    own = _acting(statement_roles(ctx, "head", delta.head_index))
     if not own:
         return []
     if delta.kind == "context" and delta.element == "with":
-        around = [role for side, index in (("head", delta.head), ("base", delta.base))
+        around = [role for side, index in (("head", delta.head_index), ("base", delta.base_index))
                   for role in _enclosing_with_roles(ctx, side, index)]
         return around  # an unknown context manager (`with ctx:` of unknown kind) says nothing
     return own
@@ -404,6 +412,7 @@ def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     if not purposes or any(p is None for p in purposes):
         return []
     purpose = purposes[0]
+    assert purpose is not None  # none is (checked above)
     return [Role(purpose.family, purpose.noun, "purpose")]
 
 
@@ -495,7 +504,7 @@ def _deltas_of(ctx: PythonContext) -> list[Delta]:
 
 def _enclosing_with_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
     view = ctx.view(side)
-    out = []
+    out: list[Role] = []
     for ancestor in view.ancestors(index):
         if view.logical[ancestor].keyword in ("def", "class"):
             break

@@ -6,7 +6,7 @@ Comments, formatting, key order and spellings of the same number produce nothing
 that moved to another section with the same value is a restructuring, not a change."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from mldiff.analysis.configfiles import AUTO, MAX_CONFIG_CHARS, Leaf, _by_path, classify, leaves, settings
 from mldiff.analysis.textfiles import TextChange
@@ -44,12 +44,12 @@ def config_value_changes(change: TextChange) -> list[ValueChange]:
     seen: set[tuple] = set()
     for old, new, role in pairs:
         old, new = located(old, "base"), located(new, "head")
-        span = new.span if new is not None else change.head_anchor(old.span.line)
+        span = new.span if new is not None else change.head_anchor(cast(Leaf, old).span.line)  # one side is set
         key = (span.line, span.column, repr(old.value) if old else None, repr(new.value) if new else None)
         if key in seen:   # a YAML anchor feeding several keys: report it once, where it is written
             continue
         seen.add(key)
-        out.append(ValueChange(role[0], role[1], (new or old).path, _value(old) if old else None,
+        out.append(ValueChange(role[0], role[1], cast(Leaf, new or old).path, _value(old) if old else None,
                                _value(new) if new else None, span,
                                old.span.line if old is not None else None, kind="config"))
     out.sort(key=lambda c: (c.span.line, c.span.column))
@@ -61,15 +61,16 @@ def _changed_pairs(base: dict[str, Leaf], head: dict[str, Leaf]) -> list[tuple[L
     added = [leaf for path, leaf in head.items() if path not in base]
     removed = [leaf for path, leaf in base.items() if path not in head]
     moved_in, moved_out = _moves(removed, added)
-    out = []
-    candidates = [(base.get(path), new) for path, new in head.items()]
+    out: list[tuple[Leaf | None, Leaf | None, tuple]] = []
+    candidates: list[tuple[Leaf | None, Leaf | None]] = [(base.get(path), new) for path, new in head.items()]
     candidates += [(old, None) for old in removed]
     for old, new in candidates:
         if old is not None and new is not None and same_value(old.value, new.value):
             continue
         if (new is not None and id(new) in moved_in) or (new is None and id(old) in moved_out):
             continue
-        if (old is None or new is None) and ((new or old).value == AUTO or (new or old).value is None):
+        if (old is None or new is None) and (cast(Leaf, new or old).value == AUTO or
+                                             cast(Leaf, new or old).value is None):
             continue  # a key added or removed as null / "auto" leaves the reader's default
         role = (classify(new) if new is not None else None) or (classify(old) if old is not None else None)
         if role is not None:

@@ -43,6 +43,18 @@ class Delta:
     detail: str = ""          # context / order: what changed around the statement, in words
     element: str = ""         # context: "with" | "condition" | "loop" | "try"; order: the statement it passed
 
+    @property
+    def base_index(self) -> int:
+        """``base``, for the kinds that have one (all but "added")."""
+        assert self.base is not None, f"an {self.kind!r} delta without a base statement"
+        return self.base
+
+    @property
+    def head_index(self) -> int:
+        """``head``, for the kinds that have one (all but "removed")."""
+        assert self.head is not None, f"a {self.kind!r} delta without a head statement"
+        return self.head
+
 
 def statement_deltas(ctx: PythonContext) -> list[Delta]:
     """The change's deltas, in head order, computed once per change."""

@@ -120,6 +120,18 @@ class CallChange:
     def site(self) -> CallSite:
         return self.head or self.base  # type: ignore[return-value]
 
+    @property
+    def base_site(self) -> CallSite:
+        """``base``, for the kinds that have one (all but "added")."""
+        assert self.base is not None, f"an {self.kind!r} call change without a base call"
+        return self.base
+
+    @property
+    def head_site(self) -> CallSite:
+        """``head``, for the kinds that have one (all but "removed")."""
+        assert self.head is not None, f"a {self.kind!r} call change without a head call"
+        return self.head
+
 
 def call_changes(ctx: PythonContext, predicate: CallPredicate, pattern=None,
                  key: Callable[[PythonContext, CallSite, str], object] | tuple | None = None,
@@ -157,6 +169,7 @@ def call_changes(ctx: PythonContext, predicate: CallPredicate, pattern=None,
         if one is not None and counterpart_broken(ctx, one.side, ctx.view(one.side).logical[one.index].start):
             continue
         if base is None:
+            assert head is not None  # pair() never returns (None, None)
             out.append(CallChange("added", None, head, condition=condition_phrase(conditions(ctx.head, head.index))))
         elif head is None:
             out.append(CallChange("removed", base, None,
@@ -209,7 +222,7 @@ def binding_changes(ctx: PythonContext, accept: Callable[[str], bool], pattern) 
     def same(base, head) -> bool:
         return same_value(base, head) and condition_change(ctx, base[0].index, head[0].index) is None
 
-    out = []
+    out: list[tuple] = []
     for base, head in pair(sites("base"), sites("head"), lambda s: s[1], same):
         if base is not None and head is not None:
             moved = condition_change(ctx, base[0].index, head[0].index)
@@ -218,6 +231,7 @@ def binding_changes(ctx: PythonContext, accept: Callable[[str], bool], pattern) 
             out.append((base, head, moved or ""))
         else:
             one = head or base
+            assert one is not None  # pair() never returns (None, None)
             if not counterpart_broken(ctx, one[0].side, ctx.view(one[0].side).logical[one[0].index].start):
                 out.append((base, head, ""))
     return out

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any
+from typing import Any, cast
 
-from mldiff.analysis.values import _literal_equal
+from mldiff.analysis.values import Value, _literal_equal
 from mldiff.facts.anchors import counterpart_broken
 from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
@@ -29,7 +29,7 @@ def _no_change(ctx: Context, change: ValueChange) -> bool:
     if is_inert_option(change) or _neutral_addition(change):
         return True
     if change.kind == "binding" and (change.old is None) != (change.new is None) and \
-            _placeholder((change.new or change.old).literal):
+            _placeholder(cast(Value, change.new or change.old).literal):  # the one that is set
         return True  # `sampler = None`, `gpus = {}` added or dropped: a placeholder, not a setting
     if change.old is not None and change.new is not None and _cast_of(change.old.code, change.new.code):
         return True  # nz = opt.nz -> nz = int(opt.nz): the same value, converted
@@ -129,6 +129,7 @@ def _without_renamed_settings(ctx: PythonContext, chosen: list[ValueChange]) -> 
     dropped: set[int] = set()
     for gone in removed:
         for new in added:
+            assert gone.old is not None and gone.base_line is not None and new.new is not None  # as selected
             if id(new) in dropped or gone.topic != new.topic or not _literal_equal(gone.old.literal, new.new.literal):
                 continue
             if any(h.base_start < gone.base_line <= max(h.base_end, h.base_start + 1)

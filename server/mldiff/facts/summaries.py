@@ -10,7 +10,9 @@ too, to a small depth, and a function that calls itself is not followed again.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import find_defs
@@ -140,15 +142,28 @@ def _backpropagated_result(view, name: str) -> bool:
     return False
 
 
+# ``x[...] = value``: the one assignment label masking is written as
+_SUBSCRIPT_WRITE = re.compile(r"\]\s*=(?!=)")
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> ast.Module | None:
+    """A statement's text through Python's parser, once per text (every statement of a
+    touched function is asked about masking and scaling, on each side, by several rules)."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
 def label_masking(view, index: int) -> bool:
     """``labels[:, :n] = IGNORE_INDEX``, ``labels.masked_fill_(pad, -100)``, ``torch.where(pad, -100,
     labels)``: the statement writes cross-entropy's ignore index into a tensor."""
     text = view.source(index)
-    if "=" not in text and "masked_fill" not in text and "where" not in text:
+    if "masked_fill" not in text and "where" not in text and not _SUBSCRIPT_WRITE.search(text):
         return False
-    try:
-        tree = ast.parse(text.strip())
-    except (SyntaxError, ValueError, RecursionError):
+    tree = _parsed(text.strip())
+    if tree is None:
         return False
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
@@ -200,9 +215,10 @@ _PIXEL = (255, 255.0, 127.5)
 def input_scaling(source: str) -> str | None:
     """``x / 255``, ``x * 2 - 1``, ``(x + 1) / 2``, ``x * 0.5 + 0.5``: arithmetic that moves pixel
     values between ranges ([0, 255], [0, 1], [-1, 1]); None for any other statement."""
-    try:
-        tree = ast.parse(source.strip())
-    except (SyntaxError, ValueError, RecursionError):
+    if "/" not in source and "*" not in source:   # every form divides or multiplies
+        return None
+    tree = _parsed(source.strip())
+    if tree is None:
         return None
     for node in ast.walk(tree):
         if not isinstance(node, ast.BinOp):

@@ -45,7 +45,7 @@ def unit_source(view: ModuleView, index: int) -> str:
     return source + (after.lstrip("\n") if after.startswith("\n") else after)
 
 
-def _ast_tree(view: ModuleView, index: int) -> ast.AST | None:
+def _ast_tree(view: ModuleView, index: int) -> ast.Module | None:
     if _unparseable(view, index):
         return None
     return _parse_cached(unit_source(view, index))
@@ -73,14 +73,14 @@ def ast_statement(view: ModuleView, index: int) -> ast.AST | None:
 
 
 @lru_cache(maxsize=4096)
-def _parse_cached(code: str) -> ast.AST | None:
+def _parse_cached(code: str) -> ast.Module | None:
     try:
         return ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):
         return None
 
 
-def ast_span(view: ModuleView, index: int, node: ast.AST) -> Span:
+def ast_span(view: ModuleView, index: int, node: ast.expr | ast.stmt) -> Span:
     """Absolute span (1-based, code-point columns) of an ``ast`` node of logical line ``index``."""
     unit = view.unit(index)
     logical = view.logical[index]

@@ -8,7 +8,9 @@ rule reports the topics it owns, so the logic lives once."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
+
+import libcst as cst
 
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.textfiles import CONFIG_KINDS
@@ -127,7 +129,7 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
                 continue
         if _is_api_call(ctx.base, old) or _is_api_call(ctx.head, new):
             continue  # its arguments are paired call by call; class swaps are structural rules' business
-        literal = (new if new is not None else old).literal
+        literal = cast(Value, new if new is not None else old).literal  # each branch above ensures one
         role = classify_name(binding.target, literal)
         uses = flows(ctx, head_site) if head_site is not None else []
         if role is None:
@@ -137,7 +139,7 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
                     break
         if role is None:
             continue
-        if base_site is None and _extracted_constant(ctx, uses, new):
+        if base_site is None and _extracted_constant(ctx, uses, cast(Value, new)):  # added: new is set
             continue
         subject = _binding_subject(site)
         flow = ""
@@ -191,11 +193,11 @@ def _without_moves(ctx: PythonContext, changes: list[ValueChange], leaves: list[
     dropped: set[int] = set()
     for i in removed:
         if any((name == leaves[i] or renamed(changes[i].name, target))
-               and _literal_equal(value, changes[i].old.literal) for name, target, value in head_bound):
+               and _literal_equal(value, cast(Value, changes[i].old).literal) for name, target, value in head_bound):
             dropped.add(i)
     for j in added:
         if any((name == leaves[j] or renamed(target, changes[j].name))
-               and _literal_equal(value, changes[j].new.literal) for name, target, value in base_bound):
+               and _literal_equal(value, cast(Value, changes[j].new).literal) for name, target, value in base_bound):
             dropped.add(j)
     return [c for k, c in enumerate(changes) if k not in dropped]
 
@@ -206,7 +208,7 @@ def _is_api_call(view, value: Value | None) -> bool:
     if node is None or node.__class__.__name__ != "Call":
         return False
     from mldiff.analysis.values import dotted_name
-    callee = dotted_name(node.func)
+    callee = dotted_name(cast(cst.Call, node).func)  # a Call, as tested above
     if not callee:
         return False
     return _known_call(apis.canonical(view.resolve(callee)), None, view)
@@ -319,7 +321,7 @@ _DATA_ORDER_ROLES = frozenset({"dataset", "dataloader", "sampler"})
 
 def _is_plain_reference(value: Value) -> bool:
     name = dotted_name(value.node) if value.node is not None else None
-    return bool(name) and "(" not in name and "[" not in name
+    return name is not None and bool(name) and "(" not in name and "[" not in name
 
 
 def is_placeholder(value_change) -> bool:

@@ -12,8 +12,8 @@ GitHub keeps only 10 annotations of each type per step (and 50 per job) and drop
 rest without a word, so the most severe are written first, at most 10 of each type, and
 whatever did not fit is counted in one last ``::notice`` (which takes a notice's place).
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it binds the name `annotations`, which is this
+# module's main function (every annotation below is valid at run time on Python 3.10).
 from typing import TextIO
 
 from mldiff.findings import SEVERITY_RANK
@@ -70,7 +70,8 @@ def annotations(result, per_type: int = PER_TYPE, total: int = PER_JOB) -> list[
 def _within_caps(candidates: list[tuple[str, str, str]], per_type: int,
                  total: int) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
     counts = dict.fromkeys(_ORDER, 0)
-    kept, left_out = [], []
+    kept: list[tuple[str, str, str]] = []
+    left_out: list[tuple[str, str, str]] = []
     for item in candidates:
         if counts[item[0]] < per_type and len(kept) < total:
             counts[item[0]] += 1

@@ -49,7 +49,7 @@ def summary(result) -> str:
         counts[finding.severity] += 1
     total = len(result.findings)
     files = len({finding.path for finding in result.findings})
-    parts = [f"{counts[s]} {_plural(counts[s], s)}" for s in sorted(counts, key=SEVERITY_RANK.get) if counts[s]]
+    parts = [f"{counts[s]} {_plural(counts[s], s)}" for s in sorted(counts, key=SEVERITY_RANK.__getitem__) if counts[s]]
     text = f"mldiff: {total} {_plural(total, 'finding')}"
     if total:
         text += f" ({', '.join(parts)}) in {files} {_plural(files, 'file')}"

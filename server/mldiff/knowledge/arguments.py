@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Mapping
 
 from mldiff.knowledge.apis import DISTRIBUTED_WRAPPERS, canonical, has_role, is_norm_layer
 from mldiff.knowledge.libraries import LIBRARY_ARGUMENTS
@@ -28,7 +29,7 @@ class ArgumentRole:
     names: frozenset[str] = frozenset()  # canonical qualified names
     last: frozenset[str] = frozenset()   # last name components (``DistributedSampler`` of any module)
     prefix: str = ""                     # a qualified-name prefix, with ``last`` or ``params_only``
-    params: dict[str, Role | None] = field(default_factory=dict)
+    params: Mapping[str, Role | None] = field(default_factory=dict)
     other: Role | None = None            # the rest of the parameters (NEXT: undecided)
     positional: Role | None = None       # ``#N`` parameters the signature does not name
     params_only: bool = False            # matches only calls that pass one of ``params``

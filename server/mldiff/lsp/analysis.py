@@ -91,7 +91,7 @@ class Analyzer:
         path = snapshot.path
         from mldiff.analysis.filekinds import file_kind
         kind = file_kind(path) if path else None
-        if kind is None:
+        if kind is None or path is None:
             return empty
         text = "".join(snapshot.lines)
         if len(text) > options.max_file_chars:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mldiff.config import INDEX, parse_base
 from mldiff.errors import GitError, NoCommitsYet
 
+if TYPE_CHECKING:  # imported on first use: a server that never opens a repository needs no git
+    from mldiff.gitview import RepoView
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,12 @@ class BaseSide:
 
 class BaseTexts:
     def __init__(self) -> None:
-        self._repos: dict[str, object | None] = {}          # directory -> RepoView | None
+        self._repos: dict[str, RepoView | None] = {}        # directory -> RepoView | None
         self._no_repo: dict[str, str] = {}                  # directory -> why it has none
         self._revisions: dict[tuple[str, str], tuple[tuple, str | None, str]] = {}
         self._index_texts: OrderedDict[tuple[str, str, tuple], str | None] = OrderedDict()
 
-    def repo_for(self, path: str):
+    def repo_for(self, path: str) -> RepoView | None:
         """The innermost repository holding ``path`` (a RepoView), or None outside git."""
         directory = os.path.dirname(os.path.abspath(path))
         if directory in self._repos:

@@ -60,7 +60,9 @@ class DiagnosticData:
         """None when ``data`` is not ours at all; a fix that does not read back is left out."""
         if not isinstance(data, dict):
             return None
-        fixes = data.get("fixes") if isinstance(data.get("fixes"), list) else []
+        fixes = data.get("fixes")
+        if not isinstance(fixes, list):
+            fixes = []
         return cls(str(data.get("code") or ""), str(data.get("family") or ""), _text(data.get("before")),
                    _text(data.get("after")), _int(data.get("base_line")), _int(data.get("version")),
                    tuple(fix for fix in map(FixData.from_json, fixes) if fix is not None))

@@ -34,6 +34,7 @@ def to_diagnostic(finding: Finding, uri: str, lines: Sequence[str], encoding: st
                   version: int | None, repo_root: str | None) -> types.Diagnostic:
     related = []
     for item in finding.related:
+        location: types.Location | None
         if item.path is None:
             location = types.Location(uri=uri, range=span_to_range(item.span, lines, encoding))
         else:

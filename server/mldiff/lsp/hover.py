@@ -11,6 +11,7 @@ from mldiff.lsp.positions import span_to_range
 
 if TYPE_CHECKING:
     from mldiff.findings import Finding
+    from mldiff.hunks import Hunk
     from mldiff.lsp.results import DocumentResult
 
 MAX_BASE_LINES = 30
@@ -30,7 +31,7 @@ def findings_on_line(result: DocumentResult, line: int) -> list[Finding]:
 def render(result: DocumentResult, findings: list[Finding]) -> str:
     docs = rule_documentation()
     parts = []
-    shown_hunks = set()
+    shown_hunks: set[Hunk] = set()
     for finding in findings:
         summary, documentation = docs.get(finding.code, ("", ""))
         lines = [f"**{finding.code}** {finding.family} ({finding.severity}): {finding.message}", ""]
@@ -52,7 +53,7 @@ def _code(value: str | None) -> str:
     return f"`{value}`" if "`" not in value else f"``{value}``"
 
 
-def _base_block(result: DocumentResult, finding: Finding, shown: set) -> str:
+def _base_block(result: DocumentResult, finding: Finding, shown: set[Hunk]) -> str:
     hunk = result.hunk_at(finding.span.line - 1)
     if hunk is not None and hunk in shown:
         return ""

@@ -109,8 +109,8 @@ class NotebookStore:
                 start = min(max(array.start, 0), len(notebook.cells))
                 end = min(start + max(array.delete_count, 0), len(notebook.cells))
                 notebook.cells[start:end] = list(array.cells or [])
-                for document in cells.structure.did_close or []:
-                    self._close_cell(document.uri)
+                for closed in cells.structure.did_close or []:
+                    self._close_cell(closed.uri)
                 for document in cells.structure.did_open or []:
                     self._open_cell(notebook, document)
             by_uri = {cell.document: cell for cell in notebook.cells}

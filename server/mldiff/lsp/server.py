@@ -28,6 +28,7 @@ from mldiff.lsp.validation_runs import ValidationRuns
 
 if TYPE_CHECKING:
     from mldiff.lsp.analysis import Analyzer, Snapshot
+    from mldiff.lsp.notebook_analysis import NotebookResult
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ class MldiffServer(LanguageServer):
             ([workspace.root_uri] if workspace.root_uri else [])
         return tuple(path for path in map(to_fs_path, uris) if path)
 
-    def _job(self, snapshot: Snapshot, reason: str) -> DocumentResult | None:
+    def _job(self, snapshot: Snapshot, reason: str) -> DocumentResult | NotebookResult | None:
         """On the worker thread."""
         if snapshot.cells is not None:
             notebook = self.notebooks.get(snapshot.uri)

@@ -7,13 +7,17 @@ near misses that must stay silent. ``docs/rules.md`` is generated from these cla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Iterable, Iterator, Sequence, TypeVar
 
 from mldiff.families import FAMILIES
 from mldiff.findings import Finding, Fix, Related, Span
 
 if TYPE_CHECKING:
-    from mldiff.facts.context import PythonContext
+    from mldiff.facts.context import Context
+
+# The context a rule reads: ``Rule[PythonContext]`` for Python files (and notebooks' code
+# cells), ``Rule[TextContext]`` for the other kinds, ``Rule[Context]`` for rules of both.
+C = TypeVar("C", bound="Context")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Example:
     note: str = ""
 
 
-class Rule:
+class Rule(Generic[C]):
     code: ClassVar[str]
     family: ClassVar[str]
     severity: ClassVar[str] = "warning"
@@ -53,14 +57,14 @@ class Rule:
     # The generic rule runs after all others and reads their findings (see rules/generic.py).
     runs_after_others: ClassVar[bool] = False
 
-    def check(self, ctx) -> Iterable[Finding]:  # pragma: no cover - abstract
+    def check(self, ctx: C) -> Iterable[Finding]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def check_after(self, ctx, earlier) -> Iterable[Finding]:
+    def check_after(self, ctx: C, earlier: Sequence[Finding]) -> Iterable[Finding]:
         """For ``runs_after_others`` rules: findings given what the other rules found."""
         return ()
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "code" in cls.__dict__:
             assert cls.family in FAMILIES, f"{cls.__name__}: unknown family {cls.family!r}"
@@ -70,7 +74,7 @@ class Rule:
         import inspect
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def report(self, ctx: PythonContext, span: Span, message: str, *, base_line: int | None = None,
+    def report(self, ctx: Context, span: Span, message: str, *, base_line: int | None = None,
                before: str | None = None, after: str | None = None,
                related: Iterable[Related] = (), fixes: Iterable[Fix] = (),
                severity: str | None = None, base_text: str | None = None) -> Finding:
@@ -82,12 +86,12 @@ class Rule:
         )
 
 
-def all_rules() -> list[type[Rule]]:
+def all_rules() -> list[type[Rule[Any]]]:
     """Every rule class, sorted by code."""
     from mldiff import rules as package  # noqa: F401 - importing registers the family modules
-    found: dict[str, type[Rule]] = {}
+    found: dict[str, type[Rule[Any]]] = {}
 
-    def walk(cls: type[Rule]) -> Iterator[type[Rule]]:
+    def walk(cls: type[Rule[Any]]) -> Iterator[type[Rule[Any]]]:
         for sub in cls.__subclasses__():
             yield sub
             yield from walk(sub)

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterator
+from typing import Iterator, cast
 
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
-from mldiff.analysis.values import shorten
+from mldiff.analysis.values import Value, shorten
 from mldiff.facts.anchors import anchor
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.equivalence import is_noise
 from mldiff.facts.pairing import pair
 from mldiff.facts.syntax import ast_span, ast_statement
 from mldiff.facts.value_changes import ValueChange, is_measured, is_placeholder, named_argument_changes, value_changes
+from mldiff.findings import Finding
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_value_change
@@ -27,7 +28,7 @@ def _batch_topic(name: str) -> str | None:
     return role[1] if role is not None and role[0] == "batch_size" else None
 
 
-def _is_eval_setting(ctx, value_change: ValueChange) -> bool:
+def _is_eval_setting(ctx: Context, value_change: ValueChange) -> bool:
     if _EVAL.search(value_change.subject):
         return True
     if isinstance(ctx, PythonContext) and value_change.kind == "argument":
@@ -92,13 +93,13 @@ class BatchSizeChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         for value_change in _batch_changes(ctx, "batch"):
             severity = "information" if _is_eval_setting(ctx, value_change) else None
             yield report_value_change(self, ctx, value_change, severity=severity)
 
 
-def _batch_changes(ctx, topic: str) -> Iterator[ValueChange]:
+def _batch_changes(ctx: Context, topic: str) -> Iterator[ValueChange]:
     if is_test_file(ctx.path):
         return
     candidates = [v for v in value_changes(ctx) if v.family == "batch_size" and v.topic == topic]
@@ -129,7 +130,7 @@ def _accumulation_names(names) -> list[str]:
     return [n for n in names if _batch_topic(n.rsplit(".", 1)[-1]) == "accumulation"]
 
 
-def _loss_divisions(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
+def _loss_divisions(view: ModuleView, index: int) -> list[tuple[str, ast.expr | ast.stmt]]:
     """(divisor text, ast node) of ``loss / accum_steps`` and ``loss /= accum_steps`` on this line."""
     text = view.source(index)
     if "/" not in text or "loss" not in text.lower():
@@ -138,7 +139,7 @@ def _loss_divisions(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
     if tree is None:
         return []
     binds_loss = any("loss" in b.name.lower() for b in view.facts(index).bindings)
-    found: list[tuple[str, ast.AST]] = []
+    found: list[tuple[str, ast.expr | ast.stmt]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and (binds_loss or _mentions_loss(node.left)) \
                 and _accumulation_names(_names(node.right)):
@@ -173,10 +174,10 @@ def _micro_loops(view: ModuleView, index: int) -> list[str]:
     return []
 
 
-def _accumulation_sites(ctx: PythonContext, side: str) -> list[tuple[str, int, str, ast.AST | None]]:
+def _accumulation_sites(ctx: PythonContext, side: str) -> list[tuple[str, int, str, ast.expr | ast.stmt | None]]:
     """(kind, index, text, node) of accumulation code in the touched lines of ``side``."""
     view = ctx.view(side)
-    out = []
+    out: list[tuple[str, int, str, ast.expr | ast.stmt | None]] = []
     for index in ctx.touched(side):
         if is_noise(view, index):
             continue
@@ -237,7 +238,7 @@ class GradientAccumulationChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         for value_change in _batch_changes(ctx, "accumulation"):
             yield report_value_change(self, ctx, value_change)
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
@@ -272,7 +273,7 @@ class GradientAccumulationChanged(ValueRule, Rule):
 _LR_TEXT = re.compile(r"(?i)\b\w*(?:lr|learning_rate)\w*\b")
 
 
-def _lr_reads_batch(ctx, value_change: ValueChange) -> bool:
+def _lr_reads_batch(ctx: Context, value_change: ValueChange) -> bool:
     """Is the learning rate computed from this batch setting (``lr = base_lr * batch_size / 256``)?"""
     if not isinstance(ctx, PythonContext):
         return False
@@ -286,12 +287,12 @@ def _lr_reads_batch(ctx, value_change: ValueChange) -> bool:
         if any(classify_name(b.target) == ("learning_rate", "lr") for b in facts.bindings):
             return True
         for call in facts.calls:
-            if call.kwarg("lr") is not None and name in " ".join(call.kwarg("lr").names):
+            if call.kwarg("lr") is not None and name in " ".join(cast(Value, call.kwarg("lr")).names):
                 return True
     return False
 
 
-def _learning_rate_setting(ctx) -> str:
+def _learning_rate_setting(ctx: Context) -> str:
     """``learning_rate = 6e-4 (line 45)``: where the unchanged learning rate is set, if easy to say."""
     if not isinstance(ctx, PythonContext):
         return ""
@@ -315,7 +316,7 @@ def _factor(value_change: ValueChange) -> float | None:
     return None
 
 
-class BatchSizeWithoutLearningRate(Rule):
+class BatchSizeWithoutLearningRate(Rule[Context]):
     """The (effective) batch size changed while the learning rate stayed put: a hint to check the
     linear scaling rule (Goyal et al.: scale the learning rate with the batch size, with warmup).
 
@@ -368,7 +369,7 @@ class BatchSizeWithoutLearningRate(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if is_test_file(ctx.path):
             return
         if any(v.family == "learning_rate" and v.topic == "lr" for v in value_changes(ctx)):

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 import libcst as cst
 
 from mldiff.analysis.values import evaluate, make_value
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.pairing import CallChange, assigned_key, binding_changes, call_changes, pair
 from mldiff.facts.render import value_text
 from mldiff.facts.sites import renamed
-from mldiff.findings import Span
+from mldiff.findings import Finding, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
 from mldiff.rules.base import Example, Expect, Rule
@@ -104,11 +106,11 @@ class CompileChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         return super().accepts(ctx, value_change) and value_change.kind == "binding" \
             and not _compiler_config(value_change.name)
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         yield from report_call_changes(self, ctx, call_changes(ctx, _is_compile, _COMPILE_PATTERN), "compile")
         yield from report_binding_changes(self, ctx, binding_changes(ctx, _compiler_config, _COMPILE_PATTERN),
                                           lambda *a: "")
@@ -127,12 +129,13 @@ def _distributed_arguments(items: list[CallChange]) -> list[CallChange]:
     ``sharding_strategy``); device lists are ML1204's, the wrapped module a rename or refactor."""
     out = []
     for item in items:
-        if item.kind == "arguments" and item.base.qualname == item.head.qualname:
-            item = item.with_arguments(tuple(
+        if item.kind == "arguments" and item.base_site.qualname == item.head_site.qualname:
+            narrowed = item.with_arguments(tuple(
                 a for a in item.arguments
-                if argument_role(item.head.qualname, a[0]) == ("compile_distributed", "distributed")))
-            if item is None:
+                if argument_role(item.head_site.qualname, a[0]) == ("compile_distributed", "distributed")))
+            if narrowed is None:
                 continue
+            item = narrowed
         out.append(item)
     return out
 
@@ -207,11 +210,11 @@ class DistributedWrappingChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         # a wrapper's own arguments are compared with the wrapping (``structural``)
         return super().accepts(ctx, value_change) and value_change.kind in ("binding", "config")
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         # the same wrapper first (DDP(self.model) -> DDP(self.module) is plumbing), then a swap at one name
         wrapping = call_changes(ctx, _is_wrapper, _WRAPPER_PATTERN, key=(None, assigned_key))
         yield from report_call_changes(self, ctx, _distributed_arguments(wrapping), "wrapping")
@@ -275,20 +278,20 @@ class TensorParallelPlanChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if not super().accepts(ctx, value_change):
             return False
         # a plan written inline as a dict is compared entry by entry below
         return not any(v is not None and isinstance(v.node, cst.Dict) for v in (value_change.old, value_change.new))
 
-    def structural(self, ctx):
-        calls = [item if item.kind != "arguments" else item.with_arguments(())
-                 for item in call_changes(ctx, _is_parallelize, re.compile("parallelize_module"))]
-        calls = [item for item in calls if item is not None]
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
+        selected = [item if item.kind != "arguments" else item.with_arguments(())
+                    for item in call_changes(ctx, _is_parallelize, re.compile("parallelize_module"))]
+        calls = [item for item in selected if item is not None]
         yield from report_call_changes(self, ctx, calls, "parallelize_module")
         yield from self._plans(ctx)
 
-    def _plans(self, ctx):
+    def _plans(self, ctx: PythonContext):
         base = _plans(ctx, "base")
         head = _plans(ctx, "head")
         for b, h in pair(base, head, lambda plan: plan[0], lambda b, h: _same_entries(ctx, b[2], h[2])):
@@ -296,7 +299,7 @@ class TensorParallelPlanChanged(SettingRule, Rule):
                 continue  # a whole plan added or removed comes with parallelize_module, or is moved
             yield from self._entries(ctx, b, h)
 
-    def _entries(self, ctx, base, head):
+    def _entries(self, ctx: PythonContext, base, head):
         _, base_index, before = base
         _, head_index, after = head
         grouped: dict[tuple, list[str]] = {}
@@ -319,16 +322,17 @@ class TensorParallelPlanChanged(SettingRule, Rule):
                 spans = [ctx.head.span(head_index, after[k].node) for k in keys]
                 span = Span(spans[0].line, spans[0].column, spans[-1].end_line, spans[-1].end_column)
             else:
+                assert base_span is not None  # no head value: the key is the base's
                 span = ctx.head_anchor(base_span.line - 1)
             yield self.report(ctx, span, text, base_line=base_span.line if base_span else None,
                               before=old.code if old is not None else None, after=new.code if new is not None else None)
 
 
-def _plans(ctx, side: str) -> list[tuple[object, int, dict]]:
+def _plans(ctx: PythonContext, side: str) -> list[tuple[object, int, dict]]:
     """(pairing key, logical line, {module name: style value}) for each dict in the touched
     lines whose values are tensor-parallel styles."""
     view = ctx.view(side)
-    out = []
+    out: list[tuple[object, int, dict]] = []
     for index in ctx.touched(side):
         unit = view.unit(index)
         if unit.statement is None or not any(style in view.source(index) for style in _TP_STYLES):
@@ -361,7 +365,7 @@ def _is_style(view, call: cst.Call) -> bool:
     return last in _TP_STYLES and (qualname.startswith(("torch.distributed.", "torch.")) or qualname == last)
 
 
-def _same_entries(ctx, before: dict, after: dict) -> bool:
+def _same_entries(ctx: PythonContext, before: dict, after: dict) -> bool:
     return before.keys() == after.keys() and all(before[k].same_as(after[k], ctx.renames) for k in before)
 
 
@@ -381,7 +385,7 @@ def _is_set_device(qualname: str, call, view) -> bool:
     return qualname in _SET_DEVICE
 
 
-def _same_device_call(ctx, site, name: str) -> object:
+def _same_device_call(ctx: PythonContext, site, name: str) -> object:
     return "set_device"  # torch.cuda.set_device(i) -> torch.accelerator.set_device_index(i): the same choice
 
 
@@ -390,14 +394,14 @@ def _is_model_placement(qualname: str, call, view) -> bool:
     return call.method in ("cuda", "to") and call.receiver is not None
 
 
-def _places_a_model(ctx, site) -> bool:
+def _places_a_model(ctx: PythonContext, site) -> bool:
     receiver = site.call.receiver or ""
     if "(" not in receiver:
         return is_model_name(receiver)
     return is_model_name(_placement_key(ctx, site, ""))  # model = Net().to(device)
 
 
-def _placement_key(ctx, site, name: str) -> object:
+def _placement_key(ctx: PythonContext, site, name: str) -> str:
     """The model placed: the receiver (``net.cuda()``), or the name a constructed-and-placed model
     is bound to (``model = Net().to(device)``)."""
     receiver = site.call.receiver or ""
@@ -408,7 +412,7 @@ def _placement_key(ctx, site, name: str) -> object:
     return renamed(receiver, ctx.renames) if site.side == "base" else receiver
 
 
-def _device_argument_change(ctx, item) -> tuple:
+def _device_argument_change(ctx: PythonContext, item) -> tuple:
     """Only the device of ``.to(...)`` / ``.cuda(...)`` is placement (``dtype=`` is precision's):
     the ``device=`` keyword or the first positional argument, compared after renames."""
     def device(site):
@@ -491,14 +495,15 @@ class DevicePlacementChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if value_change.name in ("device_ids", "output_device") and (value_change.old is None or value_change.new is None):
             present = value_change.new if value_change.new is not None else value_change.old
+            assert present is not None  # a value change has a value on one side at least
             if _ALL_DEVICES.fullmatch(present.code.replace(" ", "")):
                 return False  # the default: every visible device
         return super().accepts(ctx, value_change) and not value_change.name.startswith(("os.environ.", "environ."))
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         # another API for the same choice (cuda.set_device -> accelerator.set_device_index), or the
         # same placement of a model built another way, is no change: only the arguments count
         selections = [item if item.kind != "arguments" else item.with_arguments(item.arguments)
@@ -506,12 +511,12 @@ class DevicePlacementChanged(SettingRule, Rule):
         yield from report_call_changes(self, ctx, [i for i in selections if i is not None], "device selection")
         # `model = Net().to(device)` is matched only to absorb a `model.cuda()` it replaces; on its own
         # it is a model built where it is placed, not a placement change
-        placements = [item if item.kind != "arguments" else item.with_arguments(
-                          _device_argument_change(ctx, item) if item.base.call.method == item.head.call.method
-                          else ())
-                      for item in call_changes(ctx, _is_model_placement, _PLACEMENT_PATTERN,
-                                               key=_placement_key, where=_places_a_model)]
-        placements = [item for item in placements if item is not None
+        placed = [item if item.kind != "arguments" else item.with_arguments(
+                      _device_argument_change(ctx, item) if item.base_site.call.method == item.head_site.call.method
+                      else ())
+                  for item in call_changes(ctx, _is_model_placement, _PLACEMENT_PATTERN,
+                                           key=_placement_key, where=_places_a_model)]
+        placements = [item for item in placed if item is not None
                       and not any("(" in (s.call.receiver or "") for s in (item.base, item.head) if s is not None)]
         yield from report_call_changes(self, ctx, placements, "model placement")
         yield from report_binding_changes(self, ctx, binding_changes(ctx, _visible_devices, _PLACEMENT_PATTERN),

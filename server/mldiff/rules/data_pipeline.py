@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator, cast
 
-from mldiff.analysis.values import _literal_equal
+import libcst as cst
+
+from mldiff.analysis.values import Value, _literal_equal
 from mldiff.facts.anchors import base_line, site_span
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import resolve_literal, same_when_inlined
 from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
 from mldiff.facts.render import render_call, value_text
 from mldiff.facts.sites import argument_of, call_sites
+from mldiff.findings import Finding
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_call_changes
@@ -32,10 +37,11 @@ _SAMPLER_PATTERN = re.compile(r"Sampler|set_epoch")
 _SET_EPOCH = re.compile(r"\.set_epoch\(")
 
 
-def same_as_default(ctx, value_change: ValueChange) -> bool:
+def same_as_default(ctx: Context, value_change: ValueChange) -> bool:
     """An argument added or dropped whose value is the API default (``shuffle=False`` on a
     DataLoader): the loader behaves the same."""
-    if value_change.kind != "argument" or (value_change.old is not None and value_change.new is not None):
+    if value_change.kind != "argument" or not isinstance(ctx, PythonContext) or \
+            (value_change.old is not None and value_change.new is not None):
         return False
     defaults = _DEFAULTS.get(apis.canonical(value_change.origin), {})
     if value_change.name not in defaults:
@@ -48,7 +54,7 @@ def same_as_default(ctx, value_change: ValueChange) -> bool:
 
 
 class DataValueRule(SettingRule):
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         return super().accepts(ctx, value_change) and not same_as_default(ctx, value_change)
 
 
@@ -111,7 +117,7 @@ class ShuffleChanged(DataValueRule, Rule):
         ),
     )
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         yield from report_call_changes(self, ctx, call_changes(ctx, _is_shuffle_call, _SHUFFLE_PATTERN),
                                        "shuffle")
 
@@ -232,33 +238,34 @@ class SamplerChanged(DataValueRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         # `sampler = DistributedSampler(ds)`, `DataLoader(sampler=DistributedSampler(ds))`: the
         # constructor itself is compared below
         return super().accepts(ctx, value_change) and \
             not any(_constructs_sampler(ctx, v) for v in (value_change.old, value_change.new))
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         # a sampler's own arguments are value changes (above); here: added, removed, swapped, re-conditioned
-        samplers = [item if item.kind != "arguments" or item.base.qualname != item.head.qualname
+        selected = [item if item.kind != "arguments" or item.base_site.qualname != item.head_site.qualname
                     else item.with_arguments(())
                     for item in call_changes(ctx, _is_sampler, _SAMPLER_PATTERN, key=assigned_key)]
-        samplers = [item for item in samplers if item is not None]
+        samplers = [item for item in selected if item is not None]
         yield from report_call_changes(self, ctx, samplers, "sampler",
                                        lambda group: _missing_set_epoch(ctx, group))
         # the same call on another spelling of the loader (self.loader -> loader) is no change
-        set_epoch = [item if item.kind != "arguments" or item.arguments else item.with_arguments(())
-                     for item in call_changes(ctx, _is_set_epoch, _SAMPLER_PATTERN,
-                                              key=lambda ctx, site, name: "set_epoch")]
-        set_epoch = [item for item in set_epoch if item is not None]
+        calls = [item if item.kind != "arguments" or item.arguments else item.with_arguments(())
+                 for item in call_changes(ctx, _is_set_epoch, _SAMPLER_PATTERN,
+                                          key=lambda ctx, site, name: "set_epoch")]
+        set_epoch = [item for item in calls if item is not None]
         yield from report_call_changes(self, ctx, set_epoch, "set_epoch", _set_epoch_note)
 
 
-def _missing_set_epoch(ctx, group: list[CallChange]) -> tuple[str, str | None]:
+def _missing_set_epoch(ctx: PythonContext, group: list[CallChange]) -> tuple[str, str | None]:
     """A shuffling DistributedSampler that comes in with this change, in a file that never calls set_epoch."""
     for item in group:
         site = item.head
-        if item.kind not in ("added", "arguments") or site.qualname != "torch.utils.data.distributed.DistributedSampler":
+        if item.kind not in ("added", "arguments") or site is None or \
+                site.qualname != "torch.utils.data.distributed.DistributedSampler":
             continue
         shuffle = argument_of(site.call, site.qualname, "shuffle")
         if shuffle is not None and shuffle.literal is False:
@@ -278,11 +285,12 @@ def _set_epoch_note(group: list[CallChange]) -> tuple[str, str | None]:
     return "", None
 
 
-def _constructs_sampler(ctx, value) -> bool:
-    if value is None or value.node is None or value.node.__class__.__name__ != "Call":
+def _constructs_sampler(ctx: Context, value: Value | None) -> bool:
+    if value is None or value.node is None or value.node.__class__.__name__ != "Call" or \
+            not isinstance(ctx, PythonContext):
         return False
     from mldiff.analysis.values import dotted_name
-    callee = dotted_name(value.node.func)
+    callee = dotted_name(cast(cst.Call, value.node).func)  # a Call, as tested above
     if not callee:
         return False
     return any(apis.canonical(view.resolve(callee)) in apis.SAMPLERS for view in (ctx.base, ctx.head))
@@ -358,11 +366,11 @@ class DatasetSplitChanged(DataValueRule, Rule):
         ),
     )
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         yield from self._compare(ctx, _reads_dataset, ("dataset",))
         yield from self._compare(ctx, _selects_split, ("split", "train"))
 
-    def _compare(self, ctx, predicate, params: tuple[str, ...]):
+    def _compare(self, ctx: PythonContext, predicate, params: tuple[str, ...]):
         base = call_sites(ctx, "base", predicate)
         head = call_sites(ctx, "head", predicate)
         key = lambda site: (site.qualname, ctx.view(site.side).scope_names(site.index))  # noqa: E731
@@ -380,7 +388,7 @@ class DatasetSplitChanged(DataValueRule, Rule):
                                   before=render_call(b), after=render_call(h))
 
     @staticmethod
-    def _differences(ctx, base, head, params):
+    def _differences(ctx: PythonContext, base, head, params):
         out = []
         for param in params:
             old = argument_of(base.call, base.qualname, param)
@@ -404,7 +412,7 @@ def _is_parameter(view, index: int, value) -> bool:
     return bool(name) and function >= 0 and name in view.facts(function).def_params
 
 
-def _same_source(ctx, old, new) -> bool:
+def _same_source(ctx: PythonContext, old, new) -> bool:
     """``ImageFolder(valdir, transform=a)`` -> ``ImageFolder(valdir, transform=b)``: the same data
     read through another transform (augmentation and normalization are other families' concern).
     The same constructor with the same root and split counts as the same dataset."""

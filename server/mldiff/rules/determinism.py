@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.pairing import CallChange, binding_changes, call_changes
 from mldiff.facts.sites import CallSite, resolved_target
+from mldiff.findings import Finding
 from mldiff.knowledge import apis
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
@@ -123,14 +125,14 @@ class SeedChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_inert_option(value_change):
             return False
         if value_change.kind == "argument":
             return value_change.origin.replace("(...)", "") not in apis.SEEDS  # seed calls: structural
         return not value_change.name.startswith(("os.environ.", "environ."))
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         changes = [item for item in call_changes(ctx, is_seed_call, _SEED_PATTERN)
                    if not _seed_moved_to_keyword(ctx, item)]
         yield from report_call_changes(self, ctx, changes, "seeding", lambda group: _cuda_seed_note(ctx, group))
@@ -145,15 +147,15 @@ def _seed_value(site: CallSite):
     return site.call.kwarg("seed") or (site.call.args[0] if site.call.args else None)
 
 
-def _seed_moved_to_keyword(ctx, item: CallChange) -> bool:
+def _seed_moved_to_keyword(ctx: PythonContext, item: CallChange) -> bool:
     """``env.seed(s)`` removed where ``env.reset(seed=s)`` came in: the same object seeded through
     another method (an API migration), not a change of seeding."""
-    if item.kind != "removed" or item.base.call.receiver is None:
+    if item.kind != "removed" or item.base_site.call.receiver is None:
         return False
-    seed = _seed_value(item.base)
+    seed = _seed_value(item.base_site)
     if seed is None:
         return False
-    receiver = ctx.renames.get(item.base.call.receiver, item.base.call.receiver)
+    receiver = ctx.renames.get(item.base_site.call.receiver, item.base_site.call.receiver)
     for index in ctx.touched_head:
         for call in ctx.head.facts(index).calls:
             value = call.kwarg("seed")
@@ -165,7 +167,7 @@ def _seed_moved_to_keyword(ctx, item: CallChange) -> bool:
 _CUDA_SEEDS = ("torch.cuda.manual_seed", "torch.cuda.manual_seed_all")
 
 
-def _cuda_seed_note(ctx, group: list[CallChange]) -> tuple[str, str | None]:
+def _cuda_seed_note(ctx: PythonContext, group: list[CallChange]) -> tuple[str, str | None]:
     """Adding or dropping ``torch.cuda.manual_seed(s)`` next to ``torch.manual_seed(s)`` changes
     nothing: ``torch.manual_seed`` seeds every CUDA device too."""
     item = group[0]
@@ -255,7 +257,7 @@ class CudnnFlagsChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
@@ -263,12 +265,12 @@ class CudnnFlagsChanged(SettingRule, Rule):
             return False  # reported structurally below
         return "benchmark" in name or "cudnn" in name
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = binding_changes(ctx, lambda target: target in _CUDNN_FLAGS, _CUDNN_PATTERN)
         yield from report_binding_changes(self, ctx, pairs, _cudnn_meaning)
 
 
-def _is_cudnn_target(ctx, name: str) -> bool:
+def _is_cudnn_target(ctx: Context, name: str) -> bool:
     """``cudnn.benchmark`` resolved through the file's imports (in config files: by its spelling)."""
     views = (ctx.head, ctx.base) if isinstance(ctx, PythonContext) else ()
     return name.startswith(("torch.backends.", "cudnn.")) or \
@@ -342,7 +344,7 @@ class DeterministicAlgorithmsChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         name = value_change.name.lower()
         if value_change.kind != "binding" or is_inert_option(value_change):
             return False
@@ -352,7 +354,7 @@ class DeterministicAlgorithmsChanged(SettingRule, Rule):
             return False
         return "benchmark" not in name and "cudnn" not in name
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         changes = call_changes(ctx, _is_deterministic_call, _DETERMINISTIC_PATTERN)
         changes += call_changes(ctx, _is_environ_setdefault, _DETERMINISTIC_PATTERN)
         yield from report_call_changes(self, ctx, changes, "deterministic algorithms")

@@ -9,7 +9,7 @@ environment files (``analysis/textfiles.py``) and report what the environment be
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, cast
 
 from mldiff.analysis.environment import Image, Pin, WheelIndex
 from mldiff.analysis.requirements import cuda_label, spec_key
@@ -144,7 +144,7 @@ def _slot_text(image: Image) -> str:
     return ""
 
 
-class BaseImageChanged(Rule):
+class BaseImageChanged(Rule[TextContext]):
     """The container base image changed: a Dockerfile ``FROM`` (any stage, with ``ARG``
     values substituted), ``.devcontainer/devcontainer.json`` ``image`` or an image build
     argument / feature version, or a compose service's ``image:``.
@@ -346,7 +346,7 @@ def _group_text(pin: Pin) -> str:
     return f" in {pin.group}" if pin.group and pin.group not in ("Dockerfile", "conda") else ""
 
 
-class TorchPinChanged(Rule):
+class TorchPinChanged(Rule[TextContext]):
     """A pin of torch or a library built against it changed: torch, torchvision, torchaudio,
     triton, xformers, flash-attn, deepspeed, transformers, accelerate, lightning, timm, a
     numpy major version, or the Python of a conda environment.
@@ -446,7 +446,7 @@ class TorchPinChanged(Rule):
             return
         reported: set[tuple] = set()
         for old, new in pin_pairs(ctx):
-            pin = new or old
+            pin = cast(Pin, new or old)  # a pair has at least one side
             if _is_cuda_pin(pin) or not _tracked(pin):
                 continue
             if old is not None and new is not None:
@@ -476,6 +476,7 @@ class TorchPinChanged(Rule):
         if new is not None:
             return self.report(ctx, new.span, f"{new.display} added ({shorten(_public(new.spec), 72) or 'unpinned'})"
                                                  f"{_group_text(new)}", after=new.written, severity="information")
+        assert old is not None  # a pair has at least one side
         was = f" (was {shorten(_public(old.spec), 72)})" if old.spec else ""
         return self.report(ctx, ctx.head_anchor(old.span.line),
                            f"{old.display} removed{was}{_group_text(old)}",
@@ -525,7 +526,7 @@ def _variant_change(old: str, new: str) -> str:
     return ""
 
 
-class CudaVariantChanged(Rule):
+class CudaVariantChanged(Rule[TextContext]):
     """The CUDA (or ROCm / CPU) build of torch changed: a wheel index such as
     ``--extra-index-url https://download.pytorch.org/whl/cu118`` -> ``cu121`` (requirements
     files, ``pip install`` in Dockerfiles, ``PIP_EXTRA_INDEX_URL``, uv and Poetry sources),
@@ -605,6 +606,7 @@ class CudaVariantChanged(Rule):
         yield from self._indexes(ctx)
         for old, new in pin_pairs(ctx):
             pin = new or old
+            assert pin is not None  # a pair has at least one side
             if _is_cuda_pin(pin):
                 yield from self._cuda_pin(ctx, old, new)
             elif old is not None and new is not None and _tracked(pin) and _pin_variant(old) != _pin_variant(new):

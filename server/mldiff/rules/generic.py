@@ -54,7 +54,7 @@ from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_value_change
 
 
-class FamilyDelta(Rule):
+class FamilyDelta(Rule[Context]):
     """Base of the per-family generic rules (``ML199`` precision ... ``ML1299`` compile_distributed; environment files have their own rules)."""
 
     severity = "information"

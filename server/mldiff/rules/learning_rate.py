@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 
 import libcst as cst
 
@@ -11,14 +12,14 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, make_value, shorten
 from mldiff.facts.anchors import anchor, base_line, site_span
-from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines, is_noise, statement_key
 from mldiff.facts.flows import find_defs, matching_def
 from mldiff.facts.pairing import pair, paired_calls
 from mldiff.facts.render import READER, render_call
 from mldiff.facts.value_changes import is_placeholder, value_changes
-from mldiff.findings import Span
+from mldiff.findings import Finding, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
@@ -209,7 +210,7 @@ def _statement_text(view: ModuleView, index: int, width: int = 60) -> str:
     return shorten(" ".join(view.source(index).split()), width)
 
 
-class SchedulerChanged(Rule):
+class SchedulerChanged(Rule[PythonContext]):
     """An LR scheduler was added, removed or swapped for another class, or a hand-written
     schedule function (``get_lr(it)``, ``adjust_learning_rate``) computes the rate differently.
 
@@ -271,7 +272,7 @@ class SchedulerChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
         for base, head in scheduler_pairs(ctx):
@@ -534,7 +535,7 @@ def _order(view: ModuleView, index: int, loop_header: int) -> str:
     return "after" if min(positions) < index else "before"
 
 
-class SchedulerStepChanged(Rule):
+class SchedulerStepChanged(Rule[PythonContext]):
     """Where or how often the LR schedule is applied changed: ``scheduler.step()`` added or
     removed, moved between the batch loop and the epoch loop, put before ``optimizer.step()``,
     made conditional; the same for a hand-written ``adjust_learning_rate(...)`` call or a
@@ -600,7 +601,7 @@ class SchedulerStepChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
         base = _applications(ctx, "base")
@@ -739,7 +740,7 @@ class ScheduleHyperparameterChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_placeholder(value_change):
             return False  # `scheduler = None`
         if is_test_file(ctx.path):

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.facts.anchors import base_line, site_span, span_contains
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
 from mldiff.facts.flows import backward_slice, calls_in_touched_scopes
@@ -15,7 +16,7 @@ from mldiff.facts.pairing import pair, paired_calls, scope_key
 from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_of, arguments_of
 from mldiff.facts.value_changes import is_placeholder, value_changes
-from mldiff.findings import Related, Span
+from mldiff.findings import Finding, Related, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.apis import FUNCTIONAL_FORMS
 from mldiff.rules.base import Example, Expect, Rule
@@ -61,7 +62,7 @@ def loss_site_kind(site: CallSite) -> str:
     return loss_kind(site.qualname)
 
 
-class LossChanged(Rule):
+class LossChanged(Rule[Context]):
     """The loss changed: another class or function (``CrossEntropyLoss`` -> ``NLLLoss``), a loss
     added or removed, or a string choice of loss changed.
 
@@ -120,7 +121,7 @@ class LossChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if is_test_file(ctx.path):
             return
         if isinstance(ctx, PythonContext):
@@ -256,7 +257,7 @@ class LossArgumentsChanged(ValueRule, Rule):
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
         if not isinstance(ctx, PythonContext) or value_change.kind != "argument":
@@ -272,7 +273,7 @@ class LossArgumentsChanged(ValueRule, Rule):
     def swap_kind(self, site: CallSite) -> object:
         return loss_site_kind(site)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return

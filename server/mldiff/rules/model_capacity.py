@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from mldiff.analysis.values import NOT_LITERAL, Value
 from mldiff.facts.anchors import base_line, site_span
-from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.equivalence import resolve_literal, same_after_resolving
 from mldiff.facts.pairing import CallChange, assigned_key, call_changes, pair
 from mldiff.facts.render import render_call, value_text
 from mldiff.facts.sites import CallSite, call_sites, renamed
+from mldiff.findings import Finding
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
 from mldiff.knowledge.names import classify_name
@@ -104,12 +106,12 @@ class ModelSizeChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change) -> bool:
+    def accepts(self, ctx: Context, value_change) -> bool:
         if value_change.kind == "binding" and any(_builds_modules(v) for v in (value_change.old, value_change.new)):
             return False  # `self.convs = nn.ModuleList([...])` is layers, not a size
         return super().accepts(ctx, value_change)
 
-    def severity_for(self, ctx, value_change):
+    def severity_for(self, ctx: Context, value_change):
         """A size computed from other values on both sides (``dicts['words'].size()`` ->
         ``dicts.size()``) may well be the same number: information, not a warning."""
         if isinstance(ctx, PythonContext) and value_change.old is not None and value_change.new is not None \
@@ -118,10 +120,10 @@ class ModelSizeChanged(SettingRule, Rule):
             return "information"
         return super().severity_for(ctx, value_change)
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         yield from self._config_arguments(ctx)
 
-    def _config_arguments(self, ctx):
+    def _config_arguments(self, ctx: PythonContext):
         """Size keywords of calls the API table does not know: ``GPTConfig(n_layer=...)``,
         ``VisionTransformer(depth=..., embed_dim=...)``."""
         def unknown(qualname, call, view) -> bool:
@@ -142,10 +144,11 @@ class ModelSizeChanged(SettingRule, Rule):
                                   after=new.code if new else None)
 
 
-def _size_kwargs_changed(ctx, base: CallSite, head: CallSite) -> list[tuple[str, Value | None, Value | None]]:
+def _size_kwargs_changed(ctx: PythonContext, base: CallSite,
+                         head: CallSite) -> list[tuple[str, Value | None, Value | None]]:
     before = {k: v for k, v in base.call.kwargs if classify_name(k) == ("model_capacity", "size")}
     after = {k: v for k, v in head.call.kwargs if classify_name(k) == ("model_capacity", "size")}
-    out = []
+    out: list[tuple[str, Value | None, Value | None]] = []
     for name in dict.fromkeys([*before, *after]):
         old, new = before.get(name), after.get(name)
         if old is None or new is None:
@@ -273,29 +276,29 @@ class ArchitectureChanged(SettingRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change) -> bool:
+    def accepts(self, ctx: Context, value_change) -> bool:
         # `self.model_type = 'Transformer'` records what a model is; settings live outside it
         return super().accepts(ctx, value_change) and not value_change.name.startswith("self.")
 
-    def structural(self, ctx):
+    def structural(self, ctx: PythonContext) -> Iterator[Finding]:
         yield from self._models(ctx)
         yield from self._layers(ctx)
 
-    def _models(self, ctx):
-        def builds_a_model(ctx, site: CallSite) -> bool:
+    def _models(self, ctx: PythonContext):
+        def builds_a_model(ctx: PythonContext, site: CallSite) -> bool:
             target = _assigned_target(ctx.view(site.side), site)
             if site.call.method in _FACTORIES and "." in site.qualname \
                     and apis.role_of(site.qualname.rsplit(".", 1)[0]) in _LOADED_NOT_MODELS:
                 return False  # DDPMScheduler.from_pretrained(...), AutoTokenizer.from_pretrained(...)
             return site.call.method in _FACTORIES or (target is not None and is_model_name(target))
 
-        def same_place(ctx, site: CallSite, name: str) -> object:  # the same name in the same function
+        def same_place(ctx: PythonContext, site: CallSite, name: str) -> object:  # the same name in the same function
             return (ctx.view(site.side).scope_names(site.index), assigned_key(ctx, site, name))
 
         for item in call_changes(ctx, _is_model_constructor, None, key=same_place, where=builds_a_model):
             if item.kind != "arguments":
                 continue  # a model built where none was (or moved into a function) is not a swap
-            base, head = item.base, item.head
+            base, head = item.base_site, item.head_site
             if _registered_under_own_name(ctx, item):
                 continue  # def vit_b_224(): _create('vit_b_224') renamed with its function
             same_class = base.qualname.rsplit(".", 1)[-1] == head.qualname.rsplit(".", 1)[-1]
@@ -305,7 +308,7 @@ class ArchitectureChanged(SettingRule, Rule):
                               f"model changed: {render_call(base, width=48)} -> {render_call(head, width=48)}",
                               base_line=base_line(ctx, base), before=render_call(base), after=render_call(head))
 
-    def _layers(self, ctx):
+    def _layers(self, ctx: PythonContext):
         local: list[frozenset[str]] = []  # this file's module classes, read only when a call might be one
 
         def layer(qualname, call, view) -> bool:
@@ -342,26 +345,27 @@ class ArchitectureChanged(SettingRule, Rule):
             if item.kind in ("added", "removed") and _still_assigned(ctx, item.site):
                 continue  # self.attn = Attention(...) -> self.attn = make_attn(...): still an attn we cannot judge
             if item.kind == "arguments":
-                before, after = _class_name(item.base.qualname), _class_name(item.head.qualname)
+                before, after = _class_name(item.base_site.qualname), _class_name(item.head_site.qualname)
                 if before != after and not item.arguments:
                     if not renamed_classes:
                         renamed_classes.append(_renamed_classes(ctx))
                     if renamed_classes[0].get(before) == after:
                         continue  # class Conv2d_BN renamed to Conv2dNorm in this file: the same layer
-                if before != after and _defaults_to(ctx.head, item.head, before):
+                if before != after and _defaults_to(ctx.head, item.head_site, before):
                     continue  # Attention(...) -> attn_layer(...) with attn_layer=Attention: configurable, same default
                 if before == after:
                     # sizes are ML1101's, dropout and norm arguments their families', **kwargs unknown,
                     # and a home-made block's keywords too varied to judge: what is left, or the condition
                     arguments = tuple((p, o, n) for p, o, n in item.arguments
-                                      if item.head.qualname.startswith("torch.nn.")
+                                      if item.head_site.qualname.startswith("torch.nn.")
                                       and p not in _LAYER_ARGUMENTS_IGNORED and not p.startswith("**")
                                       and classify_name(p) is None
-                                      and argument_role(item.head.qualname, p) is None
-                                      and not _default_spelled_out(item.head.qualname, p, o, n))
-                    item = item.with_arguments(arguments)
-                    if item is None:
+                                      and argument_role(item.head_site.qualname, p) is None
+                                      and not _default_spelled_out(item.head_site.qualname, p, o, n))
+                    narrowed = item.with_arguments(arguments)
+                    if narrowed is None:
                         continue
+                    item = narrowed
             items.append(item)
         yield from report_call_changes(self, ctx, items, "layer")
 
@@ -381,7 +385,7 @@ def _default_spelled_out(qualname: str, param: str, old, new) -> bool:
         default is not None and type(present.literal) is type(default) and present.literal == default))
 
 
-def _still_assigned(ctx, site: CallSite) -> bool:
+def _still_assigned(ctx: PythonContext, site: CallSite) -> bool:
     """The ``self.x`` a layer was (or is) assigned to is assigned on the other side too, in the same
     class, by something this rule cannot read (a factory function, a parameter)."""
     view = ctx.view(site.side)
@@ -422,7 +426,7 @@ def _class_name(qualname: str) -> str:
     return qualname.rsplit(".", 1)[-1].lower()
 
 
-def _renamed_classes(ctx) -> dict[str, str]:
+def _renamed_classes(ctx: PythonContext) -> dict[str, str]:
     """Classes the base defines and the head does not, paired in order with classes only the head
     defines: ``class Conv2d_BN`` renamed ``class Conv2dNorm``."""
     base, head = _class_names(ctx.base), _class_names(ctx.head)
@@ -455,11 +459,11 @@ def _builds_a_layer(view, site: CallSite) -> bool:
     return False
 
 
-def _registered_under_own_name(ctx, item: CallChange) -> bool:
+def _registered_under_own_name(ctx: PythonContext, item: CallChange) -> bool:
     """Model registries build each variant in a function named after it (``def vit_small(...):
     _create_vit('vit_small', ...)``); renaming the function and its string together is no swap."""
     names = []
-    for site in (item.base, item.head):
+    for site in (item.base_site, item.head_site):
         view = ctx.view(site.side)
         function = view.enclosing_def(site.index)
         first = site.call.args[0].literal if site.call.args else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Iterator
 
 import libcst as cst
 
@@ -11,7 +12,7 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import dotted_name, shorten
 from mldiff.facts.anchors import anchor, base_line, binding_base_line, binding_span, restore_fix, site_span
-from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
 from mldiff.facts.flows import find_defs, in_class_only_on_one_side, matching_def, scope_range
@@ -20,6 +21,7 @@ from mldiff.facts.render import API, TORCH, render_call, value_text
 from mldiff.facts.sites import CallSite, argument_changes, call_sites
 from mldiff.facts.syntax import ast_span, ast_statement
 from mldiff.facts.value_changes import is_placeholder
+from mldiff.findings import Finding
 from mldiff.knowledge import apis
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
@@ -31,7 +33,7 @@ def _is_normalize(qualname, call, view) -> bool:
     return qualname in apis.NORMALIZE_TRANSFORMS
 
 
-class NormalizeTransformChanged(Rule):
+class NormalizeTransformChanged(Rule[PythonContext]):
     """A ``Normalize`` transform was removed, added, or its mean/std changed.
 
     Inputs normalized differently from what the model was trained (or pre-trained)
@@ -88,7 +90,7 @@ class NormalizeTransformChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         for base, head in pair_calls(ctx, _is_normalize):
             if base is not None and head is None:
                 code = render_call(base, API, None)
@@ -319,13 +321,13 @@ class NormLayerChanged(ValueRule, Rule):
     def message(self, value_change: ValueChange) -> str:
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         return not (is_test_file(ctx.path) or is_placeholder(value_change))
 
     def swaps(self, ctx: PythonContext) -> list[tuple]:
         return norm_pairs(ctx)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
@@ -430,7 +432,7 @@ def _uncalled_names(node: ast.AST) -> set[str]:
     for child in ast.walk(node):
         if isinstance(child, (ast.Name, ast.Attribute)) and id(child) not in called:
             parts = []
-            current = child
+            current: ast.expr = child
             while isinstance(current, ast.Attribute):
                 parts.append(current.attr)
                 current = current.value
@@ -443,7 +445,7 @@ def _uncalled_names(node: ast.AST) -> set[str]:
 _SCALING_TEXT = re.compile(r"255|256|127\.5|128|\bmean|\bstd|_mean|_std|MEAN|STD|\bmu\b|sigma")
 
 
-def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
+def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.expr]]:
     """(description, ast node) of hand-written input scaling on a line: ``x / 255``, ``x * 2 - 1``,
     ``(x - mean) / std``, ``.div(255)``, ``.sub(mean).div(std)``."""
     if not _SCALING_TEXT.search(view.source(index)):
@@ -451,7 +453,7 @@ def _scalings(view: ModuleView, index: int) -> list[tuple[str, ast.AST]]:
     tree = ast_statement(view, index)
     if tree is None:
         return []
-    found: list[tuple[str, ast.AST]] = []
+    found: list[tuple[str, ast.expr]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp):
             right = _number(node.right)
@@ -529,7 +531,7 @@ def _scaling_of(site: CallSite) -> str:
     return "not scaled"
 
 
-class InputScalingChanged(Rule):
+class InputScalingChanged(Rule[PythonContext]):
     """How raw inputs are scaled changed: ``x / 255``, ``x * 2 - 1``, ``(x - mean) / std`` and
     ``.div(255)`` written by hand, the per-channel statistics they use, or a to-tensor transform
     that scales (``ToTensor`` -> ``PILToTensor``, ``ToDtype(scale=True)``).
@@ -584,7 +586,7 @@ class InputScalingChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
         yield from self._hand_written(ctx)
@@ -716,7 +718,9 @@ def pipeline_role(view: ModuleView, index: int, node: cst.CSTNode) -> str | None
         elif ll.keyword == "else":
             sibling = _previous_if(view, ancestor)
             if sibling is not None:
-                role = _role_of_text(view.facts(sibling).condition.code)
+                condition = view.facts(sibling).condition
+                assert condition is not None  # _previous_if returns an if with a test
+                role = _role_of_text(condition.code)
                 if role:
                     return "eval" if role == "train" else "train"
         elif ll.keyword == "def":
@@ -764,7 +768,7 @@ def _pipelines(view: ModuleView) -> tuple[dict[str, list[int]], dict[str, bool]]
 _ROLE_NAMES = {"train": "training", "eval": "evaluation"}
 
 
-class NormalizeTrainEvalMismatch(Rule):
+class NormalizeTrainEvalMismatch(Rule[PythonContext]):
     """``Normalize`` was removed from (or added to) only one of the training and evaluation
     pipelines of a file, so the model is evaluated on inputs scaled differently from the ones it
     was trained on.
@@ -825,7 +829,7 @@ class NormalizeTrainEvalMismatch(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
         touched = any(_PIPELINE_TEXT.search(ctx.base.source(i)) for i in ctx.touched_base) or \

@@ -3,13 +3,14 @@ which parameters train."""
 from __future__ import annotations
 
 import re
+from typing import Iterator, cast
 
 from mldiff.analysis.filekinds import is_test_file
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, shorten
 from mldiff.facts.anchors import anchor, base_line, site_span
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.deltas import statement_deltas
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.equivalence import differing_lines
@@ -18,7 +19,7 @@ from mldiff.facts.pairing import inside_swapped_call, paired_calls, scope_key
 from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_changes, argument_of
 from mldiff.facts.value_changes import is_placeholder, value_changes
-from mldiff.findings import Related
+from mldiff.findings import Finding, Related
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import describe_difference, report_added_or_removed, report_value_change
@@ -68,7 +69,7 @@ def optimizer_pairs(ctx: PythonContext) -> list[tuple]:
     return paired_calls(ctx, is_optimizer_call, "optimizer")
 
 
-class OptimizerClassChanged(Rule):
+class OptimizerClassChanged(Rule[Context]):
     """The optimizer changed class (``SGD`` -> ``AdamW``), was added or removed, or a string
     choice of optimizer changed (``optimizer = 'adamw'``, ``--optim`` default).
 
@@ -126,7 +127,7 @@ class OptimizerClassChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         if is_test_file(ctx.path):
             return
         if isinstance(ctx, PythonContext):
@@ -201,7 +202,7 @@ class OptimizerHyperparameterChanged(ValueRule, Rule):
     def swap_kind(self, site: CallSite) -> object:
         return optimizer_class(site)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_test_file(ctx.path) or is_placeholder(value_change):
             return False
         if not isinstance(ctx, PythonContext):
@@ -287,7 +288,7 @@ def _group_changes(ctx: PythonContext):
         direct = argument_changes(ctx, base, head, only=("params",)) if base.index in touched["base"] or \
             head.index in touched["head"] else []
         if not direct and _params_value(base) is not None and _params_value(head) is not None \
-                and not _params_value(base).same_as(_params_value(head), ctx.renames) \
+                and not cast(Value, _params_value(base)).same_as(_params_value(head), ctx.renames) \
                 and (base.index in touched["base"] or head.index in touched["head"]):
             direct = [("params", _params_value(base), _params_value(head))]
         if direct:
@@ -315,7 +316,7 @@ def _group_structure_lines(ctx: PythonContext) -> tuple[set[int], set[int]]:
     return head_lines, base_lines
 
 
-class ParameterGroupsChanged(Rule):
+class ParameterGroupsChanged(Rule[PythonContext]):
     """What the optimizer receives as parameters changed: the parameter groups (which tensors get
     weight decay, per-group learning rates), the filters that build them (no-decay name lists,
     module-type white/black lists, ``p.dim() >= 2``), or the params argument itself (a frozen
@@ -377,7 +378,7 @@ class ParameterGroupsChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
         for base, head, base_only, head_only, params_change in group_changes(ctx):
@@ -462,7 +463,7 @@ class TrainableParametersChanged(Rule):
             else:
                 assert old is not None
                 text = f"{old[0]} no longer {'frozen' if not old[1] else 'set trainable'}"
-            span = ctx.head.span(delta.head) if delta.head is not None else anchor(ctx, "base", delta.base)
+            span = ctx.head.span(delta.head) if delta.head is not None else anchor(ctx, "base", delta.base_index)
             base = ctx.base.logical[delta.base].start + 1 if delta.base is not None else None
             yield self.report(ctx, span, text, base_line=base,
                               severity="warning" if (new is not None and not new[1]) or (old is not None and not old[1])

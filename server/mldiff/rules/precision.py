@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
+
+import libcst as cst
 
 from mldiff.analysis.values import NOT_LITERAL, dotted_name
 from mldiff.analysis.walk import walk
 from mldiff.facts.anchors import anchor, base_line, site_span
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.equivalence import resolve_literal
 from mldiff.facts.pairing import pair, pair_calls
 from mldiff.facts.render import value_text
 from mldiff.facts.sites import CallSite, argument_changes, argument_of, arguments_of, call_sites
-from mldiff.findings import Fix, TextEdit
+from mldiff.findings import Finding, Fix, Span, TextEdit
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.values import ValueRule
@@ -54,7 +57,7 @@ def _enabled_note(view, site) -> str:
     return f", enabled={enabled.code}"
 
 
-class AutocastChanged(Rule):
+class AutocastChanged(Rule[PythonContext]):
     """Mixed-precision autocast was added, removed, or moved to another device type.
 
     Inside ``autocast`` matmuls and convolutions run in float16 (CUDA's default) or
@@ -102,7 +105,7 @@ class AutocastChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = pair(autocast_regions(ctx, "base"), autocast_regions(ctx, "head"),
                      key=lambda region: "autocast",
                      same=lambda b, h: autocast_dtype(ctx.base, b.site) == autocast_dtype(ctx.head, h.site))
@@ -118,7 +121,7 @@ class AutocastChanged(Rule):
                                   f"autocast removed: this code now runs in float32 (was {dtype})",
                                   base_line=ctx.base.logical[base.index].start + 1,
                                   before=base.site.call.callee, after=None)
-            elif not base.indirect and not head.indirect:
+            elif base is not None and head is not None and not base.indirect and not head.indirect:
                 for param, old, new in argument_changes(ctx, base.site, head.site, only=("device_type",)):
                     yield self.report(ctx, head.span(ctx),
                                       f"autocast device_type {value_text(old)} -> {value_text(new)}",
@@ -135,15 +138,15 @@ class AutocastRegion:
     index: int
     site: CallSite          # the autocast call (for ``with ctx:``, the one ctx is bound to)
     indirect: bool
-    node: object = None     # where to anchor: the with-item for indirect regions
+    node: cst.CSTNode | None = None  # where to anchor: the with-item for indirect regions
 
-    def span(self, ctx):
+    def span(self, ctx: PythonContext) -> Span:
         if self.side == "head":
             return ctx.head.span(self.index, self.node if self.node is not None else self.site.call.node)
         return anchor(ctx, "base", self.index)
 
 
-def autocast_regions(ctx, side: str) -> list[AutocastRegion]:
+def autocast_regions(ctx: PythonContext, side: str) -> list[AutocastRegion]:
     view = ctx.view(side)
     out = []
     for index in ctx.touched(side):
@@ -199,7 +202,7 @@ def _is_scaler(qualname, call, view) -> bool:
     return apis.is_grad_scaler(qualname)
 
 
-class GradScalerChanged(Rule):
+class GradScalerChanged(Rule[PythonContext]):
     """A GradScaler was created, removed, or its settings changed.
 
     float16 gradients underflow to zero without loss scaling; the scaler multiplies the
@@ -235,7 +238,7 @@ class GradScalerChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         for base, head in pair_calls(ctx, _is_scaler, key=lambda site: "scaler"):
             if head is not None and base is None:
                 yield self.report(ctx, site_span(ctx, head), "GradScaler created: float16 losses are now "
@@ -323,7 +326,7 @@ class DtypeChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext):
             return
@@ -383,7 +386,7 @@ class MatmulPrecisionChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from ValueRule.check(self, ctx)
         if not isinstance(ctx, PythonContext):
             return
@@ -404,7 +407,7 @@ _FRAMEWORK_PRECISION = {"precision", "mixed_precision", "fp16", "bf16", "fp16_op
                         "amp_backend", "amp_level", "tf32"}
 
 
-class FrameworkPrecisionChanged(Rule):
+class FrameworkPrecisionChanged(Rule[PythonContext]):
     """A training framework's precision setting changed: Lightning / Fabric ``precision=``,
     Accelerate ``mixed_precision=``, Hugging Face ``TrainingArguments(fp16=, bf16=)``.
 
@@ -439,7 +442,7 @@ class FrameworkPrecisionChanged(Rule):
         return (qualname.startswith(("lightning.", "accelerate.", "transformers.")) and
                 last in ("Trainer", "Fabric", "Accelerator", "TrainingArguments", "Seq2SeqTrainingArguments"))
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         for base, head in pair_calls(ctx, self._framework):
             if base is None or head is None:
                 site = head or base
@@ -468,7 +471,7 @@ def _creates_scaler(view) -> bool:
     return False
 
 
-class Float16WithoutGradScaler(Rule):
+class Float16WithoutGradScaler(Rule[PythonContext]):
     """float16 autocast is used and nothing scales the loss.
 
     Gradients of float16 activations underflow to zero below about 6e-8: without a
@@ -508,7 +511,7 @@ class Float16WithoutGradScaler(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         if ctx.head is None:
             return
         sites = [s for s in call_sites(ctx, "head", _is_autocast) if "float16" in autocast_dtype(ctx.head, s)
@@ -527,7 +530,7 @@ class Float16WithoutGradScaler(Rule):
                           f"({autocast_dtype(ctx.head, site)}; bfloat16 needs none)")
 
 
-class DeprecatedAmpApi(Rule):
+class DeprecatedAmpApi(Rule[PythonContext]):
     """``torch.cuda.amp.autocast`` / ``torch.cuda.amp.GradScaler`` are deprecated.
 
     Since PyTorch 2.4 they warn at every call; ``torch.amp.autocast("cuda", ...)`` and
@@ -559,7 +562,7 @@ class DeprecatedAmpApi(Rule):
                      "torch.cpu.amp.autocast": ("torch.amp.autocast", "cpu"),
                      "torch.cuda.amp.GradScaler": ("torch.amp.GradScaler", "cuda")}
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = pair_calls(ctx, lambda q, c, v: q in self._REPLACEMENTS)
         for site in [head for base, head in pairs if head is not None and base is None]:
             new_name, device = self._REPLACEMENTS[site.qualname]
@@ -571,7 +574,7 @@ class DeprecatedAmpApi(Rule):
                               fixes=[f for f in fixes if f])
 
     @staticmethod
-    def _fix(ctx, site, new_name, device) -> Fix | None:
+    def _fix(ctx: PythonContext, site, new_name, device) -> Fix | None:
         call = site.call.node
         func_span = ctx.head.span(site.index, call.func)
         edits = [TextEdit(func_span, new_name)]

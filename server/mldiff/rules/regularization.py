@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 import libcst as cst
 
@@ -10,13 +11,14 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import shorten
 from mldiff.facts.anchors import anchor, base_line, site_span
-from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.equivalence import is_noise
 from mldiff.facts.flows import in_class_only_on_one_side
 from mldiff.facts.pairing import paired_calls, scope_key
 from mldiff.facts.render import READER, render_call
 from mldiff.facts.sites import CallSite, argument_changes
 from mldiff.facts.value_changes import ValueChange, is_placeholder, named_argument_changes
+from mldiff.findings import Finding
 from mldiff.knowledge import apis
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_added_or_removed, report_value_change
@@ -163,13 +165,13 @@ class DropoutChanged(ValueRule, Rule):
             return f"{subject} now also in eval mode: {shorten(old, 50)} -> {shorten(new, 30)}"
         return value_change.describe().replace("functional.", "F.", 1)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         return not (is_test_file(ctx.path) or is_placeholder(value_change))
 
     def swaps(self, ctx: PythonContext) -> list[tuple]:
         return dropout_pairs(ctx)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
@@ -201,8 +203,8 @@ class DropoutChanged(ValueRule, Rule):
         from mldiff.facts.pairing import pair
         pairs = pair(_applications(ctx, "base"), _applications(ctx, "head"), key, lambda b, h: True)
         # ``self.drop_path(x)`` -> ``self.drop_path1(x)`` in the same method: still applied there
-        removed = [b for b, h in pairs if h is None]
-        added = [h for b, h in pairs if b is None]
+        removed = [b for b, h in pairs if h is None and b is not None]
+        added = [h for b, h in pairs if b is None and h is not None]
         pairs = pair(removed, added, lambda site: key(site)[:2], lambda b, h: True)
         for base, head in pairs:
             if (base is None or head is None) and in_class_only_on_one_side(ctx, base or head):
@@ -323,7 +325,7 @@ class AugmentationChanged(ValueRule, Rule):
         ),
     )
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         if is_test_file(ctx.path):
             return False
         values = [v for v in (value_change.old, value_change.new) if v is not None]
@@ -331,7 +333,7 @@ class AugmentationChanged(ValueRule, Rule):
             return False  # ``self.aa = create_aa(...)``: a layer (anti-aliasing), not a setting
         return not is_placeholder(value_change)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return

@@ -1,14 +1,18 @@
 """How a kind of change becomes findings: added / removed / changed calls and bindings."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from mldiff.analysis.module import ModuleView
 from mldiff.facts.anchors import base_line, binding_base_line, binding_span, group_span, restore_fix, site_span
 from mldiff.facts.conditions import condition_phrase, conditions
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
+from mldiff.facts.delta import ValueChange
 from mldiff.facts.pairing import CallChange
 from mldiff.facts.render import READER, call_label, display_target, render_call, value_text
+from mldiff.facts.sites import CallSite
+from mldiff.findings import Finding, Span
+from mldiff.rules.base import Rule
 
 
 def grouped(changes: Iterable[CallChange], ctx: PythonContext) -> list[list[CallChange]]:
@@ -21,8 +25,8 @@ def grouped(changes: Iterable[CallChange], ctx: PythonContext) -> list[list[Call
             site = item.site
             parent = ctx.view(site.side).logical[site.index].parent
             group_key: tuple = (item.kind, parent, item.condition)
-        elif item.kind == "arguments" and item.base.qualname == item.head.qualname:
-            group_key = (item.kind, item.head.qualname, tuple(
+        elif item.kind == "arguments" and item.base_site.qualname == item.head_site.qualname:
+            group_key = (item.kind, item.head_site.qualname, tuple(
                 (name, old.key if old else None, new.key if new else None) for name, old, new in item.arguments))
         elif item.kind == "condition":
             group_key = (item.kind, item.condition)
@@ -46,19 +50,20 @@ def _describe_group(verb: str, group: list[CallChange]) -> str:
     return f"{verb}: {calls}{group[0].condition}"
 
 
-def report_call_changes(rule, ctx: PythonContext, changes: list[CallChange], noun: str,
-                        annotate: Callable[[list[CallChange]], tuple[str, str | None]] | None = None):
+def report_call_changes(rule: Rule[Any], ctx: PythonContext, changes: list[CallChange], noun: str,
+                        annotate: Callable[[list[CallChange]], tuple[str, str | None]] | None = None,
+                        ) -> Iterator[Finding]:
     """Findings for added / removed (grouped by block), changed and re-conditioned calls.
     ``annotate(group)`` may add a note to the message and pick another severity."""
     for group in grouped(changes, ctx):
         item = group[0]
         note, severity = annotate(group) if annotate is not None else ("", None)
         if item.kind == "added":
-            sites = [g.head for g in group]
+            sites = [g.head_site for g in group]
             yield rule.report(ctx, group_span(ctx, sites), _describe_group(f"{noun} added", group) + note,
                               before=None, after="; ".join(render_call(s) for s in sites), severity=severity)
         elif item.kind == "removed":
-            sites = [g.base for g in group]
+            sites = [g.base_site for g in group]
             yield rule.report(ctx, site_span(ctx, sites[0]),
                               _describe_group(f"{noun} removed", group) + note,
                               base_line=base_line(ctx, sites[0]),
@@ -66,7 +71,7 @@ def report_call_changes(rule, ctx: PythonContext, changes: list[CallChange], nou
                               fixes=[f for f in [restore_fix(ctx, sites[0].index,
                                                              "Restore the removed lines from the base")] if f])
         elif item.kind == "arguments":
-            base, head = item.base, item.head
+            base, head = item.base_site, item.head_site
             if base.qualname != head.qualname:
                 text = f"{noun} changed: {render_call(base, width=48)} -> {render_call(head, width=48)}"
             else:
@@ -79,14 +84,16 @@ def report_call_changes(rule, ctx: PythonContext, changes: list[CallChange], nou
                               base_line=base_line(ctx, base), before=render_call(base), after=render_call(head),
                               severity=severity)
         else:
-            calls = ", ".join(render_call(g.head, width=48) for g in group[:3]) + (
+            calls = ", ".join(render_call(g.head_site, width=48) for g in group[:3]) + (
                 f" and {len(group) - 3} more" if len(group) > 3 else "")
-            yield rule.report(ctx, group_span(ctx, [g.head for g in group]),
+            yield rule.report(ctx, group_span(ctx, [g.head_site for g in group]),
                               f"{calls} {item.condition}" + note, base_line=base_line(ctx, item.base),
-                              before=render_call(item.base), after=render_call(item.head), severity=severity)
+                              before=render_call(item.base_site), after=render_call(item.head_site),
+                              severity=severity)
 
 
-def report_binding_changes(rule, ctx: PythonContext, pairs, describe):
+def report_binding_changes(rule: Rule[Any], ctx: PythonContext, pairs: list[tuple],
+                           describe: Callable[[str, Any, Any], str]) -> Iterator[Finding]:
     """Findings for ``binding_changes`` pairs; ``describe(target, old, new)`` says what it means."""
     for base, head, moved in pairs:
         site, target = head or base
@@ -111,7 +118,8 @@ def report_binding_changes(rule, ctx: PythonContext, pairs, describe):
                           after=new.code if new is not None else None)
 
 
-def report_added_or_removed(rule, ctx: PythonContext, base, head, noun: str, width: int = 60):
+def report_added_or_removed(rule: Rule[Any], ctx: PythonContext, base: CallSite | None, head: CallSite | None,
+                            noun: str, width: int = 60) -> Finding | None:
     """The finding for a call that exists on one side only (None when both sides have it)."""
     from mldiff.facts.anchors import base_line, site_span
     if base is not None and head is None:
@@ -123,7 +131,8 @@ def report_added_or_removed(rule, ctx: PythonContext, base, head, noun: str, wid
     return None
 
 
-def report_value_change(rule, ctx, value_change, message: str | None = None, severity: str | None = None):
+def report_value_change(rule: Rule[Any], ctx: Context, value_change: ValueChange, message: str | None = None,
+                        severity: str | None = None) -> Finding:
     """A finding for one entry of ``value_changes`` (or a ValueChange a rule built itself)."""
     return rule.report(ctx, value_change.span, message or value_change.describe(),
                        base_line=value_change.base_line,
@@ -132,7 +141,8 @@ def report_value_change(rule, ctx, value_change, message: str | None = None, sev
                        related=value_change.related, severity=severity)
 
 
-def describe_difference(ctx: PythonContext, base_only: list[int], head_only: list[int], width: int = 70):
+def describe_difference(ctx: PythonContext, base_only: list[int], head_only: list[int], width: int = 70,
+                        ) -> tuple[Span, str, int | None, str | None, str | None]:
     """(span, detail, base line, before, after) of the first statements that differ in meaning."""
     from mldiff.analysis.values import shorten
 

@@ -2,16 +2,18 @@
 train()/eval(), no_grad / inference_mode, loss scaling for accumulation."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import libcst as cst
 
 from mldiff.analysis.values import dotted_name
 from mldiff.facts.classify import same_object
 from mldiff.facts.anchors import anchor, base_line, site_span
-from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.context import Context, PythonContext, view_fact
 from mldiff.facts.pairing import pair, pair_calls
 from mldiff.facts.render import value_text
 from mldiff.facts.sites import argument_changes, call_sites
-from mldiff.findings import Fix, Span, TextEdit
+from mldiff.findings import Finding, Fix, Span, TextEdit
 from mldiff.knowledge.methods import MODE_SWITCHES
 from mldiff.knowledge.names import classify_name
 from mldiff.rules.base import Example, Expect, Rule
@@ -24,7 +26,7 @@ _STEPS = ("optimizer_step", "scaler_step")
 _BACKWARDS = ("backward", "scaled_backward")
 
 
-def _events_for(ctx, side: str, index: int) -> list[Event]:
+def _events_for(ctx: PythonContext, side: str, index: int) -> list[Event]:
     view = ctx.view(side)
     where = region(view, index)
     cache: dict[tuple[int, int], list[Event]] = view_fact(view, "loop_events", dict)
@@ -34,7 +36,7 @@ def _events_for(ctx, side: str, index: int) -> list[Event]:
     return cache[key]
 
 
-def _touched_events(ctx, side: str, kinds: tuple[str, ...]) -> list[Event]:
+def _touched_events(ctx: PythonContext, side: str, kinds: tuple[str, ...]) -> list[Event]:
     view = ctx.view(side)
     out = []
     for index in ctx.touched(side):
@@ -45,17 +47,17 @@ def _touched_events(ctx, side: str, kinds: tuple[str, ...]) -> list[Event]:
     return out
 
 
-def _event_span(ctx, side: str, event: Event) -> Span:
+def _event_span(ctx: PythonContext, side: str, event: Event) -> Span:
     if side == "head":
         return ctx.head.span(event.index, event.call.node)
     return anchor(ctx, "base", event.index)
 
 
-def _event_base_line(ctx, side, event) -> int | None:
+def _event_base_line(ctx: PythonContext, side, event) -> int | None:
     return ctx.base.logical[event.index].start + 1 if side == "base" else None
 
 
-def _position(ctx, side: str, event: Event) -> str:
+def _position(ctx: PythonContext, side: str, event: Event) -> str:
     """Where a zero_grad sits relative to backward and step in its region."""
     region_events = _events_for(ctx, side, event.index)
     before = [e for e in region_events if e.index < event.index and e.kind in _BACKWARDS + _STEPS]
@@ -69,7 +71,7 @@ def _position(ctx, side: str, event: Event) -> str:
     return "before backward"
 
 
-class ZeroGradChanged(Rule):
+class ZeroGradChanged(Rule[PythonContext]):
     """``zero_grad()`` was removed, added, moved, or its ``set_to_none`` changed.
 
     PyTorch accumulates gradients: without ``zero_grad`` every step adds this batch's
@@ -115,7 +117,7 @@ class ZeroGradChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         base = _touched_events(ctx, "base", ("zero_grad",))
         head = _touched_events(ctx, "head", ("zero_grad",))
         pairs = pair(base, head, key=lambda e: "zero_grad",
@@ -131,6 +133,7 @@ class ZeroGradChanged(Rule):
                 yield self.report(ctx, _event_span(ctx, "head", new), f"{_callee(new)}() added",
                                   severity="information", after=_callee(new) + "()")
             else:
+                assert old is not None and new is not None  # pair() never returns (None, None)
                 before, after = _position(ctx, "base", old), _position(ctx, "head", new)
                 if before != after:
                     severity = "warning" if after == "between backward and step" else "information"
@@ -148,7 +151,7 @@ class ZeroGradChanged(Rule):
                                       base_line=_event_base_line(ctx, "base", old), severity="information")
 
 
-def _head_index(ctx, event: Event) -> int:
+def _head_index(ctx: PythonContext, event: Event) -> int:
     """The head logical line where a removed base event stood (for looking at its region)."""
     if not ctx.head.logical:
         return 0
@@ -164,7 +167,7 @@ def _callee(event: Event) -> str:
     return event.call.callee.replace("(...)", "()")
 
 
-class BackwardOrStepChanged(Rule):
+class BackwardOrStepChanged(Rule[PythonContext]):
     """``backward()`` or the optimizer step was added, removed, or moved into or out of a loop.
 
     Moving ``backward()`` into a micro-step loop while ``step()`` stays outside turns the
@@ -201,14 +204,14 @@ class BackwardOrStepChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         for kinds, noun in ((_BACKWARDS, "backward"), (_STEPS, "step")):
             base = _touched_events(ctx, "base", kinds)
             head = _touched_events(ctx, "head", kinds)
             pairs = pair(base, head, key=lambda e: e.kind,
                          same=lambda b, h: len(loops(ctx.base, b.index)) == len(loops(ctx.head, h.index)))
-            unpaired_base = [b for b, h in pairs if h is None]
-            unpaired_head = [h for b, h in pairs if b is None]
+            unpaired_base = [b for b, h in pairs if h is None and b is not None]
+            unpaired_head = [h for b, h in pairs if b is None and h is not None]
             # plain -> scaled (or back): a reroute through the GradScaler, reported once each
             for old, new in list(zip(unpaired_base, unpaired_head)):
                 if {old.kind, new.kind} in ({"backward", "scaled_backward"}, {"optimizer_step", "scaler_step"}):
@@ -238,9 +241,7 @@ class BackwardOrStepChanged(Rule):
                 yield self.report(ctx, _event_span(ctx, "base", old),
                                   f"{_callee(old)}() removed: {'no gradients are computed' if noun == 'backward' else 'parameters are never updated'}",
                                   base_line=_event_base_line(ctx, "base", old))
-            for old, new in pairs:
-                if old is None or new is None:
-                    continue
+            for old, new in [(b, h) for b, h in pairs if b is not None and h is not None]:
                 before, after = loops(ctx.base, old.index), loops(ctx.head, new.index)
                 if len(before) == len(after):
                     continue
@@ -253,7 +254,7 @@ class BackwardOrStepChanged(Rule):
 
 
 
-def _scaler_problems(ctx, side: str, where_index: int) -> dict[str, Event]:
+def _scaler_problems(ctx: PythonContext, side: str, where_index: int) -> dict[str, Event]:
     """problem -> the event it is reported on, for the region around ``where_index``."""
     region_events = _events_for(ctx, side, where_index)
     kinds = {e.kind for e in region_events}
@@ -268,7 +269,7 @@ def _scaler_problems(ctx, side: str, where_index: int) -> dict[str, Event]:
     return problems
 
 
-class GradScalerBypassed(Rule):
+class GradScalerBypassed(Rule[PythonContext]):
     """The loss is scaled (``scaler.scale(loss).backward()``) but the optimizer is stepped
     directly (``optimizer.step()`` instead of ``scaler.step(optimizer)``), or
     ``scaler.update()`` is missing.
@@ -311,7 +312,7 @@ class GradScalerBypassed(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         touched = ctx.head_regions
         if not touched:
             return
@@ -349,12 +350,12 @@ class GradScalerBypassed(Rule):
                                       "loss scale never adapts")
 
     @staticmethod
-    def _removed_lines_have_events(ctx) -> bool:
+    def _removed_lines_have_events(ctx: PythonContext) -> bool:
         return any(".step(" in line or ".update(" in line or "backward(" in line
                    for hunk in ctx.hunks for line in ctx.base.lines[hunk.base_start:hunk.base_end])
 
     @staticmethod
-    def _base_index(ctx, head_index: int) -> int | None:
+    def _base_index(ctx: PythonContext, head_index: int) -> int | None:
         ll = ctx.head.logical[head_index]
         for line in range(ll.start, ll.end):
             mapped = ctx.map.head_to_base(line)
@@ -370,14 +371,14 @@ class GradScalerBypassed(Rule):
         return None
 
     @staticmethod
-    def _scaler_name(ctx, where: range) -> str:
+    def _scaler_name(ctx: PythonContext, where: range) -> str:
         for event in events(ctx.head, where):
             if event.kind == "scaled_backward" and event.call.receiver:
                 return event.call.receiver[: -len(".scale(...)")]
         return "scaler"
 
     @staticmethod
-    def _fix(ctx, event: Event, span: Span, scaler: str, optimizer: str) -> Fix:
+    def _fix(ctx: PythonContext, event: Event, span: Span, scaler: str, optimizer: str) -> Fix:
         line_text = ctx.head.lines[span.line - 1]
         indent = line_text[: len(line_text) - len(line_text.lstrip())]
         newline = "\r\n" if line_text.endswith("\r\n") else "\n"
@@ -389,7 +390,7 @@ class GradScalerBypassed(Rule):
 _SCALER_METHODS = ("scale", "step", "update", "unscale_", "get_scale")
 
 
-class ScalerNeverCreated(Rule):
+class ScalerNeverCreated(Rule[PythonContext]):
     """A GradScaler is used (``scaler.scale(loss)``, ``scaler.step(...)``) but the file
     never creates it.
 
@@ -427,7 +428,7 @@ class ScalerNeverCreated(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         reported = set()
         view = ctx.head
         for index in ctx.touched_head:
@@ -538,7 +539,7 @@ class GradientClippingChanged(ValueRule, Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if not isinstance(ctx, PythonContext):
             return
@@ -578,7 +579,7 @@ class GradientClippingChanged(ValueRule, Rule):
         return f"{name} {value.code}" if value is not None else "default threshold"
 
     @staticmethod
-    def _clips_scaled(ctx, site) -> bool:
+    def _clips_scaled(ctx: PythonContext, site) -> bool:
         kinds = [e.kind for e in _events_for(ctx, "head", site.index)]
         return "scaled_backward" in kinds and "unscale" not in kinds
 
@@ -607,7 +608,7 @@ def _mode(call) -> str | None:
     return modes[0]
 
 
-class TrainEvalModeChanged(Rule):
+class TrainEvalModeChanged(Rule[PythonContext]):
     """``model.train()`` or ``model.eval()`` was added or removed.
 
     Dropout and batch normalization behave differently in the two modes. Without
@@ -651,7 +652,7 @@ class TrainEvalModeChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = pair_calls(ctx, _is_mode_switch,
                            key=lambda site: (_mode(site.call), site.call.receiver.rsplit(".", 1)[-1]))
         renames = ctx.renames
@@ -684,12 +685,12 @@ class TrainEvalModeChanged(Rule):
         return view.facts(enclosing).def_name if enclosing >= 0 else None
 
 
-def _grad_mode_sites(ctx, side: str) -> list:
+def _grad_mode_sites(ctx: PythonContext, side: str) -> list:
     """``with torch.no_grad():``, ``@torch.no_grad()`` and ``torch.set_grad_enabled(False)``."""
     return call_sites(ctx, side, lambda q, call, view: q in _GRAD_MODE)
 
 
-class GradModeChanged(Rule):
+class GradModeChanged(Rule[PythonContext]):
     """``torch.no_grad()`` / ``torch.inference_mode()`` was added or removed (as a ``with``
     block or a decorator).
 
@@ -722,13 +723,14 @@ class GradModeChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         pairs = pair(_grad_mode_sites(ctx, "base"), _grad_mode_sites(ctx, "head"),
                      key=lambda site: _GRAD_MODE[site.qualname], same=lambda b, h: True)
         for base, head in pairs:
             if base is not None and head is not None:
                 continue
             site = head or base
+            assert site is not None  # pair() never returns (None, None)
             view = ctx.view(site.side)
             name = _GRAD_MODE[site.qualname]
             decorated = _decorated_def(view, site.index)
@@ -749,7 +751,7 @@ class GradModeChanged(Rule):
                 text = f"{name} removed" + (f" from {where}()" if where else "")
                 if evaluating:
                     text += ": evaluation now builds the autograd graph"
-                yield self.report(ctx, site_span(ctx, base), text, base_line=base_line(ctx, base),
+                yield self.report(ctx, site_span(ctx, site), text, base_line=base_line(ctx, base),
                                   severity="warning" if evaluating else "information")
 
 
@@ -779,7 +781,7 @@ def _divides_by_accumulation(value) -> str | None:
     return None
 
 
-class AccumulationLossScalingChanged(Rule):
+class AccumulationLossScalingChanged(Rule[PythonContext]):
     """The division of the loss by the number of accumulation steps was added or removed.
 
     With gradient accumulation, ``backward`` sums gradients over micro-batches; dividing
@@ -811,7 +813,7 @@ class AccumulationLossScalingChanged(Rule):
         ),
     )
 
-    def check(self, ctx):
+    def check(self, ctx: PythonContext) -> Iterator[Finding]:
         for side, other in (("base", "head"), ("head", "base")):
             view = ctx.view(side)
             for index in ctx.touched(side):
@@ -841,7 +843,7 @@ class AccumulationLossScalingChanged(Rule):
                 return name
         return None
 
-    def _present(self, ctx, side: str, target: str, divisor: str) -> bool:
+    def _present(self, ctx: PythonContext, side: str, target: str, divisor: str) -> bool:
         view = ctx.view(side)
         renames = ctx.renames
         divisor = renames.get(divisor, divisor) if side == "head" else divisor

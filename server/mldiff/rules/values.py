@@ -1,27 +1,35 @@
 """Rules that report changed values of some topics: the judgement over ``facts.value_changes``."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator
 
 from mldiff.analysis.values import contrast
-from mldiff.facts.context import PythonContext
+from mldiff.facts.context import Context, PythonContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.pairing import inside_swapped_call
 from mldiff.facts.sites import CallSite
 from mldiff.facts.value_changes import value_changes
+from mldiff.findings import Finding
+
+if TYPE_CHECKING:  # a mixin: the rule classes list ``Rule`` after it, which gives code, family, report()
+    from mldiff.rules.base import Rule
+    _Mixin = Rule[Context]
+else:
+    _Mixin = object
 
 VALUE_FILE_KINDS = ("python", "yaml", "json", "toml", "notebook")
 
 
-class ValueRule:
+class ValueRule(_Mixin):
     """Mixin for rules that report changed values of some topics (see ``value_changes``).
 
     Subclasses set ``topics`` and, if they like, ``subject_prefix`` (e.g. "learning rate")."""
 
-    topics: tuple[str, ...] = ()
-    file_kinds = VALUE_FILE_KINDS
-    severity_by_topic: dict[str, str] = {}
+    topics: ClassVar[tuple[str, ...]] = ()
+    file_kinds: ClassVar[tuple[str, ...]] = VALUE_FILE_KINDS
+    severity_by_topic: ClassVar[dict[str, str]] = {}
 
-    def selected(self, ctx) -> list[ValueChange]:
+    def selected(self, ctx: Context) -> list[ValueChange]:
         """The value changes this rule reports."""
         return [value_change for value_change in value_changes(ctx)
                 if value_change.family == self.family and value_change.topic in self.topics
@@ -36,11 +44,11 @@ class ValueRule:
         """What must differ for a pair to be a swap (the class, by default)."""
         return site.qualname
 
-    def _in_swap(self, ctx, value_change: ValueChange) -> bool:
+    def _in_swap(self, ctx: Context, value_change: ValueChange) -> bool:
         return isinstance(ctx, PythonContext) and value_change.kind == "argument" and \
             inside_swapped_call(ctx, value_change.span, self.swaps, self.swap_kind)
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         for value_change in self.selected(ctx):
             yield self.report(
                 ctx, value_change.span, self.message_for(ctx, value_change),
@@ -51,15 +59,15 @@ class ValueRule:
                 severity=self.severity_for(ctx, value_change),
             )
 
-    def severity_for(self, ctx, value_change: ValueChange) -> str | None:
+    def severity_for(self, ctx: Context, value_change: ValueChange) -> str | None:
         """None: the rule's own severity."""
         return self.severity_by_topic.get(value_change.topic)
 
-    def accepts(self, ctx, value_change: ValueChange) -> bool:
+    def accepts(self, ctx: Context, value_change: ValueChange) -> bool:
         """A further filter for subclasses that share a topic with a structural check."""
         return True
 
-    def message_for(self, ctx, value_change: ValueChange) -> str:
+    def message_for(self, ctx: Context, value_change: ValueChange) -> str:
         """The message; subclasses that need the change itself (e.g. to say where a setting
         is read) override this, the rest override ``message``."""
         return self.message(value_change)
@@ -76,10 +84,10 @@ class SettingRule(ValueRule):
     differ, and says which ``if`` a changed setting decides when it feeds no call (``compile =
     True`` ... ``if compile:``)."""
 
-    def structural(self, ctx: PythonContext):
+    def structural(self, ctx: PythonContext) -> Iterable[Finding]:
         return ()
 
-    def check(self, ctx):
+    def check(self, ctx: Context) -> Iterator[Finding]:
         yield from super().check(ctx)
         if isinstance(ctx, PythonContext):
             yield from self.structural(ctx)
@@ -91,7 +99,7 @@ class SettingRule(ValueRule):
         before, after = contrast(old.code, new.code)
         return f"{value_change.subject} {before} -> {after}{value_change.flow}"
 
-    def message_for(self, ctx, value_change: ValueChange) -> str:
+    def message_for(self, ctx: Context, value_change: ValueChange) -> str:
         text = self.message(value_change)
         if isinstance(ctx, PythonContext) and value_change.kind == "binding" and not value_change.flow \
                 and value_change.new is not None:

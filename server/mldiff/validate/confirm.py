@@ -169,11 +169,11 @@ class Confirmer:
         reason = observables.not_observable(finding.code, finding.family)
         if reason:
             return make(NOT_OBSERVED, None, None, reason)
-        removal = finding.after is None and finding.before is not None and finding.base_line is not None
-        if removal:
+        base_line = finding.base_line
+        removal = finding.after is None and finding.before is not None and base_line is not None
+        if removal and base_line is not None:
             span = finding.span.end_line - finding.span.line
-            state, first = self.base_lines.state(finding.path, list(range(finding.base_line,
-                                                                            finding.base_line + span + 1)))
+            state, first = self.base_lines.state(finding.path, list(range(base_line, base_line + span + 1)))
             where = f"base line {finding.base_line}"
         else:
             state, first = self.change_lines.state(finding.path, list(range(finding.line, finding.span.end_line + 1)))

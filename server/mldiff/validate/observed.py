@@ -67,6 +67,11 @@ def frozen(value: Any) -> Any:
     return rounded(value, 10) if isinstance(value, float) else value
 
 
+def _group_value(index: int, key: str) -> Callable[[Any], Any]:
+    """Picks ``key`` of param group ``index`` from one step's groups (None where it has fewer)."""
+    return lambda groups: frozen(groups[index].get(key)) if index < len(groups) else None
+
+
 def _runs(series: list[list[Any]] | None, pick: Callable[[Any], Any]) -> list[list[Any]]:
     """A series of one part of each value, merged again where that part does not change."""
     merged: list[list[Any]] = []
@@ -114,8 +119,7 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
                             f"({', '.join(str(g.get('params')) + ' tensors' for g in groups)})")
         values = optimizer.get("values") or []
         for key in ("lr", "weight_decay", "momentum", "betas", "eps"):
-            per_group = [_runs(values, lambda v, i=i: frozen(v[i].get(key)) if i < len(v) else None)
-                         for i in range(len(groups))]
+            per_group = [_runs(values, _group_value(i, key)) for i in range(len(groups))]
             if not any(run_[2] is not None for runs in per_group for run_ in runs):
                 continue
             shown = per_group[0]
@@ -241,15 +245,15 @@ def observe(run: dict[str, Any]) -> dict[str, Observation]:
     for key, name, what in (("train_mode", "loop.train_mode", "mode of the model in each step's forward"),
                             ("zero_grad_calls", "loop.zero_grad", "zero_grad calls per step"),
                             ("clipping", "loop.clipping", "gradient clipping")):
-        series = facts.get(key)
-        if series:
+        recorded: list[list[Any]] | None = facts.get(key)
+        if recorded:
             def show(value: Any, key: str = key) -> str:
                 if key == "train_mode":
                     return "train" if value else "eval" if value is not None else "?"
                 if key == "clipping":
                     return "none" if value is None else f"{value['function']}({number(value['limit'])})"
                 return str(value)
-            out[name] = Observation(frozen(series), runs_text(series, show), f"{what}, {span_of(series)}")
+            out[name] = Observation(frozen(recorded), runs_text(recorded, show), f"{what}, {span_of(recorded)}")
     norms = (facts.get("grad_norm") or {}).get("values") or []
     if norms and norms[0][0] == 1 and norms[0][1] is not None:
         every = (facts.get("grad_norm") or {}).get("every", 1)

@@ -156,7 +156,7 @@ class Probe:
         try:
             from torch.utils.data.dataloader import _BaseDataLoaderIter
         except ImportError:  # pragma: no cover - very old torch
-            _BaseDataLoaderIter = None
+            _BaseDataLoaderIter = None  # type: ignore[misc, assignment]
         if _BaseDataLoaderIter is not None:
             self._patch(_BaseDataLoaderIter, "__next__", self._wrap_next(_BaseDataLoaderIter.__next__))
 
@@ -602,8 +602,10 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def _write(result: dict[str, Any], out: str | None) -> None:
     text = json.dumps(result, indent=1, sort_keys=True)
     if out is None:
-        sys.__stdout__.write(text + "\n")
-        sys.__stdout__.flush()
+        stdout = sys.__stdout__
+        assert stdout is not None  # the probe runs with a stdout: mldiff's pipe, or a terminal
+        stdout.write(text + "\n")
+        stdout.flush()
         return
     temporary = f"{out}.{os.getpid()}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:

@@ -247,9 +247,7 @@ class RunFacts:
                         facts._error("loss", exc)
             return original(*args, **kwargs)
 
-        loss.__wrapped__ = original
-        loss.__doc__ = original.__doc__
-        return loss
+        return _wrapping(loss, original, doc=True)
 
     def _first_loss(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """The step's first loss call: its function, settings, batch (leading dimension) and dtype.
@@ -277,9 +275,7 @@ class RunFacts:
             facts._step_zero_grad += 1
             return original(*args, **kwargs)
 
-        zero_grad.__wrapped__ = original
-        zero_grad.__doc__ = original.__doc__
-        return zero_grad
+        return _wrapping(zero_grad, original, doc=True)
 
     def _wrap_clip(self, name: str, original: Any) -> Any:
         facts = self
@@ -301,9 +297,7 @@ class RunFacts:
                     facts._error("clipping", exc)
             return result
 
-        clip.__wrapped__ = original
-        clip.__doc__ = original.__doc__
-        return clip
+        return _wrapping(clip, original, doc=True)
 
     def _wrap_scheduler(self, original: Any) -> Any:
         facts = self
@@ -315,8 +309,7 @@ class RunFacts:
                 entry["at_steps"].append(facts._steps_done)
             return original(scheduler, *args, **kwargs)
 
-        step.__wrapped__ = original
-        return step
+        return _wrapping(step, original)
 
     def _wrap_seed(self, label: str, original: Any) -> Any:
         facts = self
@@ -331,9 +324,7 @@ class RunFacts:
             finally:
                 facts._seeding = False
 
-        seed.__wrapped__ = original
-        seed.__doc__ = original.__doc__
-        return seed
+        return _wrapping(seed, original, doc=True)
 
     def _wrap_compile(self, original: Any) -> Any:
         facts = self
@@ -351,9 +342,7 @@ class RunFacts:
                     "at_step": facts._steps_done})
             return original(*args, **kwargs)
 
-        compile.__wrapped__ = original
-        compile.__doc__ = original.__doc__
-        return compile
+        return _wrapping(compile, original, doc=True)
 
     def _wrap_dropout(self, name: str, original: Any) -> Any:
         facts = self
@@ -365,8 +354,7 @@ class RunFacts:
             facts.dropout_calls[key] = facts.dropout_calls.get(key, 0) + 1
             return original(*args, **kwargs)
 
-        dropout.__wrapped__ = original
-        return dropout
+        return _wrapping(dropout, original)
 
     def _wrap_attention(self, original: Any) -> Any:
         facts = self
@@ -377,8 +365,7 @@ class RunFacts:
             facts.dropout_calls[key] = facts.dropout_calls.get(key, 0) + 1
             return original(*args, **kwargs)
 
-        attention.__wrapped__ = original
-        return attention
+        return _wrapping(attention, original)
 
     # -- hooks the probe calls ----------------------------------------------------------------
     def on_forward(self, module: Any, args: Any) -> None:
@@ -496,7 +483,7 @@ class RunFacts:
         self._end_step_one()
         torch = self.torch
         self.optimizer_class = _name(type(optimizer))
-        optimized = set()
+        optimized: set[int] = set()
         for group in optimizer.param_groups:
             params = list(group.get("params", []))
             optimized.update(id(p) for p in params)
@@ -544,7 +531,7 @@ class RunFacts:
             model = inner
         if any(base.__name__ == "FSDPModule" for base in type(model).__mro__):
             wrappers.append("fully_shard")
-        names = {}
+        names: dict[int, str] = {}
         for name, module in root.named_modules():
             names.setdefault(id(module), name)
         inner_prefix = ""
@@ -557,7 +544,9 @@ class RunFacts:
         parameters = list(model.parameters())
         self._param_names = {id(parameter): name for name, parameter in model.named_parameters()}
         structure = hashlib.sha256()
-        dropout, norms, in_eval = [], [], []
+        dropout: list[Any] = []
+        norms: list[Any] = []
+        in_eval: list[Any] = []
         count = 0
         for name, module in model.named_modules():
             count += 1
@@ -733,3 +722,12 @@ def _first_tensor(value: Any, tensor_type: type, depth: int = 0) -> Any:
 
 
 __all__ = ["RunFacts", "Series"]
+
+
+def _wrapping(wrapper: Any, original: Any, doc: bool = False) -> Any:
+    """``wrapper`` marked as standing for ``original`` (``inspect.unwrap`` and a second probe
+    find the real function), with its docstring where users see it."""
+    wrapper.__wrapped__ = original
+    if doc:
+        wrapper.__doc__ = original.__doc__
+    return wrapper

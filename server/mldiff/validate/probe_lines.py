@@ -20,7 +20,7 @@ import builtins
 import importlib.machinery
 import os
 import sys
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable, cast
 
 MARKER = "__mldiff_line__"
 
@@ -51,6 +51,10 @@ def _header_end(node: ast.stmt) -> int:
     return node.end_lineno or node.lineno
 
 
+def _is_future_import(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__"
+
+
 def _blocks(node: ast.stmt) -> list[list[ast.stmt]]:
     """The statement lists nested in ``node``, in source order."""
     blocks: list[list[ast.stmt]] = []
@@ -77,13 +81,13 @@ class _Marker:
     def _call(self, where: ast.stmt, lines: Iterable[int]) -> ast.stmt:
         covered = tuple(sorted(lines))
         self.marked.update(covered)
-        position = {"lineno": where.lineno, "col_offset": where.col_offset,
+        position: dict[str, Any] = {"lineno": where.lineno, "col_offset": where.col_offset,
                     "end_lineno": where.lineno, "end_col_offset": where.col_offset}
         return ast.Expr(ast.Call(ast.Name(MARKER, ast.Load(), **position),
-                                 [ast.Constant(self.file_index, **position), ast.Constant(covered, **position)],
+                                 [ast.Constant(self.file_index, **position), ast.Constant(cast(Any, covered), **position)],
                                  [], **position), **position)
 
-    def body(self, statements: list[ast.stmt], leading: set[int] = frozenset(), module: bool = False) -> list[ast.stmt]:
+    def body(self, statements: list[ast.stmt], leading: AbstractSet[int] = frozenset(), module: bool = False) -> list[ast.stmt]:
         """``statements`` with markers; ``leading`` lines (an ``else:`` or ``except X:`` header
         above this block) are marked at its start."""
         out: list[ast.stmt] = []
@@ -93,8 +97,7 @@ class _Marker:
         while start < len(statements) and (
                 (start == 0 and isinstance(statements[0], ast.Expr) and isinstance(statements[0].value, ast.Constant)
                  and isinstance(statements[0].value.value, str))
-                or (module and isinstance(statements[start], ast.ImportFrom)
-                    and statements[start].module == "__future__")):
+                or (module and _is_future_import(statements[start]))):
             out.append(statements[start])
             start += 1
         for index in range(start, len(statements)):
@@ -239,7 +242,7 @@ class _MarkingFinder:
                 spec = finder.find_spec(fullname, path, target)
                 if spec is None:
                     continue
-                if (self._marks.wants(spec.origin) and spec.origin.endswith(".py")
+                if (spec.origin is not None and self._marks.wants(spec.origin) and spec.origin.endswith(".py")
                         and isinstance(spec.loader, importlib.machinery.SourceFileLoader)):
                     spec.loader = _MarkingLoader(fullname, spec.origin, self._marks)
                     spec.cached = None

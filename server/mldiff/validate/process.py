@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from mldiff.errors import MldiffError
 
@@ -38,7 +38,7 @@ class Outcome:
     node: str | None = None
 
 
-def kill_group(process: subprocess.Popen, grace: float = 3.0) -> None:
+def kill_group(process: subprocess.Popen[Any], grace: float = 3.0) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:

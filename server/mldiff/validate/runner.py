@@ -21,6 +21,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Mapping
 
 from mldiff.errors import MldiffError
 from mldiff.validate.command import SlurmConfig
@@ -49,7 +50,8 @@ class Runner:
 
     @property
     def gpu_expected_by_image(self) -> bool:
-        return bool(self.image) and any(word in self.image.lower() for word in _GPU_IMAGE_WORDS)
+        image = self.image or ""
+        return bool(image) and any(word in image.lower() for word in _GPU_IMAGE_WORDS)
 
     def path(self, host_path: Path) -> str:
         """``host_path`` as the command sees it."""
@@ -81,7 +83,7 @@ class Runner:
         return [*self.tool, "exec", "-i", "-w", cwd, *env_flags, str(self.name), *command]
 
 
-def inside_container(environ: dict[str, str] | None = None, dockerenv: str = "/.dockerenv") -> bool:
+def inside_container(environ: Mapping[str, str] | None = None, dockerenv: str = "/.dockerenv") -> bool:
     environ = os.environ if environ is None else environ
     return any(environ.get(name) for name in CONTAINER_MARKERS) or os.path.exists(dockerenv)
 

@@ -2,6 +2,7 @@
 compare, confirm each finding against what the runs observed, store."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -126,11 +127,15 @@ def _findings(root: Path, base_commit: str) -> tuple[list[Finding], str | None]:
         return [], f"the static analysis failed, so nothing is confirmed: {type(exc).__name__}: {exc}"
 
 
+def _slurm_started(slurm: Any, side: str, started: Any) -> None:
+    slurm.started(side, started.job_id, started.node)
+
+
 def _ranges(lines: set[int]) -> str:
     ordered = sorted(lines)
     parts: list[str] = []
     start = previous = ordered[0]
-    for line in ordered[1:] + [None]:  # type: ignore[list-item]
+    for line in [*ordered[1:], None]:
         if line is not None and line == previous + 1:
             previous = line
             continue
@@ -309,11 +314,10 @@ def run_validation(root: Path | str, base: str | None = None, steps: int | None 
                 outcome = process.run(
                     full_argv, cwd=str(cwd if chosen.kind in ("local", "slurm") else root), env=env,
                     timeout=timeout, cancel=cancel,
-                    on_step=lambda step, total, side=side: report(side, step, total),
+                    on_step=functools.partial(report, side),
                     start_timeout=slurm.config.queue_timeout if slurm is not None else None,
-                    on_stop=(lambda side=side: slurm.cancel(side)) if slurm is not None else None,
-                    on_start=(lambda started, side=side: slurm.started(side, started.job_id, started.node))
-                    if slurm is not None else None)
+                    on_stop=functools.partial(slurm.cancel, side) if slurm is not None else None,
+                    on_start=functools.partial(_slurm_started, slurm, side) if slurm is not None else None)
                 if slurm is not None and outcome.job_id:
                     slurm.started(side, outcome.job_id, outcome.node)
                 if outcome.cancelled:

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from mldiff.errors import GitError
 from mldiff.validate.gitcmd import git
@@ -36,7 +36,7 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def _alive(owner: dict) -> bool:
+def _alive(owner: dict[str, Any]) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
