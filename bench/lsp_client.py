@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def server_env() -> dict[str, str]:
-    """This checkout's ``server/`` first on the path, as the tests do."""
-    env = dict(os.environ)
+    """This checkout's ``server/`` first on the path, as the tests do, and its bytecode cached
+    (under the temp dir) even where PYTHONDONTWRITEBYTECODE is set: an installed server has
+    its .pyc files, and compiling every module at each start would be measured instead."""
+    import tempfile
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "server"), env.get("PYTHONPATH", "")]))
+    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(tempfile.gettempdir(), "mldiff-bench-pycache"))
     return env
 
 

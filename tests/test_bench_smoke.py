@@ -62,8 +62,14 @@ def test_lsp_latency() -> None:
 
 
 def test_lsp_startup() -> None:
-    out = bench("bench/lsp_startup.py", "--runs", "1")
+    out = bench("bench/lsp_startup.py", "--runs", "1", "--large-file", str(FIXTURES / "tiny-train" / "train.py"))
     assert "bare pygls" in out and "mldiff serve" in out
+    assert "first diagnostics of train.py" in out and "didOpen" in out and "spawn" in out
+
+
+def test_cli_startup() -> None:
+    out = bench("bench/cli_startup.py", "--runs", "1")
+    assert 'python -c "import libcst"' in out and "mldiff check (one file)" in out and "wall x libcst" in out
 
 
 def test_lsp_load() -> None:

@@ -50,7 +50,7 @@ export type ServerSettings = {
   include?: string[];
   exclude?: string[];
   diagnosticMode?: string;
-  debounceMs?: number;
+  debounceMs?: number | "auto";
   maxFileBytes?: number;
   validate?: { command?: string; steps?: number; runner?: string; timeout?: number };
 };

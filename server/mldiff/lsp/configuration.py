@@ -59,6 +59,9 @@ def register(server) -> None:
         ls.push = not uses_pull(params.capabilities, ls.options.diagnostic_mode)
         if not ls.push:
             diagnostics.register_pull(ls)
+        # The engine's imports (libcst, the rules) start now, while the answer travels and the
+        # client sends its first didOpen: that analysis would wait for them anyway.
+        ls.scheduler.submit(ls.analyzer.warm_up)
         if get_capability(params.capabilities, "workspace.configuration", False):
             # Documents opened before the settings arrive wait for them (not longer than this).
             ls.hold_analysis()
@@ -66,7 +69,6 @@ def register(server) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls, params: types.InitializedParams) -> None:
-        ls.scheduler.submit(ls.analyzer.warm_up)
         if not get_capability(ls.client_capabilities, "workspace.configuration", False):
             return
         try:

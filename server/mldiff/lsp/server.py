@@ -134,7 +134,7 @@ class MldiffServer(LanguageServer):
             self._held.add(uri)
             return
         if delay_s is None:
-            delay_s = self.options.debounce_ms / 1000
+            delay_s = self.scheduler.delay_s(uri, self.options.debounce_ms)
         self.scheduler.schedule(uri, delay_s, reason)
 
     def recheck_all(self, reason: str = GIT, delay_s: float = 0.05) -> None:

@@ -20,11 +20,17 @@ ENGINE_KEYS = ("base", "select", "ignore", "severity", "include", "exclude", "va
 DIAGNOSTIC_MODES = ("auto", "push", "pull")
 
 
+AUTO = "auto"
+
+
 @dataclass(frozen=True)
 class ServerOptions:
-    """Settings only the server reads (``mldiff.debounceMs`` and friends)."""
+    """Settings only the server reads (``mldiff.debounceMs`` and friends).
 
-    debounce_ms: int = 30
+    ``debounce_ms`` None is ``"auto"``: the delay follows the document's last analysis
+    time (``lsp.scheduler.auto_delay_s``); a number fixes it for every document."""
+
+    debounce_ms: int | None = None
     max_file_chars: int = 1_000_000
     diagnostic_mode: str = "auto"
 
@@ -99,13 +105,13 @@ class SettingsState:
     def options(self) -> ServerOptions:
         table = self.editor_table()
         defaults = ServerOptions()
-        debounce = _number(table.get("debounceMs"), defaults.debounce_ms, "debounceMs", self._report)
+        debounce = _debounce(table.get("debounceMs"), self._report)
         limit = _number(table.get("maxFileBytes"), defaults.max_file_chars, "maxFileBytes", self._report)
         mode = table.get("diagnosticMode", defaults.diagnostic_mode)
         if mode not in DIAGNOSTIC_MODES:
             self._report(f"mldiff.diagnosticMode must be one of {', '.join(DIAGNOSTIC_MODES)}, not {mode!r}")
             mode = defaults.diagnostic_mode
-        return ServerOptions(max(0, int(debounce)), max(1, int(limit)), mode)
+        return ServerOptions(debounce, max(1, int(limit)), mode)
 
     # -- one file ---------------------------------------------------------------------------
     def settings_for(self, repo_root: str | None, uri: str | None = None) -> Settings:
@@ -149,6 +155,16 @@ def _stamp(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_mtime_ns, stat.st_size
+
+
+def _debounce(value: Any, report: Callable[[str], None]) -> int | None:
+    """``"auto"`` (or unset) -> None; a number of milliseconds -> that many (at least 0)."""
+    if value is None or value == AUTO:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        report(f"mldiff.debounceMs must be \"auto\" or a number of milliseconds, not {value!r}")
+        return None
+    return max(0, int(value))
 
 
 def _number(value: Any, default: int, name: str, report: Callable[[str], None]) -> int:
