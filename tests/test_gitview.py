@@ -433,31 +433,3 @@ def test_unmerged_index_entry_is_skipped(repo):
     assert staged["train.py"].unmerged and "unmerged" in staged["train.py"].skip_reason
     worktree = by_path(view.changed_files(base))
     assert "<<<<<<<" in view.read_head(worktree["train.py"])
-
-
-# -- the cat-file readers --------------------------------------------------------------------------
-def test_blobs_come_from_persistent_cat_file_readers_without_gitpython(repo):
-    """Blob texts, many in a row through the same processes; a missing object is a GitError
-    that names it; GitPython (a tenth of a second or more to import) is not loaded."""
-    import subprocess
-    import sys
-    repo.write("a.py", "lr = 0.1\n")
-    repo.write("b.py", "x = 'é'\n" * 3)
-    sha = repo.commit("texts")
-    script = (
-        "import sys\n"
-        "from mldiff.gitview import RepoView\n"
-        "from mldiff.errors import GitError\n"
-        f"view = RepoView.discover({str(repo.path)!r})\n"
-        f"texts = [view.blob_text({sha!r}, p) for p in ('a.py', 'b.py', 'a.py', 'b.py')]\n"
-        "print(texts == ['lr = 0.1\\n', \"x = 'é'\\n\" * 3] * 2)\n"
-        "try:\n"
-        "    view._blob_text_by_id('0' * 39 + '1', 'gone.py')\n"
-        "except GitError as exc:\n"
-        "    print('missing' in str(exc) and 'gone.py' in str(exc))\n"
-        "view.close()\n"
-        "print('git' not in sys.modules)\n")
-    with unchanged(repo.path):
-        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "server")})
-    assert out.stdout.split() == ["True", "True", "True"], out.stderr

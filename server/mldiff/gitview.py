@@ -4,7 +4,7 @@ Read-only by construction. Every git process runs with ``GIT_OPTIONAL_LOCKS=0`` 
 even ``git diff`` never refreshes the index), literal pathspecs, user paths after
 ``--`` and revisions verified with ``rev-parse --verify --end-of-options`` first, so a
 file named ``--output=x`` or a base like ``--upload-pack=...`` stays data. Blob
-contents come through persistent ``cat-file`` readers (``mldiff.catfile``) and are cached by
+contents come through GitPython's persistent ``cat-file`` reader and are cached by
 blob id, so the language server re-reads a base only when it really changed.
 
 Heads: ``"worktree"`` (tracked changes plus untracked files git does not ignore),
@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence, cast
 
-from mldiff.catfile import CatFile
 from mldiff.config import INDEX, WORKTREE
 from mldiff.errors import GitError, NoCommitsYet
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
 
 if TYPE_CHECKING:
     from io import BufferedReader
+
+    from git.cmd import Git
 
 MAX_FILE_BYTES = 5_000_000  # matches mldiff.engine.MAX_BYTES: larger files get a note
 MAX_NOTEBOOK_BYTES = 100_000_000  # matches mldiff.analysis.filekinds: a notebook's outputs are not read
@@ -123,7 +124,7 @@ class RepoView:
         self._env = _repo_env(self.git_dir, self.root, self.common_dir)
         self._cwd = str(self.root or self.git_dir)
         self._lock = threading.Lock()           # cat-file is one process: one reader at a time
-        self._reader: CatFile | None = None     # created on first blob read
+        self._reader: Git | None = None         # GitPython Git, created on first blob read
         self._texts: OrderedDict[str, str] = OrderedDict()
         self._text_chars = 0
         self._entries: dict[tuple[str, str], tuple[str, str] | None] = {}
@@ -385,7 +386,7 @@ class RepoView:
             for blob_id in (change.base_blob, change.head_blob):
                 if blob_id:
                     try:
-                        sizes.append(self._object_reader().header(blob_id)[2])
+                        sizes.append(self._object_reader().get_object_header(blob_id)[2])
                     except ValueError:
                         pass
         if change.head == WORKTREE and change.status != "deleted":
@@ -471,10 +472,10 @@ class RepoView:
                 return cached
             reader = self._object_reader()
             try:
-                _, kind, size = reader.header(blob_id)
+                _, kind, size = reader.get_object_header(blob_id)
                 if size > self._limit(path):
                     raise FileTooLarge(path, size, self._limit(path))
-                _, kind, size, data = reader.data(blob_id)
+                _, kind, size, data = reader.get_object_data(blob_id)
             except ValueError:
                 raise GitError(f"{path}: object {blob_id[:12]} is missing from this repository "
                                f"(a partial or damaged clone?)") from None
@@ -499,16 +500,20 @@ class RepoView:
             _, old = self._texts.popitem(last=False)
             self._text_chars -= len(old)
 
-    def _object_reader(self) -> CatFile:
+    def _object_reader(self) -> Git:
         if self._reader is None:
-            self._reader = CatFile([self._git_exe, *_GIT_OPTIONS], self._cwd, self._env)
+            os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # we report a missing git ourselves
+            from git.cmd import Git
+            reader = Git(self._cwd)
+            reader.update_environment(**{k: v for k, v in self._env.items() if os.environ.get(k) != v})
+            self._reader = reader
         return self._reader
 
     def close(self) -> None:
         """Stop the persistent ``cat-file`` processes (they also stop with the process)."""
         with self._lock:
             if self._reader is not None:
-                self._reader.close()
+                self._reader.clear_cache()
                 self._reader = None
 
     # -- change detection for long-lived callers ----------------------------------------

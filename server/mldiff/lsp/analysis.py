@@ -68,9 +68,13 @@ class Analyzer:
 
     def warm_up(self) -> None:
         """Import what the first analysis needs while the user is still opening files."""
-        import mldiff.gitview  # noqa: F401
         from mldiff.engine import rule_instances
+        import mldiff.gitview  # noqa: F401
         rule_instances()
+        try:
+            import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
+        except ImportError:  # GitPython refuses to import without git: each file says so once
+            pass
 
     def forget(self, uri: str) -> None:
         self._good.pop(uri, None)

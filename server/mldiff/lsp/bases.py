@@ -1,7 +1,7 @@
 """The base side of an open file: which repository, which revision, which text.
 
-Everything here runs on the analysis worker thread (git processes never block
-the event loop). Repositories are found once per directory (the innermost
+Everything here runs on the analysis worker thread (GitPython and git processes
+never block the event loop). Repositories are found once per directory (the innermost
 one, so files in submodules and nested repositories use their own); a base revision is
 resolved again only when the repository's ``state_token()`` changed (a commit,
 checkout, reset, fetch or ``git add`` outside the editor); blob texts are cached by the
