@@ -181,27 +181,24 @@ def _analyse_all(view: RepoView, work: list[FileChange], settings: Settings, pro
         yield file_result, read
 
 
-def analyse_many(view: RepoView, work: Sequence[FileChange], settings: Settings, jobs: int | None = None, *,
-                 in_order: bool = False) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+def analyse_many(view: RepoView, work: Sequence[FileChange], settings: Settings,
+                 jobs: int | None = None) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
     """``(index into work, (result, read))`` for every change: serially for a few files, else
     in one worker process per core (``jobs``: at most that many). Results come as they
-    finish, largest files started first, unless ``in_order`` (for callers that print
-    as they go, such as ``mldiff log``)."""
+    finish, largest files started first (``mldiff log`` uses ``Analyser`` instead)."""
     workers = min(jobs or _cpu_count(), len(work))
     if workers <= 1 or len(work) <= PARALLEL_MIN_FILES:
         for index, change in enumerate(work):
             yield index, _analyse(view, change, settings)
         return
-    order = list(range(len(work)))
-    if not in_order:
-        # Largest first: one big model file started last would leave the other cores idle.
-        sizes = [view.size_hint(change) for change in work]
-        order.sort(key=sizes.__getitem__, reverse=True)
-    yield from _in_pool(view, [(index, work[index]) for index in order], settings, workers, in_order)
+    # Largest first: one big model file started last would leave the other cores idle.
+    sizes = [view.size_hint(change) for change in work]
+    order = sorted(range(len(work)), key=sizes.__getitem__, reverse=True)
+    yield from _in_pool(view, [(index, work[index]) for index in order], settings, workers)
 
 
-def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Settings, workers: int,
-             in_order: bool) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Settings,
+             workers: int) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
     """Analyse in worker processes. ``spawn``: forking a process that holds git reader
     pipes (or an LSP server's threads) is not safe."""
     import multiprocessing
@@ -209,8 +206,7 @@ def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Sett
     args = (str(view.git_dir), str(view.root) if view.root else None, view.is_bare, str(view.common_dir),
             settings)
     with context.Pool(workers, initializer=_worker_start, initargs=args) as pool:
-        mapper = pool.imap if in_order else pool.imap_unordered
-        yield from mapper(_worker_analyse, items, chunksize=1)
+        yield from pool.imap_unordered(_worker_analyse, items, chunksize=1)
 
 
 class Analyser:
