@@ -117,7 +117,8 @@ def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[Fi
                 result.errors.append(FileError(change.path, f"{side} side: {exc.reason}"))
             return result, False
         except GitError as exc:
-            return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}")]), False
+            return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}",
+                                                             object_id=getattr(exc, "object_id", None))]), False
     try:
         return analyze(change.path, texts[0], texts[1], settings), True
     except Exception as exc:  # a bug in mldiff must not hide the other files' findings
@@ -180,27 +181,24 @@ def _analyse_all(view: RepoView, work: list[FileChange], settings: Settings, pro
         yield file_result, read
 
 
-def analyse_many(view: RepoView, work: Sequence[FileChange], settings: Settings, jobs: int | None = None, *,
-                 in_order: bool = False) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+def analyse_many(view: RepoView, work: Sequence[FileChange], settings: Settings,
+                 jobs: int | None = None) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
     """``(index into work, (result, read))`` for every change: serially for a few files, else
     in one worker process per core (``jobs``: at most that many). Results come as they
-    finish, largest files started first, unless ``in_order`` (for callers that print
-    as they go, such as ``mldiff log``)."""
+    finish, largest files started first (``mldiff log`` uses ``Analyser`` instead)."""
     workers = min(jobs or _cpu_count(), len(work))
     if workers <= 1 or len(work) <= PARALLEL_MIN_FILES:
         for index, change in enumerate(work):
             yield index, _analyse(view, change, settings)
         return
-    order = list(range(len(work)))
-    if not in_order:
-        # Largest first: one big model file started last would leave the other cores idle.
-        sizes = [view.size_hint(change) for change in work]
-        order.sort(key=sizes.__getitem__, reverse=True)
-    yield from _in_pool(view, [(index, work[index]) for index in order], settings, workers, in_order)
+    # Largest first: one big model file started last would leave the other cores idle.
+    sizes = [view.size_hint(change) for change in work]
+    order = sorted(range(len(work)), key=sizes.__getitem__, reverse=True)
+    yield from _in_pool(view, [(index, work[index]) for index in order], settings, workers)
 
 
-def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Settings, workers: int,
-             in_order: bool) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
+def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Settings,
+             workers: int) -> Iterator[tuple[int, tuple[FileResult, bool]]]:
     """Analyse in worker processes. ``spawn``: forking a process that holds git reader
     pipes (or an LSP server's threads) is not safe."""
     import multiprocessing
@@ -208,8 +206,40 @@ def _in_pool(view: RepoView, items: list[tuple[int, FileChange]], settings: Sett
     args = (str(view.git_dir), str(view.root) if view.root else None, view.is_bare, str(view.common_dir),
             settings)
     with context.Pool(workers, initializer=_worker_start, initargs=args) as pool:
-        mapper = pool.imap if in_order else pool.imap_unordered
-        yield from mapper(_worker_analyse, items, chunksize=1)
+        yield from pool.imap_unordered(_worker_analyse, items, chunksize=1)
+
+
+class Analyser:
+    """Analyses batches of changes for a long walk (``mldiff log``): in one worker process
+    per core (``jobs``: at most that many), started once and kept across batches, or in
+    this process. Each worker reads its own blobs, and a batch is a run of one file's
+    versions, so a worker re-uses the parse of the text one version shares with the next."""
+
+    def __init__(self, view: RepoView, settings: Settings, jobs: int | None = None) -> None:
+        self.view, self.settings = view, settings
+        self.workers = jobs or _cpu_count()
+        self._pool = None
+
+    def run(self, batches: list[list[FileChange]]) -> Iterator[tuple[int, list[tuple[FileResult, bool]]]]:
+        """``(index into batches, [(result, read), ...])`` as each batch finishes."""
+        if self._pool is None and (self.workers <= 1 or sum(map(len, batches)) <= PARALLEL_MIN_FILES):
+            for index, batch in enumerate(batches):
+                yield index, [_analyse(self.view, change, self.settings) for change in batch]
+            return
+        if self._pool is None:
+            import multiprocessing
+            view = self.view
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                self.workers, initializer=_worker_start,
+                initargs=(str(view.git_dir), str(view.root) if view.root else None, view.is_bare,
+                          str(view.common_dir), self.settings))
+        yield from self._pool.imap_unordered(_worker_analyse_batch, enumerate(batches), chunksize=1)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
 
 
 _worker: tuple[RepoView, Settings] | None = None
@@ -228,6 +258,13 @@ def _worker_analyse(item: tuple[int, FileChange]) -> tuple[int, tuple[FileResult
     view, settings = _worker
     index, change = item
     return index, _analyse(view, change, settings)
+
+
+def _worker_analyse_batch(item: tuple[int, list[FileChange]]) -> tuple[int, list[tuple[FileResult, bool]]]:
+    assert _worker is not None
+    view, settings = _worker
+    index, batch = item
+    return index, [_analyse(view, change, settings) for change in batch]
 
 
 def _cpu_count() -> int:

@@ -158,16 +158,19 @@ class FileError:
     path: str
     message: str
     line: int | None = None
+    object_id: str | None = None    # the object that could not be read, when that is the reason
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "message": self.message}
         if self.line is not None:
             out["line"] = self.line
+        if self.object_id is not None:
+            out["object"] = self.object_id
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FileError:
-        return cls(data["path"], data["message"], data.get("line"))
+        return cls(data["path"], data["message"], data.get("line"), data.get("object"))
 
 
 @dataclass

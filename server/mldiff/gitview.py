@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence, cast
 
 from mldiff.config import INDEX, WORKTREE
-from mldiff.errors import GitError, NoCommitsYet
+from mldiff.errors import GitError, MissingObject, NoCommitsYet
 from mldiff.textdecode import FileTooLarge, UnreadableFile, decode_source
 
 if TYPE_CHECKING:
@@ -477,8 +477,8 @@ class RepoView:
                     raise FileTooLarge(path, size, self._limit(path))
                 _, kind, size, data = reader.get_object_data(blob_id)
             except ValueError:
-                raise GitError(f"{path}: object {blob_id[:12]} is missing from this repository "
-                               f"(a partial or damaged clone?)") from None
+                raise MissingObject(f"{path}: object {blob_id} is missing from this repository "
+                                    f"(a partial or damaged clone?)", blob_id) from None
             text = decode_source(data, path)
             self._remember(blob_id, text)
             return text
@@ -542,13 +542,15 @@ class RepoView:
             raise GitError(_git_message(args, err))
         return out
 
-    def stream(self, *args: str, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    def stream(self, *args: str, input: bytes | None = None, chunk_size: int = 1 << 16) -> Iterator[bytes]:
         """Run git and yield its stdout in chunks as it comes (``git log`` over a long
         history), with the same environment and options as every other call; GitError
-        when it fails. Closing the generator early stops git."""
+        when it fails. ``input``: git's stdin (``--stdin`` revisions), else nothing.
+        Closing the generator early stops git."""
         try:
             process = subprocess.Popen([self._git_exe, *_GIT_OPTIONS, *args], cwd=self._cwd, env=self._env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
         except FileNotFoundError:
             raise GitError(NO_GIT) from None
         assert process.stdout is not None and process.stderr is not None
@@ -558,6 +560,8 @@ class RepoView:
         # Drained on the side, so a chatty stderr can never block git while we read stdout.
         drain = threading.Thread(target=lambda: stderr.append(errors.read()), daemon=True)
         drain.start()
+        if input is not None:
+            threading.Thread(target=_feed, args=(process.stdin, input), daemon=True).start()
         finished = False
         try:
             while data := stdout.read1(chunk_size):
@@ -599,6 +603,15 @@ class RepoView:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _feed(pipe, data: bytes) -> None:
+    """Write ``data`` to a process's stdin on the side (it may stop reading early)."""
+    try:
+        pipe.write(data)
+        pipe.close()
+    except OSError:
+        pass
+
+
 _FIXED_ENV = {
     "GIT_OPTIONAL_LOCKS": "0",       # never refresh or rewrite the index
     "GIT_LITERAL_PATHSPECS": "1",    # a path is a path: no globs, no :(magic)

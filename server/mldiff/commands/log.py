@@ -2,8 +2,10 @@
 
 Like ``git log --oneline``, one line per commit (short sha, author date, subject), and
 under it the ML-semantic findings that commit introduced against its first parent.
-Commits without findings are left out unless ``--all``. ``--format json`` prints JSON
-Lines: one object per commit. Exit status 0, or 2 on a usage or git error.
+Commits without findings are left out unless ``--all``; a commit with an object the
+repository cannot read (a partial or damaged clone) is always listed, with a note, and
+the walk goes on. ``--format json`` prints JSON Lines: one object per commit. Exit status
+0, or 2 on a usage or git error.
 """
 from __future__ import annotations
 
@@ -75,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
         stats = history.Stats()
         progress = _Progress(sys.stderr) if is_tty(sys.stderr) else None
         commits = history.walk(view, revisions, max_count=args.max_count, first_parent=not args.all_parents)
-        shown = findings = unreadable = 0
+        shown = findings = unreadable = damaged = 0
         color = use_color(sys.stdout)
         try:
             for item in history.commit_findings(view, commits, settings, wanted, cache, stats, progress=progress):
                 unreadable += len(item.errors)
-                if not (item.findings or args.show_all):
+                damaged += bool(item.unreadable)
+                if not (item.findings or item.unreadable or args.show_all):
                     continue
                 if progress:
                     progress.clear()
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         if unreadable:
             summary += (f"; {unreadable} {'file' if unreadable == 1 else 'files'} could not be analysed "
                         f"(--format json --all lists them)")
+        if damaged:
+            summary += (f"; {damaged} {'commit reads' if damaged == 1 else 'commits read'} objects missing from "
+                        f"this repository (listed with a note)")
         print(summary, file=sys.stderr)
     if args.stats:
         print(stats.line(), file=sys.stderr)
@@ -124,6 +130,9 @@ def _write_text(item, out, color: bool) -> None:
         message = " ".join(finding.message.split("\n"))
         out.write(f"    {finding.location()}: {finding.code} "
                   f"[{finding.family}] {message}\n")
+    for error in item.unreadable:
+        named = not error.path or f"{error.path}:" in error.message
+        out.write(f"    note: {'' if named else error.path + ': '}{error.message}\n")
 
 
 class _Progress(StatusLine):
