@@ -218,7 +218,7 @@ class Analyser:
     def __init__(self, view: RepoView, settings: Settings, jobs: int | None = None) -> None:
         self.view, self.settings = view, settings
         self.workers = jobs or _cpu_count()
-        self._pool = None
+        self._pool: Any = None   # a multiprocessing Pool once the first big batch comes
 
     def run(self, batches: list[list[FileChange]]) -> Iterator[tuple[int, list[tuple[FileResult, bool]]]]:
         """``(index into batches, [(result, read), ...])`` as each batch finishes."""

@@ -211,7 +211,7 @@ def _listed(view: RepoView, args: list[str], short: _Short, input: bytes | None 
     pending = b""
     expect_paths = 0
     stream = view.stream("log", *_LOG_OPTIONS, _FORMAT, *args, input=input)
-    failure: GitError | None = None
+    failure: tuple[GitError, str] | None = None   # the error, and the object it could not read
     try:
         for chunk in stream:
             fields = (pending + chunk).split(b"\0")
@@ -235,14 +235,14 @@ def _listed(view: RepoView, args: list[str], short: _Short, input: bytes | None 
                     status = item.rsplit(b" ", 1)[-1][:1]
                     expect_paths = 2 if status in (b"R", b"C") else 1
     except GitError as exc:
-        failure = exc
         unread = _UNREADABLE.search(str(exc))
         if unread is None:
             raise
+        failure = exc, unread.group(1)
     if header is not None and header[0] != seen_last and len(header) == 4 and not expect_paths:
         yield _commit(header, raw, short.of(header[0].decode()))
     if failure is not None:
-        raise MissingObject(str(failure), unread.group(1)) from None
+        raise MissingObject(str(failure[0]), failure[1]) from None
 
 
 class _Short:
