@@ -3,27 +3,9 @@
 // Prints "step <name> <ms>" lines and one JSON line at the end: {"ok": true, ...what it
 // saw} or {"ok": false, "error": ..., "step": ...}. Screenshots go to config.artifacts.
 "use strict";
-const fs = require("node:fs");
-const path = require("node:path");
-const { chromium } = require("playwright-core");
+const { createDriver } = require("./browser_driver.cjs");
 
-const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-const started = Date.now();
-const result = { ok: false, steps: {}, screenshots: [], console: [] };
-let current = "launch";
-
-function step(name) {
-  result.steps[current] = Date.now() - started;
-  console.log(`step ${current} ${Date.now() - started}`);
-  current = name;
-}
-
-async function screenshot(page, name) {
-  const file = path.join(config.artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
-  result.screenshots.push(file);
-  console.log(`screenshot ${file}`);
-}
+const { config, result, step, pause, plain, screenshot, run } = createDriver({ console: [] });
 
 async function main(page) {
   page.on("console", (message) => {
@@ -66,28 +48,4 @@ async function main(page) {
   result.ok = true;
 }
 
-(async () => {
-  const guard = setTimeout(() => {
-    console.log(JSON.stringify({ ...result, error: `the driver ran over ${config.deadlineSeconds} s`, step: current }));
-    process.exit(1);
-  }, config.deadlineSeconds * 1000);
-  const browser = await chromium.launch({
-    executablePath: config.browser,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  try {
-    await main(page);
-  } catch (error) {
-    result.error = String(error && error.stack || error);
-    result.step = current;
-    await screenshot(page, `failure-${current}`).catch(() => {});
-  } finally {
-    await browser.close().catch(() => {});
-  }
-  clearTimeout(guard);
-  console.log(JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+run(main, { width: 1400, height: 900 });

@@ -5,42 +5,9 @@
 // {"ok": true, ...what it saw} or {"ok": false, "error": ..., "step": ...}.
 // Screenshots go to config.artifacts (on failure too).
 "use strict";
-const fs = require("node:fs");
-const path = require("node:path");
-const readline = require("node:readline");
-const { chromium } = require("playwright-core");
+const { createDriver } = require("./browser_driver.cjs");
 
-const config = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-const started = Date.now();
-const result = { ok: false, steps: {}, screenshots: [] };
-let current = "launch";
-
-function step(name) {
-  result.steps[current] = Date.now() - started;
-  console.log(`step ${current} ${Date.now() - started}`);
-  current = name;
-}
-
-const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-async function pause(name) {
-  console.log(`pause ${name}`);
-  const answer = await stdinLines.next();
-  if (answer.done || answer.value.trim() !== "go") {
-    throw new Error(`the test did not say go after ${name}: ${answer.value}`);
-  }
-}
-
-/** Text as shown: Monaco renders spaces as U+00A0. */
-function plain(text) {
-  return text.replace(/\u00a0/g, " ");
-}
-
-async function screenshot(page, name) {
-  const file = path.join(config.artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
-  result.screenshots.push(file);
-  console.log(`screenshot ${file}`);
-}
+const { config, result, step, pause, plain, screenshot, run } = createDriver({});
 
 /**
  * Open the notebook from the Explorer in the notebook editor. Right after start-up the
@@ -120,28 +87,4 @@ async function main(page) {
   result.ok = true;
 }
 
-(async () => {
-  const guard = setTimeout(() => {
-    console.log(JSON.stringify({ ...result, error: `the driver ran over ${config.deadlineSeconds} s`, step: current }));
-    process.exit(1);
-  }, config.deadlineSeconds * 1000);
-  const browser = await chromium.launch({
-    executablePath: config.browser,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-  try {
-    await main(page);
-  } catch (error) {
-    result.error = String(error && error.stack || error);
-    result.step = current;
-    await screenshot(page, `failure-${current}`).catch(() => {});
-  } finally {
-    await browser.close().catch(() => {});
-  }
-  clearTimeout(guard);
-  console.log(JSON.stringify(result));
-  process.exit(result.ok ? 0 : 1);
-})();
+run(main, { width: 1500, height: 950 });
