@@ -288,6 +288,7 @@ async def test_a_contradiction_is_said_loudly_in_the_editor(tmp_path) -> None:
         lsp.answer = "Run"
         reply = await lsp.command(VALIDATE, uri_of(repo.path / "train.py"), token="t", timeout=RUN_S)
     assert reply["status"] == "ok", reply
+    assert len(reply["confirmations"]) == 1, reply
     (entry,) = reply["confirmations"]
     assert entry["status"] == "contradicted" and entry["code"] == "ML301"
     assert "findings: 1 CONTRADICTED" in reply["summary"]

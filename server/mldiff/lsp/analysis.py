@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -65,16 +66,25 @@ class Analyzer:
         self._good: dict[str, GoodState] = {}
         self._relpaths: dict[tuple[str, str], str | None] = {}
         self._crashes: set[str] = set()
+        self._warm_lock = threading.Lock()
+        self._warm = False
 
     def warm_up(self) -> None:
-        """Import what the first analysis needs while the user is still opening files."""
-        from mldiff.engine import rule_instances
-        import mldiff.gitview  # noqa: F401
-        rule_instances()
-        try:
-            import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
-        except ImportError:  # GitPython refuses to import without git: each file says so once
-            pass
+        """Import what the first analysis needs while the user is still opening files. Once,
+        and one thread at a time: a validation's thread calls it too before it reaches the
+        engine, so two threads never import the engine's modules at the same time (Python
+        hands one of them a half-initialised module when their imports wait on each other)."""
+        with self._warm_lock:
+            if self._warm:
+                return
+            from mldiff.engine import rule_instances
+            import mldiff.gitview  # noqa: F401
+            rule_instances()
+            try:
+                import git.cmd  # noqa: F401 - GitPython's persistent cat-file reader
+            except ImportError:  # GitPython refuses to import without git: each file says so once
+                pass
+            self._warm = True
 
     def forget(self, uri: str) -> None:
         self._good.pop(uri, None)

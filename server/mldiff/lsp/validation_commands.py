@@ -161,6 +161,7 @@ class NotConfigured(MldiffError):
 
 def _prepare(ls, uri: str | None) -> tuple[Path, ValidationSettings, str | None, str]:
     """(root, editor settings, base, exact command text); on a thread (git, pyproject)."""
+    ls.analyzer.warm_up()   # the engine's imports done (or finished by the worker) before validation's
     from mldiff.config import load
     from mldiff.validate import api
     root = repository_root(uri)
