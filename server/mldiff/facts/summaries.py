@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import find_defs
+from mldiff.facts.syntax import _parse_cached  # Python's parser, once per text
 
 _DEPTH = 3
 
@@ -146,15 +146,6 @@ def _backpropagated_result(view, name: str) -> bool:
 _SUBSCRIPT_WRITE = re.compile(r"\]\s*=(?!=)")
 
 
-@lru_cache(maxsize=4096)
-def _parsed(text: str) -> ast.Module | None:
-    """A statement's text through Python's parser, once per text (every statement of a
-    touched function is asked about masking and scaling, on each side, by several rules)."""
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-
 
 def label_masking(view, index: int) -> bool:
     """``labels[:, :n] = IGNORE_INDEX``, ``labels.masked_fill_(pad, -100)``, ``torch.where(pad, -100,
@@ -162,7 +153,7 @@ def label_masking(view, index: int) -> bool:
     text = view.source(index)
     if "masked_fill" not in text and "where" not in text and not _SUBSCRIPT_WRITE.search(text):
         return False
-    tree = _parsed(text.strip())
+    tree = _parse_cached(text.strip())
     if tree is None:
         return False
     for node in ast.walk(tree):
@@ -217,7 +208,7 @@ def input_scaling(source: str) -> str | None:
     values between ranges ([0, 255], [0, 1], [-1, 1]); None for any other statement."""
     if "/" not in source and "*" not in source:   # every form divides or multiplies
         return None
-    tree = _parsed(source.strip())
+    tree = _parse_cached(source.strip())
     if tree is None:
         return None
     for node in ast.walk(tree):
