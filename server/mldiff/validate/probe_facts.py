@@ -77,6 +77,22 @@ def _scalar(value: Any) -> Any:
     return type(value).__name__
 
 
+class _Patches:
+    """Attributes of library objects replaced by the probe, put back in reverse order."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._saved.append((owner, name, vars(owner)[name]))
+        setattr(owner, name, replacement)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved.clear()
+
+
 class RunFacts:
     """Every fact of one run. ``Probe`` calls the ``on_*`` methods from its hooks; this class
     installs its own wrappers (losses, seeds, zero_grad, clipping, schedulers, compile)."""
@@ -85,9 +101,9 @@ class RunFacts:
         self.torch = torch
         self.requested_steps = steps
         self.errors: list[str] = []
-        self._restore: list[tuple[Any, str, Any]] = []
+        self._patches = _Patches()
         self._step_one_handles: list[Any] = []
-        self._step_one_restore: list[tuple[Any, str, Any]] = []
+        self._step_one_patches = _Patches()   # taken off when the first step is done
         self._is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", lambda: False)
         self._tensor = torch.Tensor
         # optimizer
@@ -199,14 +215,10 @@ class RunFacts:
         if self._first_layer_handle is not None:
             self._first_layer_handle.remove()
             self._first_layer_handle = None
-        for owner, name, original in reversed(self._restore):
-            setattr(owner, name, original)
-        self._restore.clear()
+        self._patches.restore()
 
     def _patch(self, owner: Any, name: str, replacement: Any, step_one: bool = False) -> None:
-        entry = (owner, name, vars(owner)[name])
-        (self._step_one_restore if step_one else self._restore).append(entry)
-        setattr(owner, name, replacement)
+        (self._step_one_patches if step_one else self._patches).patch(owner, name, replacement)
 
     def _error(self, where: str, exc: BaseException) -> None:
         if len(self.errors) < 10:
@@ -475,9 +487,7 @@ class RunFacts:
         for handle in self._step_one_handles:
             handle.remove()
         self._step_one_handles.clear()
-        for owner, name, original in reversed(self._step_one_restore):
-            setattr(owner, name, original)
-        self._step_one_restore.clear()
+        self._step_one_patches.restore()
 
     def _first_step_done(self, optimizer: Any) -> None:
         self._end_step_one()
