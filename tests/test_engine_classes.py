@@ -227,3 +227,80 @@ def test_an_augmentation_known_only_to_the_table_is_an_augmentation():
     assert findings(base, head) == [("ML902", 2, "augmentation v2.JPEG((50, 100)) added")]
     assert findings(head, head.replace("(50, 100)", "(80, 100)")) == [
         ("ML902", 2, "augmentation v2.JPEG((50, 100)) -> v2.JPEG((80, 100))")]
+
+
+# -- the loss, followed past what the file names a loss ---------------------------------------------------
+RL_STEP = '''import torch as th
+def train(self):
+    values, log_prob, entropy = self.policy.evaluate_actions(obs, actions)
+    policy_loss = -(advantages * ratio).mean()
+    entropy_loss = -log_prob.mean()
+    loss = policy_loss + self.ent_coef * entropy_loss
+    loss.backward()
+'''
+
+
+def test_a_term_summed_into_the_loss_before_any_known_forward_pass_is_the_loss():
+    """``evaluate_actions`` is no model call the engine knows, so nothing counts as after the
+    forward pass; a term added or scaled into the backpropagated value still is the loss."""
+    one(RL_STEP, RL_STEP.replace("-log_prob.mean()", "-th.mean(-log_prob)"), "ML599", 5, "entropy_loss (the loss)")
+
+
+def test_data_passed_through_a_call_before_the_forward_pass_is_not_the_loss():
+    base = '''def train(net, batch):
+    x = batch["image"]
+    feats = encode(x)
+    loss = feats.pow(2).mean()
+    loss.backward()
+'''
+    silent(base, base.replace('x = batch["image"]', 'x = batch["pixels"]'))
+
+
+def test_the_loss_handed_to_a_timm_style_scaler_is_backpropagated():
+    base = '''def train_one_epoch(model, samples, optimizer, loss_scaler, args):
+    loss, _, _ = model(samples, mask_ratio=args.mask_ratio)
+    loss_scaler(loss, optimizer, parameters=model.parameters())
+'''
+    head = base.replace("    loss_scaler(", "    loss = loss * 0.5\n    loss_scaler(")
+    one(base, head, "ML599", 3, "loss")
+    silent(base, base.replace("loss, _, _ = model", "loss, pred, mask = model"))  # outputs now kept
+
+
+def test_a_method_whose_parameter_is_backpropagated_makes_its_argument_the_loss():
+    base = '''class Meta:
+    def backprop_loss(self, loss):
+        loss.backward()
+
+    def forward_backward(self, images):
+        out = self.student(images)
+        total = out.sum()
+        local = out.mean()
+        total += local
+        self.backprop_loss(total)
+'''
+    one(base, base.replace("local = out.mean()", "local = out.mean() / 2"), "ML599", 8, "local (the loss)")
+
+
+def test_a_setting_read_by_the_loss_a_forward_method_returns_is_a_loss_setting():
+    base = '''import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument('--lambd', default=3.9e-3, type=float)
+args = parser.parse_args()
+
+class Twins(nn.Module):
+    def forward(self, y1, y2):
+        c = self.bn(y1).T @ self.bn(y2)
+        loss = c.diagonal().sum() + args.lambd * c.sum()
+        return loss
+
+model = Twins()
+for y1, y2 in loader:
+    loss = model.forward(y1, y2)
+    loss.backward()
+'''
+    one(base, base.replace("3.9e-3", "0.0051"), "ML502", 3, "--lambd default 3.9e-3 -> 0.0051, used in the loss")
+
+
+def test_a_result_unpacked_into_more_names_is_the_same_statement():
+    base = "def step(model, x):\n    loss = forward(model, x)\n    loss.backward()\n"
+    silent(base, base.replace("loss = forward(", "loss, aux = forward("))

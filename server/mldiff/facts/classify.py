@@ -259,12 +259,16 @@ def _flow_role(ctx: PythonContext, side: str, index: int, target: str) -> Role |
         return None
     function = view.enclosing_def(index)
     within = view.block(function) if function >= 0 else None
-    hops = _LOSS_HOPS if _after_forward(view, index, within) else 0
+    # after the forward pass any arithmetic on the way is the loss's; before it, only a term the
+    # loss is summed or scaled from (``entropy_loss`` ... ``loss = pg_loss + c * entropy_loss``):
+    # what goes through a call on the way may be data going into the model
+    operands_only = not _after_forward(view, index, within)
+    hops = 1 if operands_only else _LOSS_HOPS
     if "[" in target:  # ``weights[snr == 0] = 1.0`` writes into ``weights``
         target = target.split("[", 1)[0]
         return Role("loss", f"{target} (the loss)", "flow") \
-            if target.isidentifier() and _reaches_backward(view, index, target, within, hops) else None
-    if _reaches_backward(view, index, target, within, hops):
+            if target.isidentifier() and _reaches_backward(view, index, target, within, hops, operands_only) else None
+    if _reaches_backward(view, index, target, within, hops, operands_only):
         return Role("loss", "loss" if target == "loss" else f"{target} (the loss)", "flow")
     for use in view.uses(target, within):
         if use <= index:
@@ -297,9 +301,11 @@ def reaches_backward(view: ModuleView, index: int, target: str) -> bool:
     return _reaches_backward(view, index, target, view.block(function) if function >= 0 else None, 1)
 
 
-def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: int) -> bool:
+def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: int,
+                      operands_only: bool = False) -> bool:
     """Is the value bound to ``target`` at ``index`` backpropagated, or bound into a value that is
-    (at most ``hops`` bindings on, none of them a forward pass)?"""
+    (at most ``hops`` bindings on, none of them a forward pass; with ``operands_only``, each one
+    adding, scaling or reducing it: ``loss = a + w * target``, ``total += target.mean()``)?"""
     for use in view.uses(target, within):
         if use <= index:
             continue
@@ -309,10 +315,32 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
         if hops <= 0 or any(_is_forward(view, call) for call in facts.calls):
             continue
         for binding in facts.bindings:
-            if binding.kind == "assign" and binding.value is not None and target in binding.value.names \
-                    and "." not in binding.target and "[" not in binding.target and binding.target != target \
-                    and _reaches_backward(view, use, binding.target, within, hops - 1):
-                return True
+            if binding.value is None or target not in binding.value.names or "." in binding.target \
+                    or "[" in binding.target:
+                continue
+            if binding.kind in ("assign", "augassign") and binding.target != target:
+                if operands_only and not _operand_of(binding.value.node, target):
+                    continue
+                if _reaches_backward(view, use, binding.target, within, hops - 1, operands_only):
+                    return True
+    return False
+
+
+# reductions and casts a loss term goes through on its way into the sum: ``term.mean()``
+_REDUCTIONS = frozenset({"mean", "sum", "float", "double", "squeeze", "clone", "nanmean"})
+
+
+def _operand_of(node: cst.CSTNode | None, target: str) -> bool:
+    """Is ``target`` added, subtracted, scaled, negated or reduced in the expression ``node``
+    (and not passed to some call, which may do anything with it)?"""
+    if isinstance(node, cst.Name):
+        return node.value == target
+    if isinstance(node, cst.BinaryOperation):
+        return _operand_of(node.left, target) or _operand_of(node.right, target)
+    if isinstance(node, cst.UnaryOperation):
+        return _operand_of(node.expression, target)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _REDUCTIONS:
+        return _operand_of(node.func.value, target)
     return False
 
 
@@ -340,7 +368,8 @@ def _is_forward(view: ModuleView, call: CallFact) -> bool:
 
 def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     """Is ``target`` what this call backpropagates: ``loss.backward()``, ``(loss / n).backward()``,
-    ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated)?"""
+    ``accelerator.backward(loss)``, ``scaler.scale(loss)`` (whose result is backpropagated),
+    ``loss_scaler(loss, optimizer)``?"""
     if call.method == "backward":
         if call.receiver == target and receiver_kind(view, target) != "accelerator":
             return True
@@ -349,7 +378,33 @@ def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
         return any(arg.code == target for arg in call.args)
     if call.method == "scale" and call.receiver is not None and receiver_kind(view, call.receiver) == "scaler":
         return any(arg.code == target for arg in call.args)
+    if "(" not in call.callee and "[" not in call.callee and call.args and call.args[0].code == target \
+            and receiver_kind(view, call.callee) == "scaler":
+        return True  # ``loss_scaler(loss, optimizer)``: timm's NativeScaler scales, backpropagates, steps
+    if call.receiver in (None, "self") and call.method.isidentifier():
+        position = next((i for i, arg in enumerate(call.args) if arg.code == target), None)
+        if position is not None:
+            return _backpropagates_parameter(view, call.method, position + (call.receiver == "self"))
     return False
+
+
+def _backpropagates_parameter(view: ModuleView, name: str, position: int) -> bool:
+    """Does the file's one function ``name`` backpropagate its parameter at ``position``
+    (``def backprop_loss(self, loss): ... loss.backward()``), itself or a sum it is a term of?
+    What it passes to another call (a model, a config) is data, not the loss."""
+    from mldiff.facts.flows import find_defs
+    headers = find_defs(view, name)
+    if len(headers) != 1:
+        return False
+    params = view.facts(headers[0]).def_params
+    if position >= len(params):
+        return False
+    known: dict[str, bool] = view_fact(view, ("backpropagates", name, position), dict)
+    if "result" not in known:
+        known["result"] = False  # while it is computed: a call back into it says no
+        known["result"] = _reaches_backward(view, headers[0], params[position], view.block(headers[0]), 1,
+                                            operands_only=True)
+    return known["result"]
 
 
 def _reference_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:

@@ -25,7 +25,7 @@ from mldiff.analysis.values import _literal_equal
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import matching_def
 from mldiff.knowledge import apis
-from mldiff.facts.equivalence import is_noise, meaning_of
+from mldiff.facts.equivalence import is_noise, meaning_of, same_statement
 from mldiff.facts.surroundings import context_change, surroundings
 
 # Headers whose block the change may alter without touching it (a def: code moved into it unchanged).
@@ -177,7 +177,8 @@ def _one_sided(ctx: PythonContext, removed: list[int], added: list[int]) -> list
         if bucket:
             head = bucket.pop(0)
             paired.add(head)
-            out.append(Delta("changed", index, head))
+            if not same_statement(ctx, index, head):
+                out.append(Delta("changed", index, head))
         else:
             out.append(Delta("removed", index, None))
     out.extend(Delta("added", None, index) for index in added if index not in paired)

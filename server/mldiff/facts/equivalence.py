@@ -375,6 +375,30 @@ def differing_lines(ctx: PythonContext, base_indices: Iterable[int],
     return base_only, head_only
 
 
+def same_statement(ctx: PythonContext, base_index: int, head_index: int) -> bool:
+    """Are the two lines one statement, but for where a setting is read from
+    (``device_batch_size`` -> ``args.device_batch_size``) or an output now kept (``loss, _ =``
+    -> ``loss, pred =``)?"""
+    base_tree, head_tree = _ast_tree(ctx.base, base_index), _ast_tree(ctx.head, head_index)
+    if base_tree is None or head_tree is None:
+        return False
+    return _equivalent(base_tree, head_tree, ctx.renames) or _unpacked_further(base_tree, head_tree, ctx.renames)
+
+
+def _unpacked_further(base: ast.Module, head: ast.Module, renames: dict[str, str]) -> bool:
+    """``loss = f(x)`` -> ``loss, aux = f(x)``: the result now unpacked into more names, which
+    only runs if what ``f`` returns changed with it; that change is where the meaning is."""
+    if len(base.body) != 1 or len(head.body) != 1:
+        return False
+    old, new = base.body[0], head.body[0]
+    if not (isinstance(old, ast.Assign) and isinstance(new, ast.Assign) and len(old.targets) == len(new.targets) == 1
+            and isinstance(old.targets[0], ast.Name) and isinstance(new.targets[0], ast.Tuple)):
+        return False
+    name = renames.get(old.targets[0].id, old.targets[0].id)
+    return any(isinstance(e, ast.Name) and e.id == name for e in new.targets[0].elts) and \
+        _equivalent(old.value, new.value, renames)
+
+
 def _drop_moved_references(ctx: PythonContext, base_only: list[int],
                            head_only: list[int]) -> tuple[list[int], list[int]]:
     """Leave out pairs of lines that differ only in where a setting is read from
@@ -407,6 +431,9 @@ def _equivalent(a: ast.AST | None, b: ast.AST | None, renames: dict[str, str], c
     """Same syntax tree, except that a setting may be read through another object (same last name)."""
     if a is None or b is None:
         return a is b
+    if isinstance(a, ast.Name) and isinstance(b, ast.Name) and isinstance(a.ctx, ast.Store) \
+            and isinstance(b.ctx, ast.Store) and "_" in (a.id, b.id):
+        return True  # ``loss, _ = model(x)`` -> ``loss, pred = model(x)``: an output now kept
     if not called:
         ref_a, ref_b = _ast_reference(a), _ast_reference(b)
         if ref_a is not None and ref_b is not None:

@@ -127,12 +127,18 @@ def _feeding(view, header: int, lines: list[int], rounds: int = 2) -> frozenset[
 
 def _backpropagated_result(view, name: str) -> bool:
     """Is what ``name(...)`` returns backpropagated where it is called (``loss = name(...)`` ...
-    ``loss.backward()``, or ``name(...).backward()``)?"""
+    ``loss.backward()``, or ``name(...).backward()``)? A method (``self.name(...)``,
+    ``model.forward(...)``) counts when the file defines one function of that name."""
     from mldiff.facts.classify import reaches_backward
-    for use in view.uses(name):
+    as_method = len(find_defs(view, name)) == 1
+    lines = view.uses(name)
+    if as_method:
+        called = re.compile(r"\." + re.escape(name) + r"\s*\(")
+        lines = sorted(set(lines) | set(view.lines_matching(called, (name,))))
+    for use in lines:
         facts = view.facts(use)
         for call in facts.calls:
-            if call.callee == name and call.node is not None:
+            if (call.callee == name or as_method and call.method == name) and call.node is not None:
                 for binding in facts.bindings:
                     if binding.value is not None and binding.value.node is call.node and "." not in binding.target \
                             and reaches_backward(view, use, binding.target):

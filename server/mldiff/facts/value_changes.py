@@ -24,7 +24,7 @@ from mldiff.facts.equivalence import is_logging_call, same_after_resolving
 from mldiff.facts.flows import flows
 from mldiff.facts.pairing import pair, pair_bindings
 from mldiff.facts.sites import CallSite, argument_changes, arguments_of, call_sites, short_name
-from mldiff.findings import Span
+from mldiff.findings import Related, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role, has_argument_roles
 from mldiff.knowledge.names import classify_name
@@ -132,27 +132,49 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
         literal = cast(Value, new if new is not None else old).literal  # each branch above ensures one
         role = classify_name(binding.target, literal)
         uses = flows(ctx, head_site) if head_site is not None else []
+        related_uses = [related for related, _, _ in uses]
         if role is None:
             for related, call_site, param in uses:
                 role = argument_role(call_site.qualname, param)
                 if role:
                     break
+        if role is None and head_site is not None and cast(Value, new if new is not None else old).is_literal \
+                and isinstance(literal, (int, float)) and not isinstance(literal, bool):
+            loss_use = _loss_use(ctx, head_site)
+            if loss_use is not None:
+                role, related_uses = ("loss", "loss_arg"), [loss_use]
         if role is None:
             continue
         if base_site is None and _extracted_constant(ctx, uses, cast(Value, new)):  # added: new is set
             continue
         subject = _binding_subject(site)
         flow = ""
-        if uses:
-            related = uses[0][0]
-            flow = f", {related.message} at line {related.span.line}"
+        if related_uses:
+            flow = f", {related_uses[0].message} at line {related_uses[0].span.line}"
         span = binding_span(ctx, head_site) if head_site else binding_span(ctx, base_site)
         out.append(ValueChange(role[0], role[1], subject, old, new, span,
                                binding_base_line(ctx, base_site),
-                               tuple(u[0] for u in uses), flow, kind="binding", name=binding.target,
+                               tuple(related_uses), flow, kind="binding", name=binding.target,
                                origin=binding.kind))
         leaves.append(binding.name)
     return _without_moves(ctx, out, leaves)
+
+
+def _loss_use(ctx: PythonContext, site) -> Related | None:
+    """Where a setting's value is a term of the loss: read by a line that computes the value
+    backpropagated, or by a function whose result is (``loss = on_diag + args.lambd * off_diag``
+    in a ``forward`` whose result the training loop backpropagates)."""
+    from mldiff.facts.classify import statement_roles
+    from mldiff.facts.summaries import serves_purpose
+    view = ctx.head
+    for index in view.uses(site.binding.target)[:4]:
+        if index == site.index:
+            continue
+        purpose = serves_purpose(ctx, "head", index)
+        if (purpose is not None and purpose.family == "loss") or any(
+                role.family == "loss" and role.source == "flow" for role in statement_roles(ctx, "head", index)):
+            return Related(view.span(index), "used in the loss")
+    return None
 
 
 def _without_moves(ctx: PythonContext, changes: list[ValueChange], leaves: list[str]) -> list[ValueChange]:

@@ -93,6 +93,9 @@ _NAMES = tuple((re.compile(pattern + "$"), kind) for pattern, kind in RECEIVER_N
 # computes the loss whatever class built the criterion.
 CALLABLE_NAMES: tuple[tuple[str, str, str], ...] = (
     (r"(?:\w+_)?(?:loss_?fn|loss_?func|loss_?function|criterion|criterion_\w+|loss_?module)", "loss", "loss"),
+    # timm's ``NativeScaler`` / ``ApexScaler`` (and the MAE, BEiT, ConvNeXt copies) are called with
+    # the loss and the optimizer: scale, backward, optional clipping, step
+    (r"(?:loss_|grad_|amp_)?scaler", "training_loop", "scaled backward and optimizer step"),
 )
 _CALLABLES = tuple((re.compile(pattern + "$"), family, noun) for pattern, family, noun in CALLABLE_NAMES)
 
