@@ -82,6 +82,28 @@ tf = transforms.Compose([transforms.PILToTensor(), transforms.Lambda(to_unit)])
     assert any(f[0].startswith("ML2") for f in findings(base, head))
 
 
+ZOO = """configs = [
+    dict(
+        name="tiny",
+        n_layer=12,
+        _norm_class="FusedRMSNorm",
+    ),
+]
+"""
+
+
+def test_a_config_in_a_list_is_known_by_its_name():
+    """A model zoo (``configs = [dict(name=..., ...), ...]``): an entry changed is that setting of
+    that config, found where its old value stood, even with another config inserted before it
+    (whose size is a new model's, reported as set)."""
+    head = ZOO.replace("configs = [\n", 'configs = [\n    dict(name="small", n_layer=6),\n') \
+        .replace('"FusedRMSNorm"', '"RMSNorm"')
+    result = analyze("config.py", ZOO, head)
+    assert [(f.code, f.span.line, f.message, f.base_line) for f in result.findings] == [
+        ("ML1101", 2, "configs.small.n_layer set to 6", None),
+        ("ML202", 6, 'configs.tiny._norm_class "FusedRMSNorm" -> "RMSNorm"', 5)]
+
+
 def test_a_dict_rebuilt_with_the_same_values_is_silent():
     base = "import torch\nkw = dict(lr=1e-3, weight_decay=0.05)\nopt = torch.optim.AdamW(params, **kw)\n"
     head = "import torch\nkw = {'lr': 1e-3, 'weight_decay': 0.05}\nopt = torch.optim.AdamW(params, **kw)\n"

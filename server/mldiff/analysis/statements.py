@@ -7,6 +7,7 @@ computed only when a rule anchors a finding on a node.
 """
 from __future__ import annotations
 
+import re
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -378,8 +379,24 @@ def _bind(target: cst.BaseExpression, value: cst.BaseExpression, kind: str, fact
     _bind_dict_entries(name, value, facts)
 
 
+# the entry that names an element of a list of configs (``configs = [dict(name="tiny", ...), ...]``)
+_ENTRY_NAMES = ("name", "model_name", "id", "key")
+
+
 def _bind_dict_entries(prefix: str, value: cst.BaseExpression, facts: Facts) -> None:
-    """``config = {'lr': 1e-3}`` and ``config = dict(lr=1e-3)`` bind ``config.lr``."""
+    """``config = {'lr': 1e-3}`` and ``config = dict(lr=1e-3)`` bind ``config.lr``; a list of
+    configs that each carry a name (``configs = [dict(name="tiny", n_layer=2)]``) binds
+    ``configs.tiny`` and ``configs.tiny.n_layer``: an element keeps its identity when others are
+    inserted or removed around it."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        for item in value.elements:
+            if isinstance(item, cst.StarredElement):
+                continue
+            name = _entry_name(item.value)
+            if name is not None:
+                facts.bindings.append(Binding(f"{prefix}.{name}", make_value(item.value), "dict_key", item.value))
+                _bind_dict_entries(f"{prefix}.{name}", item.value, facts)
+        return
     if isinstance(value, cst.Dict):
         for element in value.elements:
             if isinstance(element, cst.DictElement):
@@ -394,6 +411,21 @@ def _bind_dict_entries(prefix: str, value: cst.BaseExpression, facts: Facts) -> 
                 facts.bindings.append(Binding(f"{prefix}.{arg.keyword.value}", make_value(arg.value), "dict_key",
                                               arg.value))
                 _bind_dict_entries(f"{prefix}.{arg.keyword.value}", arg.value, facts)
+
+
+def _entry_name(value: cst.BaseExpression) -> str | None:
+    """The name a config in a list goes by (its ``name`` entry, as an identifier), or None."""
+    entries: list[tuple[object, cst.BaseExpression]] = []
+    if isinstance(value, cst.Dict):
+        entries = [(evaluate(e.key), e.value) for e in value.elements if isinstance(e, cst.DictElement)]
+    elif isinstance(value, cst.Call) and dotted_name(value.func) in ("dict", "OrderedDict", "collections.OrderedDict"):
+        entries = [(a.keyword.value, a.value) for a in value.args if a.keyword is not None and not a.star]
+    for key, entry in entries:
+        if key in _ENTRY_NAMES:
+            name = evaluate(entry)
+            if isinstance(name, str) and name:
+                return re.sub(r"\W", "_", name)
+    return None
 
 
 class _Collector:

@@ -49,7 +49,10 @@ def binding_span(ctx: PythonContext, site: BindingSite) -> Span:
 def binding_base_line(ctx: PythonContext, site: BindingSite | None) -> int | None:
     if site is None or site.side != "base":
         return None
-    return ctx.base.logical[site.index].start + 1
+    logical = ctx.base.logical[site.index]
+    if logical.end - logical.start > 1 and site.binding.node is not None:  # an entry of a long literal
+        return ctx.base.span(site.index, site.binding.node).line
+    return logical.start + 1
 
 
 def group_span(ctx: PythonContext, sites: Sequence[CallSite]) -> Span:
