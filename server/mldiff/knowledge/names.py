@@ -110,3 +110,20 @@ def _name_role(last: str) -> tuple[str, str] | None:
         if pattern.match(key):
             return family, topic
     return None
+
+
+# Settings that multiply the global batch: each data-parallel replica takes its own batch, so the
+# batch one optimizer step sees is per-device batch x data-parallel size x accumulation steps
+# (``dp`` in nanotron / Megatron configs, ``num_nodes`` and ``devices`` of a Lightning ``Trainer``,
+# ``--nnodes`` / ``--nproc_per_node`` of torchrun, a Slurm job's node count).
+_DATA_PARALLEL_DEGREE = re.compile(
+    r"(?:dp|dp_?(?:size|degree|shard\w*|replicate\w*)|data_?parallel_?(?:size|degree|shard_degree|replicate_degree)?|"
+    r"num_?nodes|n_?nodes|nodes|gpus|n_?gpus|num_?gpus|gpus_?per_?node|nproc_?per_?node|devices|world_?size)$")
+
+
+def is_data_parallel_degree(name: str) -> bool:
+    """Does a setting called ``name`` (last dotted component) set how many replicas share the batch?"""
+    key = name.rsplit(".", 1)[-1].lower().lstrip("_")
+    if key.startswith("-"):
+        key = key.lstrip("-").replace("-", "_")
+    return bool(_DATA_PARALLEL_DEGREE.match(key))

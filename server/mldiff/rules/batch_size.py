@@ -15,7 +15,7 @@ from mldiff.facts.pairing import pair
 from mldiff.facts.syntax import ast_span, ast_statement
 from mldiff.facts.value_changes import ValueChange, is_measured, is_placeholder, named_argument_changes, value_changes
 from mldiff.findings import Finding
-from mldiff.knowledge.names import classify_name
+from mldiff.knowledge.names import classify_name, is_data_parallel_degree
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import report_value_change
 from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
@@ -395,3 +395,74 @@ class BatchSizeWithoutLearningRate(Rule[Context]):
                     message += f"; the linear scaling rule would multiply it by {factor:g}"
                 yield report_value_change(self, ctx, value_change, message)
                 return  # one hint per file
+
+
+class GlobalBatchThroughDataParallel(Rule[Context]):
+    """The data-parallel size changed (nodes, GPUs, ``dp``), so the global batch changed with it:
+    each replica takes its own batch, and one optimizer step sees per-device batch x data-parallel
+    size x accumulation steps.
+
+    Half the nodes is half the global batch: twice the steps per epoch, noisier gradients, and a
+    learning rate (and warmup) tuned for the old batch. Nothing is reported when the per-device
+    batch or the accumulation in the same file changes to keep the product.
+    """
+
+    code = "ML604"
+    family = "batch_size"
+    name = "data-parallel-batch"
+    summary = "Data-parallel size (nodes, GPUs, dp) changed: the global batch changes with it"
+    file_kinds = VALUE_FILE_KINDS
+    examples = (
+        Example(
+            before="parallelism:\n  dp: 16\n  tp: 2\ntokens:\n  micro_batch_size: 4\n",
+            after="parallelism:\n  dp: 4\n  tp: 2\ntokens:\n  micro_batch_size: 4\n",
+            path="config.yaml",
+            expect=(Expect(2, "parallelism.dp 16 -> 4: the global batch changes x0.25 with it"),
+                    Expect(2, "parallelism.dp 16 -> 4", code="ML1202")),
+        ),
+        Example(  # the per-device batch keeps the global batch
+            before="parallelism:\n  dp: 16\ntokens:\n  micro_batch_size: 4\n",
+            after="parallelism:\n  dp: 4\ntokens:\n  micro_batch_size: 16\n",
+            path="config.yaml",
+            expect=(Expect(2, "parallelism.dp 16 -> 4", code="ML1202"),
+                    Expect(4, "tokens.micro_batch_size 4 -> 16", code="ML601"),
+                    Expect(4, "learning rate", code="ML603")),
+        ),
+        Example(  # a comment on the data-parallel size
+            before="parallelism:\n  dp: 4\n",
+            after="parallelism:\n  dp: 4  # one replica per node\n",
+            path="config.yaml",
+        ),
+        Example(  # tensor parallelism splits the model, not the batch
+            before="parallelism:\n  dp: 4\n  tp: 2\n",
+            after="parallelism:\n  dp: 4\n  tp: 4\n",
+            path="config.yaml",
+            expect=(Expect(3, "parallelism.tp 2 -> 4", code="ML1202"),),
+        ),
+    )
+
+    def check(self, ctx: Context) -> Iterator[Finding]:
+        if is_test_file(ctx.path):
+            return
+        changes = value_changes(ctx)
+        compensation = 1.0
+        for value_change in changes:
+            if value_change.family == "batch_size" and value_change.topic in ("batch", "accumulation") \
+                    and not _is_eval_setting(ctx, value_change):
+                factor = _factor(value_change)
+                if factor is not None:
+                    compensation *= factor
+        for value_change in changes:
+            if value_change.family != "compile_distributed" or value_change.old is None or value_change.new is None:
+                continue
+            if not is_data_parallel_degree(value_change.name or value_change.subject):
+                continue
+            factor = _factor(value_change)
+            if factor is None or factor == 1 or not all(isinstance(v.literal, int) for v in
+                                                          (value_change.old, value_change.new)):
+                continue
+            if abs(factor * compensation - 1) < 1e-9:
+                continue
+            message = f"{value_change.subject} {value_change.old.code} -> {value_change.new.code}: the global " \
+                      f"batch changes x{factor:g} with it (per-device batch x data-parallel size x accumulation)"
+            yield report_value_change(self, ctx, value_change, message)
