@@ -141,6 +141,21 @@ def test_a_schedule_of_another_quantity_is_no_learning_rate_schedule():
     assert not any(code.startswith("ML3") for code, _, _ in findings(base, head))
 
 
+@pytest.mark.parametrize("path, base, head, expected", [
+    ("config.py", "_C.BN = CN()\n_C.BN.USE_PRECISE_STATS = False\n", "_C.BN = CN()\n_C.BN.USE_PRECISE_STATS = True\n",
+     ("ML202", 2, "_C.BN.USE_PRECISE_STATS False -> True")),
+    ("train.yaml", "amp:\n  enabled: false\n", "amp:\n  enabled: true\n", ("ML103", 2, "amp.enabled false -> true")),
+    ("train.yaml", "fsdp:\n  sharding_strategy: FULL_SHARD\n", "fsdp:\n  sharding_strategy: NO_SHARD\n",
+     ("ML1202", 2, "fsdp.sharding_strategy FULL_SHARD -> NO_SHARD")),
+])
+def test_a_key_its_name_says_nothing_of_is_what_its_section_configures(path, base, head, expected):
+    assert findings(base, head, path) == [expected]
+
+
+def test_bookkeeping_in_a_section_is_not_what_the_section_configures():
+    silent("optimizer:\n  log_every: 10\n", "optimizer:\n  log_every: 50\n", "train.yaml")
+
+
 # -- 4. narrower guards: a precise test instead of an exclusion ------------------------------------------
 def test_a_threshold_read_through_its_argparse_default_is_the_same():
     base = LOOP.replace("import torch\n", "import torch\ngrad_clip = 1.0\n") + \

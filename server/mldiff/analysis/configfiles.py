@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 from mldiff.analysis.configtree import Node
 from mldiff.analysis.values import shorten
 from mldiff.findings import Span
-from mldiff.knowledge.names import classify_name
+from mldiff.knowledge.names import classify_in_section, classify_name
 
 MAX_CONFIG_CHARS = 2_000_000   # larger JSON/YAML files are data (labels, results), not configs
 MAX_LIST_OF_MAPS = 32          # a longer list of mappings is data (annotations, records)
@@ -143,7 +143,10 @@ def classify(leaf: Leaf) -> tuple[str, str] | None:
             return None   # wandb.name, dataset.type: a label, not a setting
     if key.lower() in _STRING_ONLY_KEYS and not isinstance(leaf.value, str):
         return None
-    return classify_name(key, leaf.value)
+    role = classify_name(key, leaf.value)
+    if role is None and leaf.parent and leaf.key not in CLASS_KEYS and not isinstance(leaf.value, (dict, list)):
+        role = classify_in_section(leaf.parent, key)
+    return role
 
 
 

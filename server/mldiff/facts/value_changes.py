@@ -27,7 +27,7 @@ from mldiff.facts.sites import CallSite, argument_changes, arguments_of, call_si
 from mldiff.findings import Related, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role, has_argument_roles
-from mldiff.knowledge.names import classify_name
+from mldiff.knowledge.names import classify_in_section, classify_name
 
 
 def value_changes(ctx: Context) -> list[ValueChange]:
@@ -131,6 +131,10 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
             continue  # its arguments are paired call by call; class swaps are structural rules' business
         literal = cast(Value, new if new is not None else old).literal  # each branch above ensures one
         role = classify_name(binding.target, literal)
+        if role is None and binding.target.count(".") >= 1 and binding.kind in ("assign", "dict_key") \
+                and binding.target.split(".", 1)[0] not in ("self", "cls") and not isinstance(literal, (dict, list)):
+            # ``_C.BN.USE_PRECISE_STATS = True``: a config section says what its keys configure
+            role = classify_in_section(binding.target.rsplit(".", 2)[-2], binding.name)
         uses = flows(ctx, head_site) if head_site is not None else []
         related_uses = [related for related, _, _ in uses]
         if role is None:
@@ -278,7 +282,7 @@ def named_argument_changes(ctx: PythonContext, family: str) -> list:
 
 
 def _named_family(name: str) -> tuple[str, str] | None:
-    from mldiff.knowledge.names import classify_name
+    from mldiff.knowledge.names import classify_in_section, classify_name
     return classify_name(name)
 
 

@@ -26,7 +26,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
      "batch_size", "accumulation"),
     (r"(?:batch_?size|bs|\w+_batch_?size|batch_?size_\w+|batchsize|micro_?batch\w*|global_?batch\w*|"
      r"tokens_per_batch|max_tokens|train_micro_batch_size_per_gpu|\w+_batch_size_per_\w+)", "batch_size", "batch"),
-    (r"(?:weight_?decay|wd|momentum|beta[12]|betas|adam_(?:beta[12]?|betas|eps|epsilon|weight_decay|wd)|"
+    (r"(?:weight_?decay|\w+_weight_?decay|weight_?decay_(?:norm|bias|embed\w*|rate|value)|wd|momentum|beta[12]|betas|adam_(?:beta[12]?|betas|eps|epsilon|weight_decay|wd)|"
      r"nesterov|amsgrad|optim(?:izer)?_?eps|"
      r"no_?decay\w*|fused|use_fused|foreach|use_foreach)", "optimizer", "optimizer_hparam"),
     (r"(?:optimizer|optim|opt|optimizer_?(?:name|type|cls|class))", "optimizer", "optimizer_choice"),
@@ -127,3 +127,37 @@ def is_data_parallel_degree(name: str) -> bool:
     if key.startswith("-"):
         key = key.lstrip("-").replace("-", "_")
     return bool(_DATA_PARALLEL_DEGREE.match(key))
+
+
+# A config section says what its keys configure when a key's own name does not: ``BN.USE_PRECISE_STATS``,
+# ``amp.enabled``, ``fsdp.sharding_strategy``, ``lr_scheduler.t_max``. Only for keys no entry above knows.
+SECTION_TOPICS: tuple[tuple[str, str, str], ...] = (
+    (r"(?:bn|batch_?norm|norm|normalization|layer_?norm|rms_?norm|group_?norm)", "normalization", "norm_arg"),
+    (r"(?:optim|optimizer|optimizer_?(?:factory|config|cfg|args|kwargs|params))", "optimizer", "optimizer_hparam"),
+    (r"(?:lr_?sched\w*|scheduler|sched|lr_?policy|learning_?rate_?scheduler|lr_?config|warmup)",
+     "learning_rate", "schedule"),
+    (r"(?:amp|mixed_?precision|fp16|bf16|fp8|float8|precision|quantization|quant\w*|bnb\w*)", "precision", "dtype"),
+    (r"(?:fsdp\w*|ddp|deepspeed|zero_?optimization|parallelism|distributed|data_?parallel)",
+     "compile_distributed", "distributed"),
+    (r"(?:compile|torch_?compile|dynamo)", "compile_distributed", "compile"),
+    (r"(?:dropout|drop_?path|stochastic_?depth)", "regularization", "dropout"),
+    (r"(?:aug|augment\w*|mixup|cutmix|rand_?aug\w*|auto_?aug\w*|color_?jitter|random_?erasing)",
+     "regularization", "augmentation"),
+    (r"(?:loss|losses|criterion)", "loss", "loss_arg"),
+)
+_SECTIONS = [(re.compile(pattern + r"$"), family, topic) for pattern, family, topic in SECTION_TOPICS]
+# keys that keep books, whatever section they sit in: where and how often to save, log, evaluate
+_BOOKKEEPING = re.compile(r"\w*(?:checkpoint|ckpt|log|print|save|eval|period|interval|freq|frequency|dir|path|"
+                          r"file|name|verbose|debug|project|wandb|tag|url|resume|profile|trace|export)\w*$")
+
+
+def classify_in_section(section: str, key: str) -> tuple[str, str] | None:
+    """(family, topic) of a key no name entry knows, by the config section it sits in."""
+    key = key.lower().lstrip("_").replace("-", "_")
+    if _BOOKKEEPING.match(key):
+        return None
+    section = section.rsplit(".", 1)[-1].lower().lstrip("_").replace("-", "_")
+    for pattern, family, topic in _SECTIONS:
+        if pattern.match(section):
+            return family, topic
+    return None
