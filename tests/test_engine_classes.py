@@ -200,6 +200,21 @@ def test_zero_grad_moved_between_backward_and_step():
     assert any(code.startswith("ML8") for code, _, _ in findings(base, head))
 
 
+def test_the_batch_now_fetched_before_the_forward_pass_is_a_data_change():
+    """The fetch moved from after the forward pass to before it: the step trains on another
+    batch, whichever of the two lines the diff shows as moved."""
+    fetch, forward = "        x, y = train_loader.next_batch()\n", "        loss = model(x, y)\n"
+    around = "x, y = train_loader.next_batch()\nfor step in range(10):\n    for micro_step in range(4):\n{}" \
+             "        loss.backward()\n    optimizer.step()\n"
+    found = findings(around.format(forward + fetch), around.format(fetch + forward))
+    assert any(code == "ML1099" and "now" in message and "next_batch" in message for code, _, message in found), found
+
+
+def test_a_statement_moved_past_one_it_shares_nothing_with_is_silent():
+    base = "tokenizer = Tokenizer(path)\nmodel = build()\nmodel.eval()\n"
+    silent(base, "model = build()\nmodel.eval()\ntokenizer = Tokenizer(path)\n")
+
+
 def test_two_independent_settings_swapped_in_order_are_silent():
     base = "import torch\ntorch.manual_seed(0)\nbatch_size = 64\nlr = 1e-3\n"
     head = "import torch\ntorch.manual_seed(0)\nlr = 1e-3\nbatch_size = 64\n"

@@ -23,7 +23,7 @@ from mldiff.analysis.module import ModuleView
 from mldiff.analysis.statements import CallFact
 from mldiff.analysis.values import Value, dotted_name
 from mldiff.facts.context import PythonContext, view_fact
-from mldiff.facts.deltas import Delta
+from mldiff.facts.deltas import Delta, depend
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
 from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_NAMES, RECEIVER_ROLES, Method,
@@ -449,6 +449,11 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     if ctx.head.logical[delta.head_index].is_header:
         return []  # a block header's context is its body's: the statements inside carry it
     own = _acting(statement_roles(ctx, "head", delta.head_index))
+    if delta.kind == "order" and delta.element.isdigit() and depend(ctx.head, delta.head_index, int(delta.element)):
+        # the order of two statements one reads the other's result of is the business of both: the
+        # batch now fetched before the forward pass is a data change as much as the forward's
+        passed = _acting(statement_roles(ctx, "head", int(delta.element)))
+        own += [role for role in passed if role.family not in {r.family for r in own}]
     if not own:
         return []
     if delta.kind == "context" and delta.element == "with":

@@ -248,7 +248,7 @@ def _order_deltas(ctx: PythonContext, matched: list[tuple[int, int]]) -> list[De
     for base, head in matched:
         scope = (ctx.head.enclosing_def(head), ctx.head.logical[head].parent)
         by_scope.setdefault(scope, []).append((base, head))
-    out = []
+    out = _moves_past_untouched(ctx, matched, touched_base, touched_head)
     for pairs in by_scope.values():
         if len(pairs) < 2:
             continue
@@ -264,6 +264,47 @@ def _order_deltas(ctx: PythonContext, matched: list[tuple[int, int]]) -> list[De
                 text = " ".join(ctx.head.source(other_head).split())
                 out.append(Delta("order", base, head, f"now {where} `{text[:60]}`", str(other_head)))
     return out
+
+
+def _moves_past_untouched(ctx: PythonContext, matched: list[tuple[int, int]], touched_base: set[int],
+                          touched_head: set[int]) -> list[Delta]:
+    """A statement cut and pasted past lines the diff did not touch (the batch fetched before the
+    forward pass instead of after it): the nearest untouched statement of its block it crossed
+    that reads what it binds or binds what it reads."""
+    out = []
+    head, base = ctx.head, ctx.base
+    for base_index, head_index in matched:
+        if base_index not in touched_base or head_index not in touched_head:
+            continue
+        parent = head.logical[head_index].parent
+        if base.logical[base_index].parent >= 0 and parent < 0:
+            continue
+        crossed: list[tuple[int, int]] = []
+        siblings = head.block(parent) if parent >= 0 else range(len(head.logical))
+        for other in siblings:
+            line = head.logical[other]
+            if other == head_index or line.parent != parent or other in touched_head or is_noise(head, other):
+                continue
+            mapped = ctx.map.head_to_base(line.start)
+            other_base = base.index_at(mapped) if mapped is not None else -1
+            if other_base < 0 or base.logical[other_base].parent != base.logical[base_index].parent:
+                continue
+            if (other_base < base_index) != (other < head_index) and depend(head, head_index, other):
+                crossed.append((abs(other - head_index), other))
+        if crossed:
+            other = min(crossed)[1]
+            where = "before" if head_index < other else "after"
+            text = " ".join(head.source(other).split())
+            out.append(Delta("order", base_index, head_index, f"now {where} `{text[:60]}`", str(other)))
+    return out
+
+
+def depend(view, first: int, second: int) -> bool:
+    """Does one of two statements read what the other binds (``x, y = loader.next_batch()`` and
+    ``loss = model(x, y)``)? Only then does their order change what either computes."""
+    def bound(index: int) -> set[str]:
+        return {b.target.split("[", 1)[0] for b in view.facts(index).bindings if b.kind != "param"}
+    return bool(bound(first) & set(view.facts(second).reads)) or bool(bound(second) & set(view.facts(first).reads))
 
 
 def _increasing(pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:

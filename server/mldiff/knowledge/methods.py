@@ -56,6 +56,10 @@ METHODS: tuple[Method, ...] = (
     Method("requires_grad_", (ANY,), "optimizer", "trainable parameters"),
     Method("bfloat16", (ANY,), "precision", "dtype"),
     Method("set_epoch", (ANY,), "data_pipeline", "sampler epoch"),
+    # the hand-written loaders of GPT training scripts (``DataLoaderLite``, llm.c's
+    # ``DistributedDataLoader``): which batch a step trains on, and where the stream starts over
+    Method("next_batch", ("sampler", "loader"), "data_pipeline", "batch fetch"),
+    Method("reset", ("sampler", "loader"), "data_pipeline", "loader reset"),
     Method("prepare", ("accelerator",), "compile_distributed", "accelerator.prepare"),
     Method("autocast", ("accelerator",), "precision", "autocast"),
     Method("accumulate", ("accelerator",), "batch_size", "gradient accumulation"),
