@@ -17,13 +17,18 @@ What it reports, in the order a statement is classified:
   given the training transform), arithmetic that scales inputs or masks labels with the
   ignore index;
 - else where its value goes: into a known API's parameter, or into the loss that is
-  backpropagated, through the arithmetic after the forward pass (loss weights, SNR terms);
+  backpropagated (``loss.backward()``, ``scaler.scale(loss)``, timm's ``loss_scaler(loss,
+  optimizer)``, a method of the file that backpropagates its argument), through the
+  arithmetic after the forward pass (loss weights, SNR terms) or, before any forward pass the
+  file names, as a term added or scaled into it (``loss = pg_loss + c * entropy_loss``);
 - else what the function around it is for, when every line there serves one operation (a
-  function whose result is backpropagated, a function that masks labels: then only the lines
-  that feed the masking);
+  function or method whose result is backpropagated, a ``forward`` whose result the training
+  loop backpropagates, a function that masks labels: then only the lines that feed the
+  masking);
 - an unchanged statement of a known kind whose context changed: now under another
   condition (a reworded condition counts only when it reads other names or values), inside
-  or outside a ``with`` block, loop or ``try``, or moved past a statement of its family;
+  or outside a ``with`` block, loop or ``try``, or moved past a statement of its family or
+  one it reads from or feeds (the batch now fetched before the forward pass);
 - a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), and
   a keyword named like a setting passed to a call the table does not know.
 
