@@ -356,3 +356,54 @@ for y1, y2 in loader:
 def test_a_result_unpacked_into_more_names_is_the_same_statement():
     base = "def step(model, x):\n    loss = forward(model, x)\n    loss.backward()\n"
     silent(base, base.replace("loss = forward(", "loss, aux = forward("))
+
+
+# -- narrower guards, second round: what the negatives of our own corpus still tripped on ---------------
+def test_a_figure_computed_only_for_the_log_is_no_setting():
+    base = '''def train_one_epoch(loader, args):
+    for i, batch in enumerate(loader):
+        num_samples = i * len(batch) * args.world_size
+        logging.info(f"{num_samples} samples")
+'''
+    silent(base, base.replace("i * len(batch)", "(i + 1) * len(batch)"))
+
+
+def test_a_new_off_flag_in_a_yacs_section_named_like_a_scheduler_is_silent():
+    """``_C.TRAIN.LR_SCHEDULER`` is a config section, not a scheduler object whose attribute is set."""
+    base = "_C.TRAIN.LR_SCHEDULER = CN()\n_C.TRAIN.LR_SCHEDULER.NAME = 'cosine'\n"
+    silent(base, base + "_C.TRAIN.LR_SCHEDULER.WARMUP_PREFIX = False\n", "config.py")
+
+
+def test_an_evaluation_helper_that_computes_a_loss_is_no_loss_operation():
+    base = '''import torch
+def validate(model, loader):
+    criterion = torch.nn.CrossEntropyLoss()
+    model.eval()
+    for x, y in loader:
+        loss = criterion(model(x), y)
+    return loss
+
+def main(model, loader, optimizer):
+    for epoch in range(10):
+        model.train()
+        train_one_epoch(model, loader, optimizer)
+'''
+    silent(base, base + "        acc = validate(model, loader)\n")
+
+
+def test_an_offset_that_is_zero_on_every_branch_is_no_seed_change():
+    base = "import torch\nif ddp:\n    seed_offset = 0\nelse:\n    seed_offset = 0\ntorch.manual_seed(42 + seed_offset)\n"
+    silent(base, base.replace("42 + seed_offset", "42"))
+
+
+def test_an_option_default_in_arithmetic_is_no_constant():
+    base = '''import argparse
+from diffusers.optimization import get_scheduler
+p = argparse.ArgumentParser()
+p.add_argument("--warmup", type=int, default=500)
+p.add_argument("--accum", type=int, default=1)
+args = p.parse_args()
+sched = get_scheduler("cosine", optimizer, num_warmup_steps=args.warmup)
+'''
+    found = findings(base, base.replace("num_warmup_steps=args.warmup", "num_warmup_steps=args.warmup * args.accum"))
+    assert any(code.startswith("ML3") for code, _, _ in found), found

@@ -186,8 +186,9 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
         named = classify_name(binding.target, literal)
         if named is not None:
             # ``model.require_backward_grad_sync = ...`` sets an object's behaviour; ``lr = 0.1`` a setting
-            acts = "." in binding.target and receiver_kind(view, binding.target.rsplit(".", 1)[0]) is not None \
-                and binding.kind in ("assign", "augassign")
+            acts = "." in binding.target and binding.kind in ("assign", "augassign") \
+                and not _config_path(binding.target) \
+                and receiver_kind(view, binding.target.rsplit(".", 1)[0]) is not None
             # a constant set inside a function (``num_heads = 1``) is no setting ``value_changes``
             # compares (those are module-level, argparse, config entries), but it configures all the same
             local = not acts and "." not in binding.target and binding.kind == "assign" and \
@@ -210,6 +211,17 @@ def _statement_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
                 out.append(Role(named[0], name, "context"))
                 break
     return out
+
+
+# objects that hold settings, not training state: ``cfg.scheduler.warmup`` configures a scheduler
+_CONFIG_ROOTS = frozenset({"_C", "C", "cfg", "config", "conf", "args", "opt", "opts", "hparams", "hp", "params"})
+
+
+def _config_path(target: str) -> bool:
+    """Is ``target`` a key of a settings object (``_C.TRAIN.LR_SCHEDULER.WARMUP_PREFIX``, yacs's
+    upper-case sections, ``cfg.optimizer.lr``) rather than an attribute of the object it names?"""
+    parts = target.split(".")
+    return parts[0] in _CONFIG_ROOTS or any(part.isupper() for part in parts[:-1])
 
 
 def _context_role(ctx: PythonContext, side: str, item: Value) -> Role | None:

@@ -30,7 +30,9 @@ def resolve_literal(view, value: Value | None) -> Any:
     from mldiff.analysis.values import dotted_name
     if node is not None:
         name = dotted_name(node)
-    if not name or "(" in name or "[" in name:
+    if not name:
+        return _evaluated(view, value)  # arithmetic: ``42 + seed_offset``
+    if "(" in name or "[" in name:
         return NOT_LITERAL
     definitions = view.definitions(name)
     literals = [b.value.literal for _, b in definitions if b.value is not None and b.value.is_literal]
@@ -77,8 +79,12 @@ def _evaluated(view: ModuleView, value: Value) -> Any:
 
 
 def _bound_constant(view: ModuleView, node: ast.AST) -> Any:
+    """The constant a name is assigned on every branch; an option's default is no constant (a
+    run can pass another value), so ``x * args.accum`` is not ``x`` for ``--accum`` 1."""
     name = ast.unparse(node)
     definitions = view.definitions(name)
+    if any(b.kind not in ("assign", "annassign") for _, b in definitions):
+        return NOT_LITERAL
     literals = [b.value.literal for _, b in definitions if b.value is not None and b.value.is_literal]
     if definitions and len(literals) == len(definitions) and all(_literal_equal(literals[0], x) for x in literals):
         return literals[0]

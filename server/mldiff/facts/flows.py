@@ -51,6 +51,20 @@ def flows(ctx: PythonContext, site: BindingSite, limit: int = 3) -> list[tuple[R
     return out
 
 
+def only_logged(ctx: PythonContext, site: BindingSite) -> bool:
+    """Is the head value of a function's local ``site`` read only by lines that log or print it
+    (``num_samples = ...`` ... ``logging.info(f"{num_samples}/...")``)? Then it is a figure
+    for the log, not a setting."""
+    if "." in site.binding.target or "[" in site.binding.target:
+        return False
+    scope = _local_scope(ctx.head, site)
+    if scope is None:
+        return False
+    from mldiff.facts.equivalence import is_noise
+    uses = [index for index in ctx.head.uses(site.binding.target, scope) if index != site.index]
+    return bool(uses) and all(is_noise(ctx.head, index) for index in uses)
+
+
 def _local_scope(view: ModuleView, site: BindingSite) -> range | None:
     """The function body a plain name bound in it is local to (a parameter: its own function's),
     or None when the name can be read anywhere in the file (module level, attributes, ``global``)."""

@@ -20,6 +20,10 @@ from mldiff.facts.syntax import _parse_cached  # Python's parser, once per text
 _DEPTH = 3
 
 
+# the roles of a statement that backpropagates (``facts.classify``, ``knowledge.methods``)
+_BACKWARD_NOUNS = frozenset({"backward pass", "scaled backward and optimizer step"})
+
+
 @dataclass(frozen=True)
 class Summary:
     family: str
@@ -45,8 +49,11 @@ def _summarise(ctx: PythonContext, side: str, name: str) -> tuple[Summary, ...]:
     stack.append(name)
     try:
         found: dict[str, Summary] = {}
+        backpropagates = False
         for index in view.block(headers[0]):
             for role in statement_roles(ctx, side, index):
+                backpropagates = backpropagates or role.noun in _BACKWARD_NOUNS or \
+                    (role.family == "loss" and role.source == "flow")
                 # its locals are not settings of the caller, and a dtype cast or a copy inside a helper
                 # (writing a checkpoint, logging) is no training operation of the caller's
                 if role.source in ("call", "function") or role.source == "method" and \
@@ -55,9 +62,26 @@ def _summarise(ctx: PythonContext, side: str, name: str) -> tuple[Summary, ...]:
             scaling = input_scaling(view.source(index)) if view.logical[index].keyword == "" else None
             if scaling is not None:
                 found.setdefault("normalization", Summary("normalization", scaling))
+        if found.get("training_loop") == Summary("training_loop", "eval mode") and _sets_train_mode(view):
+            del found["training_loop"]  # an evaluation helper, where the file puts the model back to train
+        if not backpropagates:
+            # a loss computed and not backpropagated is a metric (``validate()`` builds a
+            # CrossEntropyLoss to report it); one returned for the caller to backpropagate is found
+            # where the caller does (``facts.classify``'s flows, ``function_purpose``)
+            found.pop("loss", None)
         return tuple(found.values())
     finally:
         stack.pop()
+
+
+_TRAIN_MODE = re.compile(r"\.train\(\s*(?:True|mode\s*=\s*True)?\s*\)")
+
+
+def _sets_train_mode(view) -> bool:
+    """Does the file put a model into training mode (``model.train()``) anywhere?"""
+    from mldiff.knowledge.methods import kind_by_name
+    return any(call.method == "train" and call.receiver is not None and kind_by_name(call.receiver) == "model"
+               for index in view.lines_matching(_TRAIN_MODE, ("train",)) for call in view.facts(index).calls)
 
 
 def function_purpose(ctx: PythonContext, side: str, index: int) -> Purpose | None:

@@ -21,7 +21,7 @@ from mldiff.facts.context import Context, PythonContext, TextContext
 from mldiff.facts.delta import ValueChange
 from mldiff.facts.setting_equivalence import without_equivalents
 from mldiff.facts.equivalence import is_logging_call, same_after_resolving
-from mldiff.facts.flows import flows
+from mldiff.facts.flows import flows, only_logged
 from mldiff.facts.pairing import pair, pair_bindings
 from mldiff.facts.sites import CallSite, argument_changes, arguments_of, call_sites, short_name
 from mldiff.findings import Related, Span
@@ -147,7 +147,7 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
             loss_use = _loss_use(ctx, head_site)
             if loss_use is not None:
                 role, related_uses = ("loss", "loss_arg"), [loss_use]
-        if role is None:
+        if role is None or (head_site is not None and only_logged(ctx, head_site)):
             continue
         if base_site is None and _extracted_constant(ctx, uses, cast(Value, new)):  # added: new is set
             continue

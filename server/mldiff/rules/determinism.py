@@ -85,9 +85,13 @@ class SeedChanged(SettingRule, Rule):
             expect=(Expect(3, "now only when args.seed is not None"),),
         ),
         Example(
-            before="seed_offset = 0\ntorch.manual_seed(1337 + seed_offset)\n",
-            after="seed_offset = 0\ntorch.manual_seed(1337)\n",
+            before="seed_offset = ddp_rank if ddp else 0\ntorch.manual_seed(1337 + seed_offset)\n",
+            after="seed_offset = ddp_rank if ddp else 0\ntorch.manual_seed(1337)\n",
             expect=(Expect(2, "seed 1337 + seed_offset -> 1337"),),
+        ),
+        Example(  # an offset that is 0 on every branch: the same seed
+            before="if ddp:\n    seed_offset = 0\nelse:\n    seed_offset = 0\ntorch.manual_seed(1337 + seed_offset)\n",
+            after="if ddp:\n    seed_offset = 0\nelse:\n    seed_offset = 0\ntorch.manual_seed(1337)\n",
         ),
         Example(
             before="import argparse\np = argparse.ArgumentParser()\np.add_argument('--seed', type=int, default=1)\n",
