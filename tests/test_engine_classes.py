@@ -407,3 +407,27 @@ sched = get_scheduler("cosine", optimizer, num_warmup_steps=args.warmup)
 '''
     found = findings(base, base.replace("num_warmup_steps=args.warmup", "num_warmup_steps=args.warmup * args.accum"))
     assert any(code.startswith("ML3") for code, _, _ in found), found
+
+
+def test_a_loss_computed_for_a_reference_dump_is_not_the_one_backpropagated():
+    base = '''x, y = next(data_iter)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+for i in range(10):
+    logits, loss = model(x, y)
+    loss.backward()
+    optimizer.step()
+'''
+    head = base.replace("optimizer = torch", "if args.write_tensors:\n    logits, loss = model(x, y)\n"
+                        "    write_state(model, x, y, logits, loss)\noptimizer = torch")
+    silent(base, head)
+
+
+def test_a_loss_bound_in_an_else_branch_does_not_end_the_if_branch_value():
+    base = '''def step(model, x, y, mode):
+    if mode == "a":
+        loss = model(x).sum()
+    else:
+        loss = model(y).sum()
+    loss.backward()
+'''
+    one(base, base.replace("model(x).sum()", "model(x).mean()"), "ML599", 3, "loss")

@@ -317,10 +317,15 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
                       operands_only: bool = False) -> bool:
     """Is the value bound to ``target`` at ``index`` backpropagated, or bound into a value that is
     (at most ``hops`` bindings on, none of them a forward pass; with ``operands_only``, each one
-    adding, scaling or reducing it: ``loss = a + w * target``, ``total += target.mean()``)?"""
+    adding, scaling or reducing it: ``loss = a + w * target``, ``total += target.mean()``)?
+    Only up to where ``target`` is bound anew: a loss computed once for a reference dump is not the
+    one the training loop computes again and backpropagates."""
+    killed = _rebound(view, index, target, within)
     for use in view.uses(target, within):
         if use <= index:
             continue
+        if use >= killed:
+            break
         facts = view.facts(use)
         if any(_backpropagates(view, call, target) for call in facts.calls):
             return True
@@ -333,9 +338,40 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
             if binding.kind in ("assign", "augassign") and binding.target != target:
                 if operands_only and not _operand_of(binding.value.node, target):
                     continue
+                named = classify_name(binding.target)
+                if named is not None and named[0] != "loss":
+                    continue  # into ``grad_accum_steps``: a setting of its own family, not the loss
                 if _reaches_backward(view, use, binding.target, within, hops - 1, operands_only):
                     return True
     return False
+
+
+def _rebound(view: ModuleView, index: int, target: str, within) -> int:
+    """The first line after ``index`` that binds ``target`` anew without reading it, outside a
+    branch beside the one ``index`` is in (an ``else`` binding does not end the ``if``'s value)."""
+    lines = view.logical
+    mine = _ancestors(view, index)
+    for other, binding in sorted(view.definitions(target), key=lambda definition: definition[0]):
+        if other <= index or (within is not None and other not in within) or binding.target != target:
+            continue
+        if binding.kind not in ("assign", "annassign") or (binding.value is not None and target in binding.value.names):
+            continue
+        theirs = _ancestors(view, other)
+        below = [header for header in theirs if header not in mine]
+        if below and lines[below[-1]].keyword in ("elif", "else", "except", "finally"):
+            continue
+        return other
+    return len(lines)
+
+
+def _ancestors(view: ModuleView, index: int) -> list[int]:
+    """The block headers around logical line ``index``, innermost first."""
+    out = []
+    parent = view.logical[index].parent
+    while parent >= 0:
+        out.append(parent)
+        parent = view.logical[parent].parent
+    return out
 
 
 # reductions and casts a loss term goes through on its way into the sum: ``term.mean()``
