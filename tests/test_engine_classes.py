@@ -431,3 +431,15 @@ def test_a_loss_bound_in_an_else_branch_does_not_end_the_if_branch_value():
     loss.backward()
 '''
     one(base, base.replace("model(x).sum()", "model(x).mean()"), "ML599", 3, "loss")
+
+
+def test_zero_grad_moved_into_autocast_is_silent_and_backward_is_not():
+    base = LOOP + "    optimizer.zero_grad()\n    with torch.autocast('cuda'):\n        loss = model(x).sum()\n" \
+                  "    scaler.scale(loss).backward()\n"
+    head = LOOP + "    with torch.autocast('cuda'):\n        optimizer.zero_grad()\n        loss = model(x).sum()\n" \
+                  "    scaler.scale(loss).backward()\n"
+    silent(base, head)
+    moved = LOOP + "    optimizer.zero_grad()\n    with torch.autocast('cuda'):\n        loss = model(x).sum()\n" \
+                   "        scaler.scale(loss).backward()\n"
+    found = findings(base, moved)
+    assert any("backward" in message and "autocast" in message for _, _, message in found), found

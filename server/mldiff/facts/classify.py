@@ -505,10 +505,17 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     if not own:
         return []
     if delta.kind == "context" and delta.element == "with":
+        if all(role.noun in _BOOKKEEPING and role.source == "method" for role in own):
+            return []  # autocast or no_grad changes what is computed, not zero_grad() or a scheduler step
         around = [role for side, index in (("head", delta.head_index), ("base", delta.base_index))
                   for role in _enclosing_with_roles(ctx, side, index)]
         return around  # an unknown context manager (`with ctx:` of unknown kind) says nothing
     return own
+
+
+# operations that compute nothing autocast or a grad mode could change (backward and the step
+# outside autocast is what the AMP recipe asks for, so those do count)
+_BOOKKEEPING = frozenset({"zero_grad", "scheduler step"})
 
 
 def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
