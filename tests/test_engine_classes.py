@@ -443,3 +443,29 @@ def test_zero_grad_moved_into_autocast_is_silent_and_backward_is_not():
                    "        scaler.scale(loss).backward()\n"
     found = findings(base, moved)
     assert any("backward" in message and "autocast" in message for _, _, message in found), found
+
+
+def test_a_layer_built_into_a_local_and_called_is_that_layer():
+    base = '''import torch.nn as nn
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.fc = nn.Linear(c, c)
+class Net(nn.Module):
+    def forward(self, x):
+        x = self.stem(x)
+        return x
+'''
+    head = base.replace("        return x\n", "        block = Block(x.shape[1])\n        x = block(x)\n        return x\n")
+    one(base, head, "ML1199", 10, "block (Block)")
+
+
+def test_the_files_own_helper_given_a_float_dtype_works_in_it():
+    base = '''import torch
+def cast(t, dtype):
+    return t.to(dtype) if torch.is_autocast_enabled() else t
+def forward(x):
+    return x.mean()
+'''
+    head = base.replace("    return x.mean()", "    x = cast(x, dtype=torch.float32)\n    return x.mean()")
+    one(base, head, "ML199", 5, "cast() in torch.float32")

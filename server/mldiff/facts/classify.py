@@ -93,6 +93,14 @@ def call_role(ctx: PythonContext, side: str, call: CallFact) -> Role | None:
         from mldiff.facts.summaries import function_roles
         for summary in function_roles(ctx, side, call.method):
             return Role(summary.family, f"self.{call.method}() ({summary.noun})", "function", call, side=side)
+    if call.receiver in (None, "self") and call.method.isidentifier():
+        dtype = next((arg.code for arg in (*call.args, *(value for _, value in call.kwargs))
+                      if _DTYPES.match(arg.code)), None)
+        if dtype is not None:
+            from mldiff.facts.flows import find_defs
+            if find_defs(view, call.method):  # the file's own helper, given a float dtype to work in
+                return Role("precision", f"{call.callee}() in {dtype}", "call", call, side=side)
+        # a layer held in an attribute or a local and called: ``self.norm(x)``, ``block = cbam(c); block(x)``
         built = view.constructor_of(call.callee)
         if built is not None:
             layer = apis.canonical(built)
