@@ -328,15 +328,19 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
     adding, scaling or reducing it: ``loss = a + w * target``, ``total += target.mean()``)?
     Only up to where ``target`` is bound anew: a loss computed once for a reference dump is not the
     one the training loop computes again and backpropagates."""
-    killed = _rebound(view, index, target, within)
+    killed: list[int] = []  # where it is bound anew, looked up once a use would answer yes
+
+    def live(use: int) -> bool:
+        if not killed:
+            killed.append(_rebound(view, index, target, within))
+        return use < killed[0]
+
     for use in view.uses(target, within):
         if use <= index:
             continue
-        if use >= killed:
-            break
         facts = view.facts(use)
         if any(_backpropagates(view, call, target) for call in facts.calls):
-            return True
+            return live(use)
         if hops <= 0 or any(_is_forward(view, call) for call in facts.calls):
             continue
         for binding in facts.bindings:
@@ -350,7 +354,7 @@ def _reaches_backward(view: ModuleView, index: int, target: str, within, hops: i
                 if named is not None and named[0] != "loss":
                     continue  # into ``grad_accum_steps``: a setting of its own family, not the loss
                 if _reaches_backward(view, use, binding.target, within, hops - 1, operands_only):
-                    return True
+                    return live(use)
     return False
 
 
