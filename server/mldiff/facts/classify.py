@@ -362,28 +362,18 @@ def _rebound(view: ModuleView, index: int, target: str, within) -> int:
     """The first line after ``index`` that binds ``target`` anew without reading it, outside a
     branch beside the one ``index`` is in (an ``else`` binding does not end the ``if``'s value)."""
     lines = view.logical
-    mine = _ancestors(view, index)
+    mine = view.ancestors(index)
     for other, binding in sorted(view.definitions(target), key=lambda definition: definition[0]):
         if other <= index or (within is not None and other not in within) or binding.target != target:
             continue
         if binding.kind not in ("assign", "annassign") or (binding.value is not None and target in binding.value.names):
             continue
-        theirs = _ancestors(view, other)
+        theirs = view.ancestors(other)
         below = [header for header in theirs if header not in mine]
         if below and lines[below[-1]].keyword in ("elif", "else", "except", "finally"):
             continue
         return other
     return len(lines)
-
-
-def _ancestors(view: ModuleView, index: int) -> list[int]:
-    """The block headers around logical line ``index``, innermost first."""
-    out = []
-    parent = view.logical[index].parent
-    while parent >= 0:
-        out.append(parent)
-        parent = view.logical[parent].parent
-    return out
 
 
 # reductions and casts a loss term goes through on its way into the sum: ``term.mean()``
