@@ -281,15 +281,16 @@ def _moves_past_untouched(ctx: PythonContext, matched: list[tuple[int, int]], to
             continue
         crossed: list[tuple[int, int]] = []
         siblings = head.block(parent) if parent >= 0 else range(len(head.logical))
-        for other in siblings:
+        for other in siblings:  # text and line numbers first: only the crossed lines get parsed
             line = head.logical[other]
-            if other == head_index or line.parent != parent or other in touched_head or is_noise(head, other):
+            if other == head_index or line.parent != parent or other in touched_head:
                 continue
             mapped = ctx.map.head_to_base(line.start)
             other_base = base.index_at(mapped) if mapped is not None else -1
-            if other_base < 0 or base.logical[other_base].parent != base.logical[base_index].parent:
+            if other_base < 0 or (other_base < base_index) == (other < head_index) \
+                    or base.logical[other_base].parent != base.logical[base_index].parent:
                 continue
-            if (other_base < base_index) != (other < head_index) and depend(head, head_index, other):
+            if not is_noise(head, other) and depend(head, head_index, other):
                 crossed.append((abs(other - head_index), other))
         if crossed:
             other = min(crossed)[1]
