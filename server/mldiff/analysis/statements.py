@@ -397,30 +397,25 @@ def _bind_dict_entries(prefix: str, value: cst.BaseExpression, facts: Facts) -> 
                 facts.bindings.append(Binding(f"{prefix}.{name}", make_value(item.value), "dict_key", item.value))
                 _bind_dict_entries(f"{prefix}.{name}", item.value, facts)
         return
+    for key, entry in _mapping_entries(value):
+        if isinstance(key, str) and key.isidentifier():
+            facts.bindings.append(Binding(f"{prefix}.{key}", make_value(entry), "dict_key", entry))
+            _bind_dict_entries(f"{prefix}.{key}", entry, facts)
+
+
+def _mapping_entries(value: cst.BaseExpression) -> list[tuple[object, cst.BaseExpression]]:
+    """(key, value) of a dict literal (keys evaluated) or of ``dict(...)`` / ``OrderedDict(...)``
+    keywords; nothing for any other expression."""
     if isinstance(value, cst.Dict):
-        for element in value.elements:
-            if isinstance(element, cst.DictElement):
-                key = evaluate(element.key)
-                if isinstance(key, str) and key.isidentifier():
-                    facts.bindings.append(Binding(f"{prefix}.{key}", make_value(element.value), "dict_key",
-                                                  element.value))
-                    _bind_dict_entries(f"{prefix}.{key}", element.value, facts)
-    elif isinstance(value, cst.Call) and dotted_name(value.func) in ("dict", "OrderedDict", "collections.OrderedDict"):
-        for arg in value.args:
-            if arg.keyword is not None and not arg.star:
-                facts.bindings.append(Binding(f"{prefix}.{arg.keyword.value}", make_value(arg.value), "dict_key",
-                                              arg.value))
-                _bind_dict_entries(f"{prefix}.{arg.keyword.value}", arg.value, facts)
+        return [(evaluate(e.key), e.value) for e in value.elements if isinstance(e, cst.DictElement)]
+    if isinstance(value, cst.Call) and dotted_name(value.func) in ("dict", "OrderedDict", "collections.OrderedDict"):
+        return [(a.keyword.value, a.value) for a in value.args if a.keyword is not None and not a.star]
+    return []
 
 
 def _entry_name(value: cst.BaseExpression) -> str | None:
     """The name a config in a list goes by (its ``name`` entry, as an identifier), or None."""
-    entries: list[tuple[object, cst.BaseExpression]] = []
-    if isinstance(value, cst.Dict):
-        entries = [(evaluate(e.key), e.value) for e in value.elements if isinstance(e, cst.DictElement)]
-    elif isinstance(value, cst.Call) and dotted_name(value.func) in ("dict", "OrderedDict", "collections.OrderedDict"):
-        entries = [(a.keyword.value, a.value) for a in value.args if a.keyword is not None and not a.star]
-    for key, entry in entries:
+    for key, entry in _mapping_entries(value):
         if key in _ENTRY_NAMES:
             name = evaluate(entry)
             if isinstance(name, str) and name:

@@ -26,7 +26,7 @@ from mldiff.facts.context import PythonContext, view_fact
 from mldiff.facts.deltas import Delta, depend
 from mldiff.knowledge import apis
 from mldiff.knowledge.arguments import argument_role
-from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_NAMES, RECEIVER_ROLES, Method,
+from mldiff.knowledge.methods import (ANY, RECEIVER_CONSTRUCTORS, RECEIVER_NAMES, RECEIVER_ROLES, SCALED_STEP, Method,
                                       callable_role, kind_by_name, method_roles)
 from mldiff.knowledge.names import classify_name
 
@@ -429,7 +429,7 @@ def _backpropagates(view: ModuleView, call: CallFact, target: str) -> bool:
     if call.method == "scale" and call.receiver is not None and receiver_kind(view, call.receiver) == "scaler":
         return any(arg.code == target for arg in call.args)
     if "(" not in call.callee and "[" not in call.callee and call.args and call.args[0].code == target \
-            and receiver_kind(view, call.callee) == "scaler":
+            and callable_role(call.callee) == ("training_loop", SCALED_STEP):
         return True  # ``loss_scaler(loss, optimizer)``: timm's NativeScaler scales, backpropagates, steps
     if call.receiver in (None, "self") and call.method.isidentifier():
         position = next((i for i, arg in enumerate(call.args) if arg.code == target), None)

@@ -8,6 +8,7 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import Value, dotted_name
 from mldiff.facts.context import PythonContext, view_fact
+from mldiff.facts.equivalence import is_noise
 from mldiff.facts.sites import BindingSite, CallSite, arguments_of, short_name
 from mldiff.findings import Related
 from mldiff.knowledge import apis
@@ -60,7 +61,6 @@ def only_logged(ctx: PythonContext, site: BindingSite) -> bool:
     scope = _local_scope(ctx.head, site)
     if scope is None:
         return False
-    from mldiff.facts.equivalence import is_noise
     uses = [index for index in ctx.head.uses(site.binding.target, scope) if index != site.index]
     return bool(uses) and all(is_noise(ctx.head, index) for index in uses)
 

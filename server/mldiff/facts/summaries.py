@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import find_defs
 from mldiff.facts.syntax import _parse_cached  # Python's parser, once per text
+from mldiff.knowledge.methods import BACKWARD_PASS, SCALED_STEP, kind_by_name
 
 _DEPTH = 3
 
 
-# the roles of a statement that backpropagates (``facts.classify``, ``knowledge.methods``)
-_BACKWARD_NOUNS = frozenset({"backward pass", "scaled backward and optimizer step"})
+# the roles of a statement that backpropagates (``knowledge.methods``)
+_BACKWARD_NOUNS = frozenset({BACKWARD_PASS, SCALED_STEP})
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,6 @@ _TRAIN_MODE = re.compile(r"\.train\(\s*(?:True|mode\s*=\s*True)?\s*\)")
 
 def _sets_train_mode(view) -> bool:
     """Does the file put a model into training mode (``model.train()``) anywhere?"""
-    from mldiff.knowledge.methods import kind_by_name
     return any(call.method == "train" and call.receiver is not None and kind_by_name(call.receiver) == "model"
                for index in view.lines_matching(_TRAIN_MODE, ("train",)) for call in view.facts(index).calls)
 

@@ -28,10 +28,14 @@ class Method:
     params: tuple[str, ...] = ()
 
 
+# the nouns of the operations that backpropagate (``facts.summaries`` asks whether a helper does)
+BACKWARD_PASS = "backward pass"
+SCALED_STEP = "scaled backward and optimizer step"
+
 METHODS: tuple[Method, ...] = (
     Method("step", ("optimizer",), "training_loop", "optimizer step"),
     Method("zero_grad", ("optimizer", "model"), "training_loop", "zero_grad"),
-    Method("backward", (ANY,), "training_loop", "backward pass"),
+    Method("backward", (ANY,), "training_loop", BACKWARD_PASS),
     Method("step", ("scaler",), "training_loop", "scaler step"),
     Method("scale", ("scaler",), "training_loop", "loss scaling"),
     Method("unscale_", ("scaler",), "training_loop", "gradient unscaling"),
@@ -99,7 +103,7 @@ CALLABLE_NAMES: tuple[tuple[str, str, str], ...] = (
     (r"(?:\w+_)?(?:loss_?fn|loss_?func|loss_?function|criterion|criterion_\w+|loss_?module)", "loss", "loss"),
     # timm's ``NativeScaler`` / ``ApexScaler`` (and the MAE, BEiT, ConvNeXt copies) are called with
     # the loss and the optimizer: scale, backward, optional clipping, step
-    (r"(?:loss_|grad_|amp_)?scaler", "training_loop", "scaled backward and optimizer step"),
+    (r"(?:loss_|grad_|amp_)?scaler", "training_loop", SCALED_STEP),
 )
 _CALLABLES = tuple((re.compile(pattern + "$"), family, noun) for pattern, family, noun in CALLABLE_NAMES)
 
