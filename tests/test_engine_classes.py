@@ -469,3 +469,24 @@ def forward(x):
 '''
     head = base.replace("    return x.mean()", "    x = cast(x, dtype=torch.float32)\n    return x.mean()")
     one(base, head, "ML199", 5, "cast() in torch.float32")
+
+
+# -- knowledge: an API named, not called, is what the code will build ---------------------------------------
+def test_a_loss_class_swapped_in_a_registry_is_a_loss_change():
+    base = 'import torch\n_loss_funs = {"cross_entropy": torch.nn.CrossEntropyLoss}\n'
+    head = 'import torch\nfrom .net import SoftCrossEntropyLoss\n_loss_funs = {"cross_entropy": SoftCrossEntropyLoss}\n'
+    one(base, head, "ML599", 3, "CrossEntropyLoss (named, built later)")
+
+
+def test_an_optimizer_class_held_or_partially_applied_is_an_optimizer_change():
+    one("import torch\nopt_cls = torch.optim.Adam\n", "import torch\nopt_cls = torch.optim.SGD\n",
+        "ML499", 2, "SGD (named, built later)")
+    base = "import torch\nfrom functools import partial\nmake_opt = partial(torch.optim.Adam, lr=1e-3)\n"
+    one(base, base.replace("optim.Adam", "optim.SGD"), "ML499", 3, "SGD (named, built later)")
+
+
+def test_a_class_only_inspected_or_a_respelled_reference_is_silent():
+    base = "import torch.nn as nn\ndef is_norm(m):\n    return isinstance(m, nn.BatchNorm2d)\n"
+    silent(base, base.replace("isinstance(m, nn.BatchNorm2d)", "isinstance(m, (nn.BatchNorm2d,))"))
+    base = "import torch\nimport torch.nn as nn\ncrit_cls = torch.nn.CrossEntropyLoss\n"
+    silent(base, base.replace("torch.nn.CrossEntropyLoss", "nn.CrossEntropyLoss"))

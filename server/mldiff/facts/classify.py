@@ -459,15 +459,23 @@ def _backpropagates_parameter(view: ModuleView, name: str, position: int) -> boo
 
 def _reference_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
     """A function of the file passed or chosen by name (``transforms.Lambda(scale)``,
-    ``partial(scale, ...)``, ``self.norm = scale if auto else identity``) does what it does."""
+    ``partial(scale, ...)``, ``self.norm = scale if auto else identity``) does what it does;
+    a known API named, not called, is what it will build (see ``_api_reference``)."""
     from mldiff.facts.summaries import function_roles
-    facts = ctx.view(side).facts(index)
+    view = ctx.view(side)
+    facts = view.facts(index)
     values = [arg for call in facts.calls if not call.in_lambda_or_def
               for arg in (*call.args, *(value for _, value in call.kwargs))]
     values += [binding.value for binding in facts.bindings if binding.value is not None and binding.kind != "param"]
     out: list[Role] = []
     seen: set[str] = set()
+    inspected = {id(arg.node) for call in facts.calls if call.callee in _INSPECTING for arg in call.args}
     for value in values:
+        if id(value.node) not in inspected:
+            role = _api_reference(view, value)
+            if role is not None and role.noun not in seen:
+                seen.add(role.noun)
+                out.append(role)
         node = value.node
         names = [node.value] if isinstance(node, cst.Name) else \
             [n for n in value.names if "." not in n] if isinstance(node, cst.IfExp) else []
@@ -479,6 +487,33 @@ def _reference_roles(ctx: PythonContext, side: str, index: int) -> list[Role]:
                 out.append(Role(summary.family, f"{name} ({summary.noun})", "function"))
                 break
     return out
+
+
+# calls that look at a class rather than build it: ``isinstance(m, nn.BatchNorm2d)``
+_INSPECTING = frozenset({"isinstance", "issubclass", "type", "hasattr", "getattr", "setattr", "print", "str",
+                         "repr", "id", "callable", "vars", "dir", "super"})
+
+
+def _api_reference(view: ModuleView, value) -> Role | None:
+    """A known API class or function named as a value, not called: registered in a table
+    (``{"cross_entropy": nn.CrossEntropyLoss}``), held to be built later (``opt_cls =
+    torch.optim.AdamW``), or passed to be built (``partial(torch.optim.SGD, ...)``). It is what
+    the code will build, so swapping it is that family's change. Layers stay silent, as called."""
+    node = value.node
+    if not isinstance(node, (cst.Name, cst.Attribute)):
+        return None
+    name = dotted_name(node)
+    if not name:
+        return None
+    qualname = apis.canonical(view.resolve(name))
+    if "." not in qualname:
+        return None  # a bare name the file does not import: a variable, not an API
+    role = apis.role_of(qualname)
+    if role is None and apis.is_norm_layer(qualname):
+        role = "norm_layer"
+    if role is None or role in _SILENT_ROLES or role not in apis.ROLE_FAMILIES:
+        return None
+    return Role(apis.ROLE_FAMILIES[role], f"{qualname.rsplit('.', 1)[-1]} (named, built later)", "reference")
 
 
 def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
@@ -670,8 +705,10 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
                 if method is not None and method.params:
                     roles = [Role(method.family, method.noun, "method", call, side="base")]
             out.extend(roles)
-    base_references = {role.noun for role in _reference_roles(ctx, "base", base)}
-    out += [role for role in _reference_roles(ctx, "head", head) if role.noun not in base_references]
+    base_references = {role.noun: role for role in _reference_roles(ctx, "base", base)}
+    head_references = {role.noun: role for role in _reference_roles(ctx, "head", head)}
+    out += [role for noun, role in head_references.items() if noun not in base_references]
+    out += [role for noun, role in base_references.items() if noun not in head_references and role.source == "reference"]
     if not out:  # the value a loss is computed from changed
         out = [role for role in statement_roles(ctx, "head", head) if role.source == "flow" and not role.param]
     return out

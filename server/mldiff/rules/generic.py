@@ -13,9 +13,11 @@ What it reports, in the order a statement is classified:
 - a statement added, removed or changed whose own code does something known: a call of an API
   in the knowledge table (``knowledge/``) or of a method on a receiver of a known kind
   (``scaler.step``, ``x.pin_memory()``), a function of the file summarised by what it does
-  (``Lambda(to_unit)``), an argument that now names an object built differently (a test set
-  given the training transform), arithmetic that scales inputs or masks labels with the
-  ignore index;
+  (``Lambda(to_unit)``), a known API named rather than called, which the code will build
+  (``{"cross_entropy": nn.CrossEntropyLoss}``, ``opt_cls = torch.optim.AdamW``,
+  ``partial(torch.optim.SGD, ...)``; not where it is only inspected, as in ``isinstance``),
+  an argument that now names an object built differently (a test set given the training
+  transform), arithmetic that scales inputs or masks labels with the ignore index;
 - else where its value goes: into a known API's parameter, or into the loss that is
   backpropagated (``loss.backward()``, ``scaler.scale(loss)``, timm's ``loss_scaler(loss,
   optimizer)``, a method of the file that backpropagates its argument), through the
