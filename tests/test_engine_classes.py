@@ -490,3 +490,9 @@ def test_a_class_only_inspected_or_a_respelled_reference_is_silent():
     silent(base, base.replace("isinstance(m, nn.BatchNorm2d)", "isinstance(m, (nn.BatchNorm2d,))"))
     base = "import torch\nimport torch.nn as nn\ncrit_cls = torch.nn.CrossEntropyLoss\n"
     silent(base, base.replace("torch.nn.CrossEntropyLoss", "nn.CrossEntropyLoss"))
+
+
+def test_a_norm_class_setting_changed_is_reported_once():
+    base = "import torch.nn as nn\nfrom functools import partial\nnorm_layer = partial(nn.LayerNorm, eps=1e-6)\n"
+    found = findings(base, base.replace("nn.LayerNorm", "nn.BatchNorm2d"))
+    assert [(code, line) for code, line, _ in found] == [("ML202", 3)], found

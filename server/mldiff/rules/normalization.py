@@ -328,9 +328,12 @@ class NormLayerChanged(ValueRule, Rule):
         return norm_pairs(ctx)
 
     def check(self, ctx: Context) -> Iterator[Finding]:
-        yield from super().check(ctx)
+        explained = list(super().check(ctx))
+        yield from explained
         if not isinstance(ctx, PythonContext) or is_test_file(ctx.path):
             return
+        explained_head = {f.span.line for f in explained}
+        explained_base = {f.base_line for f in explained if f.base_line is not None}
         for base, head in norm_pairs(ctx):
             if _inside_norm_class(ctx, base or head):
                 continue  # the class's own body: its uses are reported, its body changes below
@@ -345,12 +348,11 @@ class NormLayerChanged(ValueRule, Rule):
                                   f"{_defined_here(ctx.head, head.qualname)}",
                                   base_line=base_line(ctx, base), before=render_call(base, TORCH, 200),
                                   after=render_call(head, TORCH, 200))
-        for span, line, text, count in _grouped(_norm_reference_changes(ctx)):
+        # a parameter default or setting named like a norm class is compared as a setting above
+        references = [change for change in _norm_reference_changes(ctx) if change[0].line not in explained_head]
+        for span, line, text, count in _grouped(references):
             more = f" (and {count - 1} more places)" if count > 1 else ""
             yield self.report(ctx, span, f"norm layer class {text}{more}", base_line=line)
-        explained = [f for f in super().check(ctx)]
-        explained_head = {f.span.line for f in explained}
-        explained_base = {f.base_line for f in explained if f.base_line is not None}
         for head_header, base_header, base_only, head_only in _norm_class_changes(ctx):
             name = ctx.head.facts(head_header).def_name
             head_only = [i for i in head_only if not _covers(ctx.head, i, explained_head)]
