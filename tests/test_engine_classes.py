@@ -496,3 +496,19 @@ def test_a_norm_class_setting_changed_is_reported_once():
     base = "import torch.nn as nn\nfrom functools import partial\nnorm_layer = partial(nn.LayerNorm, eps=1e-6)\n"
     found = findings(base, base.replace("nn.LayerNorm", "nn.BatchNorm2d"))
     assert [(code, line) for code, line, _ in found] == [("ML202", 3)], found
+
+
+# -- context: a ternary's guard is a condition too ---------------------------------------------------------
+_SEEDED = ("import torch\ndef validation(args, device):\n"
+           "    generator = torch.Generator(device=device).manual_seed(args.seed) if args.seed else None\n"
+           "    return generator\n")
+
+
+def test_a_call_under_a_ternary_guard_that_now_tests_for_none_is_a_change_of_its_family():
+    head = _SEEDED.replace("if args.seed else", "if args.seed is not None else")  # seed 0 is seeded now
+    one(_SEEDED, head, "ML799", 3, "seed changed")
+
+
+def test_a_ternary_guard_reworded_or_a_call_built_on_the_spot_respelled_is_silent():
+    silent(_SEEDED, _SEEDED.replace("if args.seed else", "if (args.seed) else"))
+    silent(_SEEDED, _SEEDED.replace("torch.Generator(device=device)", "torch.Generator(device = device)"))

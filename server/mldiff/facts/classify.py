@@ -152,15 +152,18 @@ def _passes_any(call: CallFact, params: tuple[str, ...]) -> bool:
 def receiver_kind(view: ModuleView, receiver: str) -> str | None:
     """What the object a method is called on is: by what built it, else by its name."""
     root = receiver.split("(", 1)[0]
+    built = None
     if "(" not in receiver and "[" not in receiver:
         built = view.constructor_of(root)
-        if built is not None:
-            qualname = apis.canonical(built)
-            role = apis.role_of(qualname)
-            if role in RECEIVER_ROLES:
-                return RECEIVER_ROLES[role]
-            if qualname in RECEIVER_CONSTRUCTORS:
-                return RECEIVER_CONSTRUCTORS[qualname]
+    elif receiver == root + "(...)" and "[" not in root:  # built on the spot: ``torch.Generator(...).manual_seed``
+        built = view.resolve(root)
+    if built is not None:
+        qualname = apis.canonical(built)
+        role = apis.role_of(qualname)
+        if role in RECEIVER_ROLES:
+            return RECEIVER_ROLES[role]
+        if qualname in RECEIVER_CONSTRUCTORS:
+            return RECEIVER_CONSTRUCTORS[qualname]
     return kind_by_name(root.rstrip("."))
 
 
@@ -683,6 +686,8 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
     out: list[Role] = []
     for signature, call in head_signatures.items():
         if signature in base_signatures:
+            if _guard_changed(ctx, base, head, base_signatures[signature], call):
+                out.extend(call_roles(ctx, "head", call))  # the same call, under another ternary guard
             continue
         olds = base_by_identity.get(signature[0])
         if not olds:
@@ -712,6 +717,17 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
     if not out:  # the value a loss is computed from changed
         out = [role for role in statement_roles(ctx, "head", head) if role.source == "flow" and not role.param]
     return out
+
+
+def _guard_changed(ctx: PythonContext, base: int, head: int, old: CallFact, new: CallFact) -> bool:
+    """Does one call run under another conditional expression now (``manual_seed(args.seed) if
+    args.seed else None`` -> ``... if args.seed is not None else None``: seed 0 is seeded now)?
+    A guard reworded without reading other names, values or operators is the same guard."""
+    from mldiff.facts.conditions import call_guards
+    from mldiff.facts.surroundings import condition_difference
+    before = call_guards(ctx.base, base, ctx.renames).get(id(old.node), {})
+    after = call_guards(ctx.head, head).get(id(new.node), {})
+    return bool(before or after) and condition_difference(before, after) is not None
 
 
 def same_object(ctx: PythonContext, base_receiver: str, head_receiver: str) -> bool:

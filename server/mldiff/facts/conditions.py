@@ -48,12 +48,15 @@ def _previous_branch(view: ModuleView, index: int) -> int:
 
 def _add_condition(view: ModuleView, header: int, negate: bool, out: dict[str, str],
                    renames: dict[str, str] | None) -> None:
-    import ast
     condition = view.facts(header).condition
-    if condition is None:
-        return
+    if condition is not None:
+        _add_test(condition.code, negate, out, renames)
+
+
+def _add_test(code: str, negate: bool, out: dict[str, str], renames: dict[str, str] | None) -> None:
+    import ast
     try:
-        tree = ast.parse(condition.code, mode="eval").body
+        tree = ast.parse(code, mode="eval").body
     except (SyntaxError, ValueError):
         return
     parts = _conjuncts(_negated(tree) if negate else tree)
@@ -66,6 +69,36 @@ def _add_condition(view: ModuleView, header: int, negate: bool, out: dict[str, s
             key = rename_key(key, renames)
         text = ast.unparse(part)
         out.setdefault(key, f"({text})" if isinstance(part, ast.BoolOp) else text)
+
+
+def call_guards(view: ModuleView, index: int, renames: dict[str, str] | None = None) -> dict[int, dict[str, str]]:
+    """The conditional expressions a call of logical line ``index`` runs under, by the call
+    node's id (keys and texts as ``conditions``): in ``g.manual_seed(s) if args.seed else None``
+    the call runs only when ``args.seed``. Calls under no ternary are left out."""
+    import libcst as cst
+
+    from mldiff.analysis.values import node_code
+    from mldiff.analysis.walk import children
+    unit = view.unit(index)
+    out: dict[int, dict[str, str]] = {}
+    if unit.statement is None or "if" not in unit.text or "else" not in unit.text:
+        return out
+    stack: list[tuple[cst.CSTNode, tuple[tuple[str, bool], ...]]] = [(unit.statement, ())]
+    while stack:
+        node, guards = stack.pop()
+        if isinstance(node, cst.IfExp):
+            test = node_code(node.test)
+            stack.append((node.test, guards))
+            stack.append((node.body, guards + ((test, False),)))
+            stack.append((node.orelse, guards + ((test, True),)))
+            continue
+        if isinstance(node, cst.Call) and guards:
+            found: dict[str, str] = {}
+            for test, negate in guards:
+                _add_test(test, negate, found, renames)
+            out[id(node)] = found
+        stack.extend((child, guards) for child in children(node))
+    return out
 
 
 def _conjuncts(node):

@@ -9,7 +9,8 @@ differs between the base and head surroundings of one statement, or None.
 
 A reworded condition counts only when the names, values or operators it reads differ
 (``if a and b is not None`` -> ``if b is not None and a`` is no change; ``use_amp != 'native'``
--> ``use_amp == 'apex'`` is one).
+-> ``use_amp == 'apex'`` is one). The same comparison tells whether a call inside a changed
+statement now runs under another conditional expression (``facts.conditions.call_guards``).
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def context_change(before: Surroundings, after: Surroundings,
         parts = ([f"now inside `with {', '.join(entered)}`"] if entered else []) + \
                 ([f"no longer inside `with {', '.join(left)}`"] if left else [])
         return "; ".join(parts), "with"
-    condition = _condition_change(dict(before.conditions), dict(after.conditions), renamed)
+    condition = condition_difference(dict(before.conditions), dict(after.conditions), renamed)
     if condition:
         return condition, "condition"
     if len(after.loops) > len(before.loops):  # a loop rewritten is a change of its header; entering one is this
@@ -98,7 +99,9 @@ def context_change(before: Surroundings, after: Surroundings,
     return None
 
 
-def _condition_change(before: dict[str, str], after: dict[str, str], renamed: Renamed | None) -> str | None:
+def condition_difference(before: dict[str, str], after: dict[str, str], renamed: Renamed | None = None) -> str | None:
+    """What differs between two sets of conditions (as ``facts.conditions`` keys them), in words;
+    None when they are the same or only reworded."""
     if before.keys() == after.keys():
         return None
     added = [text for key, text in after.items() if key not in before]

@@ -30,7 +30,9 @@ What it reports, in the order a statement is classified:
 - an unchanged statement of a known kind whose context changed: now under another
   condition (a reworded condition counts only when it reads other names or values), inside
   or outside a ``with`` block, loop or ``try``, or moved past a statement of its family or
-  one it reads from or feeds (the batch now fetched before the forward pass);
+  one it reads from or feeds (the batch now fetched before the forward pass); likewise a
+  call of a known kind whose conditional expression changed (``g.manual_seed(args.seed) if
+  args.seed else None`` -> ``... if args.seed is not None else None``: seed 0 now seeds);
 - a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), and
   a keyword named like a setting passed to a call the table does not know.
 
