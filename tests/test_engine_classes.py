@@ -512,3 +512,9 @@ def test_a_call_under_a_ternary_guard_that_now_tests_for_none_is_a_change_of_its
 def test_a_ternary_guard_reworded_or_a_call_built_on_the_spot_respelled_is_silent():
     silent(_SEEDED, _SEEDED.replace("if args.seed else", "if (args.seed) else"))
     silent(_SEEDED, _SEEDED.replace("torch.Generator(device=device)", "torch.Generator(device = device)"))
+
+
+def test_norm_settings_named_by_what_they_set_are_normalization():
+    base = "from dataclasses import dataclass\n@dataclass\nclass ModelArgs:\n    dim: int = 4096\n    norm_eps: float = 1e-5\n"
+    one(base, base.replace("1e-5", "1e-6"), "ML202", 5, "norm_eps 1e-5 -> 1e-6")
+    one("batch_norm_momentum = 0.1\n", "batch_norm_momentum = 0.01\n", "ML202", 1, "0.1 -> 0.01")

@@ -61,8 +61,8 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
      "compile_distributed", "devices"),
     (r"(?:device|device_?name)", "compile_distributed", "device_choice"),
     (r"(?:\w*shuffle\w*)", "data_pipeline", "shuffle"),
-    (r"(?:\w*layer_?norm\w*|norm_?(?:type|layer|class|cls|impl)|\w+_norm_?(?:type|layer|class|cls|impl)|"
-     r"rms_?norm\w*|use_\w*norm\w*|normalize_\w+|\w+_normalization|normalization|precise_?bn\w*|bn_\w+)",
+    (r"(?:\w*layer_?norm\w*|(?:\w+_)?norm_?(?:type|layer|class|cls|impl|eps|epsilon|momentum|affine)|"
+     r"(?:batch|group|instance)_?norm\w*|(?:ln|gn)_(?:eps|epsilon|affine)|rms_?norm\w*|use_\w*norm\w*|normalize_\w+|\w+_normalization|normalization|precise_?bn\w*|bn_\w+)",
      "normalization", "norm_arg"),
     (r"(?:sampler|(?:train|val|valid|test|eval|batch|data|random|weighted)_?sampler|sampler_?(?:type|name))",
      "data_pipeline", "sampler"),
