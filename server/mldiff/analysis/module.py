@@ -14,7 +14,7 @@ from itertools import accumulate
 from dataclasses import replace
 from functools import cached_property
 
-from mldiff.analysis.segments import LogicalLine, Segments, resegment, segment
+from mldiff.analysis.segments import LogicalLine, Segments, edited_lines, resegment, segment
 import libcst as cst
 
 from mldiff.analysis.statements import PART, Binding, CallFact, Facts, Unit, parse_unit
@@ -34,10 +34,22 @@ class ModuleView:
         whose segments are reused where the edit cannot have changed them."""
         self.text = text
         self.lines = lines if lines is not None else split_lines(text)
+        edited = edited_lines(previous.lines, self.lines) if previous is not None else None
         self.segments: Segments = segment(self.lines) if previous is None else \
-            resegment(self.lines, previous.lines, previous.segments)
+            resegment(self.lines, previous.lines, previous.segments, edited)
         # name look-ups scan the whole text: remember them for the life of this view
         self._matching: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+        # after an edit that moved no statement boundary, the earlier view's scans hold wherever
+        # the edited lines match as they did (its scans, {line number: its text there}), and its
+        # imports where no edited line imports
+        self._earlier: tuple[dict[tuple[str, tuple[str, ...]], list[int]], dict[int, str]] | None = None
+        if previous is not None and edited is not None and self.segments is previous.segments and len(edited) <= 8:
+            self._earlier = (previous._matching, edited)
+            if not any(_IMPORT_LINE.match(text) for number, old in edited.items()
+                       for text in (old, self.lines[number])):
+                for name in ("import_indices", "aliases", "star_imports"):
+                    if name in previous.__dict__:
+                        self.__dict__[name] = previous.__dict__[name]
         self._definitions: dict[str, list[tuple[int, Binding]]] = {}
         self._uses: dict[str, list[int]] = {}
         self._constructors: dict[str, str | None] = {}
@@ -198,8 +210,27 @@ class ModuleView:
         key = (pattern.pattern, needles)
         cached = self._matching.get(key)
         if cached is None:
-            cached = self._matching[key] = self._scan(pattern, needles)
+            cached = self._inherited(key, pattern, needles)
+            if cached is None:
+                cached = self._scan(pattern, needles)
+            self._matching[key] = cached
         return cached
+
+    def _inherited(self, key: tuple[str, tuple[str, ...]], pattern: re.Pattern[str],
+                   needles: tuple[str, ...]) -> list[int] | None:
+        """The earlier view's scan for ``key``, when every edited line matches as it did."""
+        if self._earlier is None:
+            return None
+        scans, edited = self._earlier
+        earlier = scans.get(key)
+        if earlier is None:
+            return None
+
+        def matches(line: str) -> bool:
+            return (not needles or any(needle in line for needle in needles)) and pattern.search(line) is not None
+        if all(matches(old) == matches(self.lines[number]) for number, old in edited.items()):
+            return earlier
+        return None
 
     _lines_matching = lines_matching
 
@@ -207,7 +238,7 @@ class ModuleView:
         owner = self.segments.line_owner
         search = pattern.search
         lines = self.lines
-        numbers = self._lines_holding(needles) if needles else range(len(lines))
+        numbers = self.lines_holding(needles) if needles else range(len(lines))
         seen: list[int] = []
         for number in numbers:
             if search(lines[number]) is not None:
@@ -216,10 +247,10 @@ class ModuleView:
                     seen.append(index)
         return seen
 
-    def _lines_holding(self, needles: tuple[str, ...]) -> list[int]:
+    def lines_holding(self, needles: tuple[str, ...]) -> list[int]:
         """Physical lines containing any of ``needles``, found with str.find over the text."""
         text = self.text
-        starts = self._line_starts
+        starts = self.line_starts
         found: set[int] = set()
         for needle in needles:
             position = text.find(needle)
@@ -230,7 +261,7 @@ class ModuleView:
         return sorted(found)
 
     @cached_property
-    def _line_starts(self) -> list[int]:
+    def line_starts(self) -> list[int]:
         return [0, *accumulate(len(line) for line in self.lines)]
 
     def uses(self, name: str, within: range | None = None) -> list[int]:

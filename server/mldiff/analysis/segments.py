@@ -257,18 +257,29 @@ def segment(lines: Sequence[str]) -> Segments:
     return Segments(tuple(logical), tuple(owner))
 
 
-def resegment(lines: Sequence[str], previous_lines: Sequence[str], previous: Segments) -> Segments:
+def edited_lines(previous_lines: Sequence[str], lines: Sequence[str]) -> dict[int, str] | None:
+    """{line number: its earlier text} for the lines an edit changed, or None when it added or
+    removed lines."""
+    if len(lines) != len(previous_lines):
+        return None
+    return {number: old for number, (old, new) in enumerate(zip(previous_lines, lines)) if old != new}
+
+
+def resegment(lines: Sequence[str], previous_lines: Sequence[str], previous: Segments,
+              edited: dict[int, str] | None = None) -> Segments:
     """``segment(lines)``, reusing ``previous`` (the segments of ``previous_lines``) when no
     changed line can move a statement boundary: each one is blank or comment, or the first
     line of a statement that is not split into parts, and scans the same as before (same
     brackets, strings, indentation and keyword). Typing inside a statement then costs a
-    comparison of the lines, not a scan of the file."""
-    if len(lines) != len(previous_lines):
+    comparison of the lines, not a scan of the file. ``edited``: ``edited_lines`` of the two,
+    when the caller has it."""
+    if edited is None:
+        edited = edited_lines(previous_lines, lines)
+    if edited is None:
         return segment(lines)
     owner, logical = previous.line_owner, previous.lines
-    for number, (old, new) in enumerate(zip(previous_lines, lines)):
-        if old == new:
-            continue
+    for number, old in edited.items():
+        new = lines[number]
         index = owner[number]
         if index >= 0:
             line = logical[index]

@@ -177,13 +177,12 @@ def calls_in_touched_scopes(ctx: PythonContext, side: str, text: re.Pattern[str]
 
 
 def _mentions(view: ModuleView, scopes: set[tuple[int, int]], words: tuple[str, ...]) -> bool:
-    logical = view.logical
-    for start, stop in scopes:
-        if start >= stop:
-            continue
-        text = "".join(view.lines[logical[start].start:logical[stop - 1].end])
-        if any(word in text for word in words):
-            return True
+    """Does one of ``words`` stand in one of the scopes (logical line ranges)? Asked of the
+    view's cached scans, which an edit elsewhere leaves standing."""
+    for word in words:
+        for index in view.lines_matching(re.compile(re.escape(word)), (word,)):
+            if any(start <= index < stop for start, stop in scopes):
+                return True
     return False
 
 

@@ -126,8 +126,13 @@ _NORM_REFERENCE_KWARGS = re.compile(r"^(?:norm_?layer|norm|norm_?cls|norm_?fn|no
 
 def _local_norm_classes(view: ModuleView) -> set[str]:
     """Classes of this file whose name says they normalize (``LayerNorm``, ``RMSNorm``, ``LayerNormNoBias``)."""
-    return view_fact(view, "norm_classes", lambda: {
-        name for name in re.findall(r"^[ \t]*class[ \t]+(\w+)", view.text, re.M) if _LOCAL_NORM.search(name)})
+    def compute() -> set[str]:
+        names = (_CLASS_NAME.match(view.source(index)) for index in view.lines_matching(_CLASS_NAME, ("class",)))
+        return {match.group(1) for match in names if match is not None and _LOCAL_NORM.search(match.group(1))}
+    return view_fact(view, "norm_classes", compute)
+
+
+_CLASS_NAME = re.compile(r"^[ \t]*class[ \t]+(\w+)")
 
 
 def is_norm_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
