@@ -32,10 +32,15 @@ def rule_instances() -> tuple[Rule[Any], ...]:
 
 
 def rules_for(kind: str, settings: Settings) -> list[Rule[Any]]:
+    return list(_rules_for(kind, settings))
+
+
+@lru_cache(maxsize=64)  # an editor asks on every keystroke, with the same few settings
+def _rules_for(kind: str, settings: Settings) -> tuple[Rule[Any], ...]:
     # A notebook's code cells are Python: every Python rule runs on them (see analysis/notebook.py).
     kinds = (kind, "python") if kind == "notebook" else (kind,)
-    return [rule for rule in rule_instances()
-            if any(k in rule.file_kinds for k in kinds) and settings.enabled(rule.code, rule.family)]
+    return tuple(rule for rule in rule_instances()
+                 if any(k in rule.file_kinds for k in kinds) and settings.enabled(rule.code, rule.family))
 
 
 def analyze(path: str, base_text: str | None, head_text: str | None,

@@ -46,6 +46,7 @@ rule reads Python and notebooks.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar, Iterable, Sequence
 
 from mldiff.analysis.filekinds import is_test_file
@@ -112,14 +113,16 @@ def unowned_value_changes(ctx: PythonContext, family: str) -> list[ValueChange]:
     """Changed values of ``family`` that no value rule owns: a topic no rule reports (``dataset``,
     ``checkpointing``), or a keyword named like a setting of a call the table does not know
     (``torch.zeros(n, dtype=np.float)`` -> ``np.float32``) where the family's rules do not look."""
-    owned = ctx.fact("owned_topics", _owned_topics)
+    owned = _owned_topics()
     out = [change for change in value_changes(ctx) if change.family == family and change.topic not in owned]
     if family not in ("regularization", "batch_size"):  # those rules report these themselves
         out += named_argument_changes(ctx, family)
     return out
 
 
+@lru_cache(maxsize=1)
 def _owned_topics() -> frozenset[str]:
+    """The setting topics a specific rule reports (the rule classes are fixed once imported)."""
     from mldiff.rules.base import all_rules
     return frozenset(topic for rule in all_rules() for topic in getattr(rule, "topics", ()))
 
