@@ -38,7 +38,7 @@ class WireServer:
                  env: dict[str, str] | None = None,
                  answer: Callable[[str, Any], Any] | None = None) -> None:
         """``answer(method, params)`` replies to the server's requests (default: null, and
-        an empty table for each workspace/configuration item)."""
+        an empty table for each workspace/configuration item when it returns None there)."""
         self.root, self.log = Path(root), Path(log)
         self._stderr = open(self.log, "wb")
         self.client = Client(command or SERVER_COMMAND, cwd=str(self.root), stderr=self._stderr, env=env)
@@ -67,10 +67,9 @@ class WireServer:
             if method is not None and "id" in message:        # the server asks the client
                 with self.lock:
                     self.server_requests.append(message)
-                if method == "workspace/configuration":
+                result = self.answer(method, message.get("params"))
+                if method == "workspace/configuration" and result is None:
                     result = [{} for _ in message["params"]["items"]]
-                else:
-                    result = self.answer(method, message.get("params"))
                 self.client.send({"id": message["id"], "result": result})
                 continue
             with self.lock:

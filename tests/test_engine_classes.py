@@ -518,3 +518,19 @@ def test_norm_settings_named_by_what_they_set_are_normalization():
     base = "from dataclasses import dataclass\n@dataclass\nclass ModelArgs:\n    dim: int = 4096\n    norm_eps: float = 1e-5\n"
     one(base, base.replace("1e-5", "1e-6"), "ML202", 5, "norm_eps 1e-5 -> 1e-6")
     one("batch_norm_momentum = 0.1\n", "batch_norm_momentum = 0.01\n", "ML202", 1, "0.1 -> 0.01")
+
+
+# -- the object a call builds, now kept where it was dropped ----------------------------------------------
+_WARMUP = ("import torch\nimport pytorch_warmup as warmup\ndef build(optimizer, steps):\n    if steps:\n"
+           "        warmup.LinearWarmup(optimizer, warmup_period=steps)\n    return optimizer\n")
+
+
+def test_a_scheduler_built_and_dropped_that_is_now_kept_is_a_learning_rate_change():
+    head = _WARMUP.replace("        warmup.Linear", "        warmup_scheduler = warmup.Linear")
+    one(_WARMUP, head, "ML399", 5, "LinearWarmup changed")
+
+
+def test_what_an_operation_returns_now_kept_is_silent():
+    base = ("import torch\ndef step(model, optimizer, clip):\n"
+            "    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)\n    optimizer.step()\n")
+    silent(base, base.replace("    torch.nn.utils.clip", "    grad_norm = torch.nn.utils.clip"))

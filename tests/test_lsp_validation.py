@@ -65,6 +65,36 @@ async def test_editor_settings_are_what_the_prompt_shows(tmp_path) -> None:
     assert "\npython train.py --epochs 1 --lr 0.3  (runner: local)\n" in request.message
 
 
+def test_a_validation_asked_for_before_the_settings_arrive_waits_for_them(tmp_path) -> None:
+    """An editor may send the command right after starting the server, before the server has
+    the client's answer to workspace/configuration: it must still run the editor's command,
+    not the repository's (this raced, and once prompted for the wrong command)."""
+    import time
+
+    from lsp_wire import WireServer
+    repo = lr_change(tmp_path)
+    editor_command = "python train.py --epochs 1 --lr 0.3"
+    asked: list[str] = []
+
+    def answer(method, params):
+        if method == "workspace/configuration":
+            time.sleep(1.0)   # a slow client
+            return [{"validate": {"command": editor_command, "runner": "local"}} for _ in params["items"]]
+        if method == "window/showMessageRequest":
+            asked.append(params["message"])
+        return None   # dismissed
+
+    server = WireServer(repo.path, tmp_path / "server.log", env=SERVER_ENV, answer=answer)
+    try:
+        server.start()
+        reply = server.request("workspace/executeCommand", {
+            "command": VALIDATE, "arguments": [uri_of(repo.path / "train.py")]}, timeout=30)
+    finally:
+        server.stop()
+    assert reply["result"]["status"] == "declined", reply
+    assert [f"\n{editor_command}  (runner: local)\n" in message for message in asked] == [True], asked
+
+
 @pytest.mark.parametrize("settings, problem", [
     ({"steps": 0}, "mldiff.validate.steps must be a positive integer, not 0"),
     ({"runner": "ssh"}, "mldiff.validate.runner must be auto, local, devcontainer, docker:NAME or slurm, not 'ssh'"),

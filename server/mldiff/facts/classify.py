@@ -686,8 +686,9 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
     out: list[Role] = []
     for signature, call in head_signatures.items():
         if signature in base_signatures:
-            if _guard_changed(ctx, base, head, base_signatures[signature], call):
-                out.extend(call_roles(ctx, "head", call))  # the same call, under another ternary guard
+            if _guard_changed(ctx, base, head, base_signatures[signature], call) or \
+                    _now_kept(ctx, base, head, base_signatures[signature], call):
+                out.extend(call_roles(ctx, "head", call))  # the same call, under another guard or now kept
             continue
         olds = base_by_identity.get(signature[0])
         if not olds:
@@ -717,6 +718,19 @@ def _changed_roles(ctx: PythonContext, base: int, head: int) -> list[Role]:
     if not out:  # the value a loss is computed from changed
         out = [role for role in statement_roles(ctx, "head", head) if role.source == "flow" and not role.param]
     return out
+
+
+def _now_kept(ctx: PythonContext, base: int, head: int, old: CallFact, new: CallFact) -> bool:
+    """Is the object a call builds kept now and dropped before, or the other way round (a
+    scheduler built and never stepped)? Only for the objects that act through their methods
+    later (optimizers, schedulers, scalers, loaders, samplers): what an operation such as
+    ``clip_grad_norm_`` returns is only a report of what it did."""
+    from mldiff.facts.syntax import kept_call
+    before, after = kept_call(ctx.base, base), kept_call(ctx.head, head)
+    if before is None or after is None or before[0] is not old.node or after[0] is not new.node \
+            or before[1] == after[1]:
+        return False
+    return apis.role_of(apis.canonical(ctx.head.qualname(new))) in RECEIVER_ROLES
 
 
 def _guard_changed(ctx: PythonContext, base: int, head: int, old: CallFact, new: CallFact) -> bool:

@@ -27,6 +27,7 @@ from mldiff.facts.flows import matching_def
 from mldiff.knowledge import apis
 from mldiff.facts.equivalence import is_noise, meaning_of, same_statement
 from mldiff.facts.surroundings import context_change, surroundings
+from mldiff.facts.syntax import kept_call
 
 # Headers whose block the change may alter without touching it (a def: code moved into it unchanged).
 _BLOCK_HEADERS = frozenset({"if", "elif", "else", "while", "for", "with", "try", "except", "finally", "def"})
@@ -156,31 +157,48 @@ def _one_sided(ctx: PythonContext, removed: list[int], added: list[int]) -> list
             return hunk, keyword
         if view.source(index).lstrip().startswith("return"):
             return hunk, "return"
-        if facts.calls:
-            call = facts.calls[0]
-            callee = call.callee[:-5] if call.callee.endswith("(...)") else call.callee
-            if side == "base":
-                callee = ".".join(ctx.renames.get(p, p) for p in callee.split("."))
-            return hunk, "calls", apis.module_form(apis.canonical(view.resolve(callee)))
-        return None
+        return calling(side, index)
 
-    heads: dict[tuple, list[int]] = {}
-    for index in added:
-        key = identity("head", index)
-        if key is not None:
-            heads.setdefault(key, []).append(index)
+    def calling(side: str, index: int) -> tuple | None:
+        view = ctx.view(side)
+        facts = view.facts(index)
+        if not facts.calls:
+            return None
+        call = facts.calls[0]
+        if kept is not None:  # the second round: only a call dropped on one side and kept on the other
+            found = kept_call(view, index)
+            if found is None or found[0] is not call.node or found[1] != (kept if side == "head" else not kept):
+                return None
+        callee = call.callee[:-5] if call.callee.endswith("(...)") else call.callee
+        if side == "base":
+            callee = ".".join(ctx.renames.get(p, p) for p in callee.split("."))
+        return _hunk_of(ctx, side, index), "calls", apis.module_form(apis.canonical(view.resolve(callee)))
+
     out: list[Delta] = []
     paired: set[int] = set()
-    for index in removed:
-        key = identity("base", index)
-        bucket = heads.get(key) if key is not None else None
-        if bucket:
-            head = bucket.pop(0)
-            paired.add(head)
-            if not same_statement(ctx, index, head):
-                out.append(Delta("changed", index, head))
-        else:
-            out.append(Delta("removed", index, None))
+    unpaired: list[int] = []
+    kept: bool | None = None
+    # first by what the statements bind or do; then what is left by the call they make, its
+    # result now kept in a variable where it was dropped (kept: True), or the other way round
+    for key_of, candidates, kept in ((identity, removed, None), (calling, None, True), (calling, None, False)):
+        heads: dict[tuple, list[int]] = {}
+        for index in added:
+            key = key_of("head", index) if index not in paired else None
+            if key is not None:
+                heads.setdefault(key, []).append(index)
+        left: list[int] = []
+        for index in candidates if candidates is not None else unpaired:
+            key = key_of("base", index)
+            bucket = heads.get(key) if key is not None else None
+            if bucket:
+                head = bucket.pop(0)
+                paired.add(head)
+                if not same_statement(ctx, index, head):
+                    out.append(Delta("changed", index, head))
+            else:
+                left.append(index)
+        unpaired = left
+    out.extend(Delta("removed", index, None) for index in unpaired)
     out.extend(Delta("added", None, index) for index in added if index not in paired)
     return out
 

@@ -121,6 +121,19 @@ class _ParentFinder(cst.CSTVisitor):
             self.stack.pop()
 
 
+def kept_call(view: ModuleView, index: int) -> tuple[cst.Call, bool] | None:
+    """(the call, whether its result is kept) when logical line ``index`` is only a call
+    (``warmup.LinearWarmup(opt)``: the object is built and dropped) or binds one (``sched =
+    warmup.LinearWarmup(opt)``); None for any other statement."""
+    statement = view.unit(index).statement
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return None
+    small = statement.body[0]
+    if isinstance(small, (cst.Expr, cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Call):
+        return small.value, not isinstance(small, cst.Expr)
+    return None
+
+
 def ancestors_of(root: cst.CSTNode | None, node: cst.CSTNode) -> list[cst.CSTNode]:
     """Nodes enclosing ``node`` inside ``root``, innermost first (empty if not found)."""
     if root is None:

@@ -73,6 +73,12 @@ LIBRARY_APIS: tuple[Api, ...] = (
     Api("peft.LoraConfig", "trainer"), Api("peft.get_peft_model", "trainer"),
     Api("peft.prepare_model_for_kbit_training", "precision_config"),
     Api("transformers.get_scheduler", "scheduler", ("name", "optimizer", "num_warmup_steps", "num_training_steps")),
+    # -- pytorch_warmup: a warmup factor that dampens another scheduler's step --------------------------
+    Api("pytorch_warmup.LinearWarmup", "scheduler", ("optimizer", "warmup_period", "last_step")),
+    Api("pytorch_warmup.ExponentialWarmup", "scheduler", ("optimizer", "warmup_period", "last_step")),
+    Api("pytorch_warmup.UntunedLinearWarmup", "scheduler", ("optimizer", "last_step")),
+    Api("pytorch_warmup.UntunedExponentialWarmup", "scheduler", ("optimizer", "last_step")),
+    Api("pytorch_warmup.RAdamWarmup", "scheduler", ("optimizer", "last_step")),
     # -- DeepSpeed, bitsandbytes -------------------------------------------------------------------------
     Api("deepspeed.zero.Init", "distributed"),
     Api("bitsandbytes.optim.AdamW8bit", "optimizer"), Api("bitsandbytes.optim.PagedAdamW", "optimizer"),

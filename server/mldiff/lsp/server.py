@@ -123,6 +123,13 @@ class MldiffServer(LanguageServer):
         """Keep new work until the client's settings arrive (no flash of wrong diagnostics)."""
         self._held = set()
 
+    async def settings_arrived(self) -> None:
+        """Until the client's settings are in (or the wait for them ended, see ``hold_analysis``):
+        a command that reads them, such as ``mldiff.validate.command``, must not run on the
+        defaults because the editor sent it right after starting the server."""
+        while self._held is not None:
+            await asyncio.sleep(0.01)
+
     def release_analysis(self) -> None:
         held, self._held = self._held, None
         for uri in held or ():

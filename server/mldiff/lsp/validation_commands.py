@@ -174,6 +174,7 @@ def _prepare(ls, uri: str | None) -> tuple[Path, ValidationSettings, str | None,
 
 async def validate(ls, arguments: tuple[Any, ...]) -> dict[str, Any]:
     request_id, request_token = ls.protocol.msg_id, ls.protocol.work_done_token
+    await ls.settings_arrived()   # which command runs is the editor's setting
     uri = target_uri(ls, arguments)
     try:
         root, editor, base, command = await asyncio.to_thread(_prepare, ls, uri)

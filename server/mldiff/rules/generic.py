@@ -17,7 +17,9 @@ What it reports, in the order a statement is classified:
   (``{"cross_entropy": nn.CrossEntropyLoss}``, ``opt_cls = torch.optim.AdamW``,
   ``partial(torch.optim.SGD, ...)``; not where it is only inspected, as in ``isinstance``),
   an argument that now names an object built differently (a test set given the training
-  transform), arithmetic that scales inputs or masks labels with the ignore index;
+  transform), an optimizer, scheduler, scaler or loader now kept where it was built and
+  dropped (or the other way round), arithmetic that scales inputs or masks labels with the
+  ignore index;
 - else where its value goes: into a known API's parameter, or into the loss that is
   backpropagated (``loss.backward()``, ``scaler.scale(loss)``, timm's ``loss_scaler(loss,
   optimizer)``, a method of the file that backpropagates its argument), through the
