@@ -69,8 +69,6 @@ def _other_file_location(path: str, span, repo_root: str | None, encoding: str) 
 
 # -- the LSP side ---------------------------------------------------------------------------------
 def publish(ls: MldiffServer, uri: str, version: int | None, diagnostics: list[types.Diagnostic]) -> None:
-    import logging, time
-    logging.getLogger("T").warning("T publish %.6f", time.perf_counter())
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=diagnostics))
 

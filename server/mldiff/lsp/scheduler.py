@@ -65,7 +65,6 @@ class Scheduler:
 
     def schedule(self, uri: str, delay_s: float, reason: str = FULL) -> None:
         """Analyse ``uri`` after ``delay_s`` of quiet (0: as soon as the worker is free)."""
-        logger.warning("T schedule %.6f", time.perf_counter())
         self._pending[uri] = FULL if self._pending.get(uri) == FULL else reason
         timer = self._timers.pop(uri, None)
         if timer is not None:
@@ -92,7 +91,6 @@ class Scheduler:
         if uri in self._running or uri not in self._pending:
             return  # the running job's completion starts the pending one
         reason = self._pending.pop(uri)
-        logger.warning("T start %.6f", time.perf_counter())
         snapshot = self._snapshot(uri)  # taken here, on the loop, never while an edit is half-applied
         if snapshot is None:
             return
@@ -103,13 +101,10 @@ class Scheduler:
     def _timed(self, snapshot: Any, reason: str) -> tuple[Any, float]:
         """On the worker: the job's result and how long it took."""
         started = time.perf_counter()
-        logger.warning("T jobbegin %.6f", started)
         result = self._job(snapshot, reason)
-        logger.warning("T jobend %.6f", time.perf_counter())
         return result, time.perf_counter() - started
 
     def _finished(self, uri: str, future: asyncio.Future) -> None:
-        logger.warning("T finished %.6f", time.perf_counter())
         self._running.discard(uri)
         if future.cancelled():
             return
