@@ -534,3 +534,33 @@ def test_what_an_operation_returns_now_kept_is_silent():
     base = ("import torch\ndef step(model, optimizer, clip):\n"
             "    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)\n    optimizer.step()\n")
     silent(base, base.replace("    torch.nn.utils.clip", "    grad_norm = torch.nn.utils.clip"))
+
+
+# -- negatives: a figure reduced across ranks only for the log ----------------------------------------------
+_REDUCED = '''import torch
+import torch.distributed as dist
+def train(model, loader, optimizer, scaler, args):
+    for step, (x, y) in enumerate(loader):
+        loss = model(x, y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        if step % args.print_freq == 0:
+            dist.reduce(loss.div_(args.world_size), 0)
+            stats = dict(step=step, loss=loss.item())
+            print(stats)
+'''
+
+
+def test_a_loss_reduced_only_to_be_printed_is_silent_when_dropped():
+    silent(_REDUCED, _REDUCED.replace("            dist.reduce(loss.div_(args.world_size), 0)\n", ""))
+
+
+def test_a_reduce_whose_result_is_trained_on_or_a_gradient_reduced_is_reported():
+    base = _REDUCED.replace("        scaler.scale(loss).backward()\n", "")
+    head = base.replace("            stats = dict(", "            scaler.scale(loss).backward()\n            stats = dict(")
+    moved = findings(base.replace("            dist.reduce(loss.div_(args.world_size), 0)\n", ""), head)
+    assert any(code == "ML1299" for code, _, _ in moved), moved   # the reduced loss is backpropagated
+    grads = _REDUCED.replace("            dist.reduce(loss.div_(args.world_size), 0)\n",
+                             "            for p in model.parameters():\n                dist.all_reduce(p.grad)\n")
+    assert any(code.startswith("ML12") for code, _, _ in findings(_REDUCED, grads))

@@ -525,6 +525,10 @@ def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     options); a call that only moved between statements (into a variable, a method, another
     line) is no role of either statement."""
     if delta.kind in ("added", "removed", "changed"):
+        from mldiff.facts.flows import feeds_only_the_log
+        if all(index is None or feeds_only_the_log(ctx.view(side), index)
+               for side, index in (("base", delta.base), ("head", delta.head))):
+            return []  # a loss reduced across ranks only to be printed: the step used the same one
         if delta.kind == "added":
             roles = _unmoved(ctx, delta, _acting(statement_roles(ctx, "head", delta.head_index),
                                                  ctx.head.logical[delta.head_index].is_header))

@@ -65,6 +65,70 @@ def only_logged(ctx: PythonContext, site: BindingSite) -> bool:
     return bool(uses) and all(is_noise(ctx.head, index) for index in uses)
 
 
+def feeds_only_the_log(view: ModuleView, index: int) -> bool:
+    """Is logical line ``index`` a collective or in-place operation on a local tensor whose new
+    value is read, until the name is bound again, only by lines that log it (``dist.reduce(
+    loss.div_(world_size), 0)`` after the optimizer step, then ``print(loss.item())``, or a
+    ``stats = dict(loss=loss.item())`` that is only printed)? Then it computes a figure for the
+    log: the loss the step used is the same. A tensor reached through an attribute
+    (``p.grad``) may alias the model's and is never such a value; nor is one nothing reads."""
+    from mldiff.facts.syntax import kept_call
+    found = kept_call(view, index)
+    if found is None or found[1]:
+        return False
+    function = view.enclosing_def(index)
+    if function < 0:
+        return False
+    within = view.block(function)
+    call = found[0]
+    written = set()
+    callee = dotted_name(call.func)
+    if callee and apis.role_of(apis.canonical(view.resolve(callee))) == "collective" and call.args:
+        written.add(_written_root(call.args[0].value))
+    elif isinstance(call.func, cst.Attribute) and call.func.attr.value.endswith("_"):
+        written.add(_written_root(call))
+    if not written or None in written:
+        return False
+    for name in written:
+        bindings = sorted(i for i, _ in view.definitions(name) if i in within)
+        if not any(i < index for i in bindings):
+            return False  # not a value this function computed
+        until = next((i for i in bindings if i > index), within.stop)
+        later = [use for use in view.uses(name, within) if index < use <= until]
+        if not later or not all(_logs(view, use, within) for use in later):
+            return False
+    return True
+
+
+def _written_root(node: cst.BaseExpression) -> str | None:
+    """The local a chain of in-place calls writes (``loss.div_(n).mul_(2)`` -> ``loss``), else None."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value.endswith("_"):
+        node = node.func.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _logs(view: ModuleView, index: int, within: range) -> bool:
+    """Does line ``index`` only log, or bind locals that only lines that log read?"""
+    if is_noise(view, index):
+        return True
+    from mldiff.knowledge.methods import method_roles
+    facts = view.facts(index)
+    if view.logical[index].keyword or not facts.bindings or any(
+            apis.role_of(apis.canonical(view.qualname(call))) is not None or method_roles(call.method)
+            for call in facts.calls):
+        return False  # a line that also does something known is more than a figure
+    for binding in facts.bindings:
+        target = binding.target
+        if binding.kind == "dict_key":
+            continue  # an entry of the dict bound beside it
+        if "." in target or "[" in target:
+            return False
+        uses = [use for use in view.uses(target, within) if use > index]
+        if not uses or not all(is_noise(view, use) for use in uses):
+            return False
+    return True
+
+
 def _local_scope(view: ModuleView, site: BindingSite) -> range | None:
     """The function body a plain name bound in it is local to (a parameter: its own function's),
     or None when the name can be read anywhere in the file (module level, attributes, ``global``)."""

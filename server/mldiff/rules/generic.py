@@ -38,8 +38,9 @@ What it reports, in the order a statement is classified:
 - a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), and
   a keyword named like a setting passed to a call the table does not know.
 
-What it does not report: statements that only log, print, assert or document; renames (of
-variables, settings, dict keys, moved assignments), formatting, comments and code moved
+What it does not report: statements that only log, print, assert or document (and a
+reduction across ranks, or an in-place update, of a local that only such lines read next);
+renames (of variables, settings, dict keys, moved assignments), formatting, comments and code moved
 unchanged; a value read through another object or its definition and found equal; a family
 whose specific rules already spoke on the hunk; and anything it could classify only from a
 string, a comment or a fragment of a name (a comment that mentions ``lr`` is not a
