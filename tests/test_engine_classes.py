@@ -485,6 +485,13 @@ def test_an_optimizer_class_held_or_partially_applied_is_an_optimizer_change():
     one(base, base.replace("optim.Adam", "optim.SGD"), "ML499", 3, "SGD (named, built later)")
 
 
+def test_a_class_chosen_by_a_parameter_default_is_its_familys_change():
+    base = "import torch\ndef build(model, opt_cls=torch.optim.Adam, lr=1e-3):\n    return opt_cls(model.parameters(), lr=lr)\n"
+    one(base, base.replace("torch.optim.Adam", "torch.optim.SGD"), "ML499", 2,
+        "build(opt_cls=...) default torch.optim.Adam -> torch.optim.SGD")
+    silent(base, base.replace("opt_cls=torch.optim.Adam", "opt_cls = torch.optim.Adam"))
+
+
 def test_a_class_only_inspected_or_a_respelled_reference_is_silent():
     base = "import torch.nn as nn\ndef is_norm(m):\n    return isinstance(m, nn.BatchNorm2d)\n"
     silent(base, base.replace("isinstance(m, nn.BatchNorm2d)", "isinstance(m, (nn.BatchNorm2d,))"))

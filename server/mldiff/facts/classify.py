@@ -502,7 +502,17 @@ def _api_reference(view: ModuleView, value) -> Role | None:
     (``{"cross_entropy": nn.CrossEntropyLoss}``), held to be built later (``opt_cls =
     torch.optim.AdamW``), or passed to be built (``partial(torch.optim.SGD, ...)``). It is what
     the code will build, so swapping it is that family's change. Layers stay silent, as called."""
-    node = value.node
+    named = api_reference(view, value)
+    if named is None:
+        return None
+    return Role(named[0], f"{named[1].rsplit('.', 1)[-1]} (named, built later)", "reference")
+
+
+def api_reference(view: ModuleView, value: Value | None) -> tuple[str, str] | None:
+    """(family, qualified name) when ``value`` names a known API of a reported role without
+    calling it (see ``_api_reference``); also what a parameter default such as ``def
+    build(opt_cls=torch.optim.AdamW)`` chooses (``facts.value_changes``)."""
+    node = value.node if value is not None else None
     if not isinstance(node, (cst.Name, cst.Attribute)):
         return None
     name = dotted_name(node)
@@ -516,7 +526,7 @@ def _api_reference(view: ModuleView, value) -> Role | None:
         role = "norm_layer"
     if role is None or role in _SILENT_ROLES or role not in apis.ROLE_FAMILIES:
         return None
-    return Role(apis.ROLE_FAMILIES[role], f"{qualname.rsplit('.', 1)[-1]} (named, built later)", "reference")
+    return apis.ROLE_FAMILIES[role], qualname
 
 
 def delta_roles(ctx: PythonContext, delta: Delta) -> list[Role]:

@@ -135,6 +135,12 @@ def _binding_value_changes(ctx: PythonContext) -> list[ValueChange]:
                 and binding.target.split(".", 1)[0] not in ("self", "cls") and not isinstance(literal, (dict, list)):
             # ``_C.BN.USE_PRECISE_STATS = True``: a config section says what its keys configure
             role = classify_in_section(binding.target.rsplit(".", 2)[-2], binding.name)
+        if role is None and base_site and head_site and binding.kind == "param":
+            # ``def build(opt_cls=torch.optim.Adam)`` -> ``torch.optim.SGD``: the default chooses the class
+            from mldiff.facts.classify import api_reference
+            chosen = api_reference(ctx.base, old) or api_reference(ctx.head, new)
+            if chosen is not None:
+                role = (chosen[0], "class_choice")
         uses = flows(ctx, head_site) if head_site is not None else []
         related_uses = [related for related, _, _ in uses]
         if role is None:

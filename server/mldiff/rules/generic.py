@@ -35,7 +35,8 @@ What it reports, in the order a statement is classified:
   one it reads from or feeds (the batch now fetched before the forward pass); likewise a
   call of a known kind whose conditional expression changed (``g.manual_seed(args.seed) if
   args.seed else None`` -> ``... if args.seed is not None else None``: seed 0 now seeds);
-- a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), and
+- a changed value of a setting no specific rule owns (``checkpointing``, ``dataset``), or of a
+  parameter default that names a known class (``def build(opt_cls=torch.optim.AdamW)``), and
   a keyword named like a setting passed to a call the table does not know.
 
 What it does not report: statements that only log, print, assert or document (and a
