@@ -571,3 +571,13 @@ def test_a_reduce_whose_result_is_trained_on_or_a_gradient_reduced_is_reported()
     grads = _REDUCED.replace("            dist.reduce(loss.div_(args.world_size), 0)\n",
                              "            for p in model.parameters():\n                dist.all_reduce(p.grad)\n")
     assert any(code.startswith("ML12") for code, _, _ in findings(_REDUCED, grads))
+
+
+def test_a_torchvision_dataset_reading_other_files_or_another_split_is_a_data_change():
+    base = ("import os\nfrom torchvision import datasets\ndef data(args, t):\n"
+            "    return datasets.ImageFolder(os.path.join(args.data_path, 'train'), transform=t)\n")
+    one(base, base.replace("os.path.join(args.data_path, 'train')", "os.path.join(args.data_path)"),
+        "ML1004", 4, "ImageFolder root")
+    cifar = "from torchvision import datasets\ntrain_set = datasets.CIFAR10('./data', train=True, download=True)\n"
+    one(cifar, cifar.replace("train=True", "train=False"), "ML1004", 2, "CIFAR10 train True -> False")
+    silent(cifar, cifar.replace("download=True", "download=False"))

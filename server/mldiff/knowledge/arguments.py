@@ -28,7 +28,7 @@ class ArgumentRole:
     roles: tuple[str, ...] = ()          # API roles (knowledge/apis.py)
     names: frozenset[str] = frozenset()  # canonical qualified names
     last: frozenset[str] = frozenset()   # last name components (``DistributedSampler`` of any module)
-    prefix: str = ""                     # a qualified-name prefix, with ``last`` or ``params_only``
+    prefix: str = ""                     # a qualified-name prefix (with ``last``: only those names)
     params: Mapping[str, Role | None] = field(default_factory=dict)
     other: Role | None = None            # the rest of the parameters (NEXT: undecided)
     positional: Role | None = None       # ``#N`` parameters the signature does not name
@@ -60,6 +60,10 @@ ARGUMENT_ROLES: tuple[ArgumentRole, ...] = (
         "drop_last": ("data_pipeline", "drop_last"), "shuffle": ("data_pipeline", "shuffle"),
         "replacement": ("data_pipeline", "sampler"), "num_samples": ("data_pipeline", "sampler"),
         "weights": ("data_pipeline", "sampler")}, other=None),
+    # torchvision's datasets: which files (``root``) and which split are read
+    ArgumentRole(prefix="torchvision.datasets.", params={
+        "root": ("data_pipeline", "dataset"), "train": ("data_pipeline", "split"),
+        "split": ("data_pipeline", "split"), "image_set": ("data_pipeline", "split")}, other=None),
     ArgumentRole(roles=("dropout",), params={"p": _DROPOUT_P, "dropout_p": _DROPOUT_P, "dropout": _DROPOUT_P,
                                              "drop_prob": _DROPOUT_P}, other=None),
     ArgumentRole(params={"dropout_p": _DROPOUT_P}, other=None, params_only=True),   # any API's attention dropout
@@ -107,7 +111,7 @@ def _selects(row: ArgumentRole, name: str, param: str) -> bool:
         return param in row.params and name.startswith(row.prefix)
     last = name.rsplit(".", 1)[-1]
     if row.prefix:
-        return name.startswith(row.prefix) and last in row.last
+        return name.startswith(row.prefix) and (not row.last or last in row.last)
     return (any(has_role(name, role) for role in row.roles) or name in row.names or last in row.last
             or ("norm_layer" in row.roles and is_norm_layer(name)))
 

@@ -82,6 +82,18 @@ LIBRARY_APIS: tuple[Api, ...] = (
     # -- DeepSpeed, bitsandbytes -------------------------------------------------------------------------
     Api("deepspeed.zero.Init", "distributed"),
     Api("bitsandbytes.optim.AdamW8bit", "optimizer"), Api("bitsandbytes.optim.PagedAdamW", "optimizer"),
+    # -- torchvision's datasets, in positional order (every other one is a dataset by its module) --------
+    *(Api(f"torchvision.datasets.{name}", "dataset", ("root", "train", "transform", "target_transform", "download"))
+      for name in ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10", "CIFAR100", "USPS")),
+    *(Api(f"torchvision.datasets.{name}", "dataset", ("root", "split"))
+      for name in ("EMNIST", "ImageNet", "SVHN", "STL10", "CelebA", "Places365", "Food101", "Flowers102",
+                   "OxfordIIITPet", "StanfordCars", "DTD", "FGVCAircraft", "Country211", "GTSRB")),
+    Api("torchvision.datasets.ImageFolder", "dataset", ("root", "transform", "target_transform", "loader",
+                                                        "is_valid_file", "allow_empty")),
+    Api("torchvision.datasets.DatasetFolder", "dataset", ("root", "loader", "extensions", "transform",
+                                                          "target_transform", "is_valid_file", "allow_empty")),
+    Api("torchvision.datasets.VOCSegmentation", "dataset", ("root", "year", "image_set", "download", "transform")),
+    Api("torchvision.datasets.CocoDetection", "dataset", ("root", "annFile", "transform", "target_transform")),
     # -- torchvision: augmentations not named Random* (torchvision 0.19: JPEG compression artefacts) ---
     Api("torchvision.transforms.v2.JPEG", "augmentation", ("quality",)),
 )
@@ -93,6 +105,8 @@ LIBRARY_PATTERNS: tuple[RolePattern, ...] = (
     RolePattern("preprocessor", ("transformers.",), r"\w*(?:Tokenizer|TokenizerFast|Processor|FeatureExtractor)"),
     # a class named for what it is: a project's own datasets and loaders (``PackedDataset``)
     RolePattern("dataset", ("",), r"[A-Z]\w*(?:Dataset|DataLoader|Loader)"),
+    # every dataset class torchvision ships (``ImageFolder(root)``, ``CIFAR10(root, train=False)``)
+    RolePattern("dataset", ("torchvision.datasets.",), r"[A-Z]\w*"),
     RolePattern("loss", ("timm.loss.",), r"\w+"),
     RolePattern("augmentation", ("torchvision.transforms.", "torchvision.transforms.v2."),
                 r"Random\w+|ColorJitter|AutoAugment|RandAugment|TrivialAugmentWide|AugMix|GaussianBlur|"
