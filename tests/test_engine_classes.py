@@ -581,3 +581,16 @@ def test_a_torchvision_dataset_reading_other_files_or_another_split_is_a_data_ch
     cifar = "from torchvision import datasets\ntrain_set = datasets.CIFAR10('./data', train=True, download=True)\n"
     one(cifar, cifar.replace("train=True", "train=False"), "ML1004", 2, "CIFAR10 train True -> False")
     silent(cifar, cifar.replace("download=True", "download=False"))
+
+
+# -- narrower guards: a documented default written out or dropped is the same call ---------------------------
+def test_an_explicit_default_written_out_or_dropped_is_silent_and_another_value_is_not():
+    base = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, c):\n        super().__init__()\n"
+            "        self.bn = nn.BatchNorm1d(c, affine=True)\n")
+    silent(base, base.replace(", affine=True", ""))
+    silent(base, base.replace(", affine=True", ", eps=1e-05, affine=True"))
+    one(base, base.replace("affine=True", "affine=False"), "ML202", 5, "affine True -> False")
+    adamw = "import torch\nopt = torch.optim.AdamW(params, lr=1e-3)\n"
+    silent(adamw, adamw.replace("lr=1e-3", "lr=1e-3, weight_decay=0.01"))
+    one(adamw, adamw.replace("lr=1e-3", "lr=1e-3, weight_decay=0.05"), "ML402", 2, "weight_decay set to 0.05")
+    one("zero_init_residual = False\n", "zero_init_residual = True\n", "ML202", 1, "zero_init_residual False -> True")

@@ -122,8 +122,17 @@ def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
         if old is not None and new is not None and (old.same_as(new, renames)
                                                     or (resolve and same_after_resolving(ctx, old, new))):
             continue
+        if (old is None or new is None) and _is_default(head.qualname if new is not None else base.qualname,
+                                                        name, new if new is not None else old):
+            continue  # the documented default written out, or no longer written
         out.append((name, old, new))
     return out
+
+
+def _is_default(qualname: str, name: str, value: Value) -> bool:
+    from mldiff.analysis.values import _literal_equal
+    default = apis.default_of(qualname, name)
+    return default is not apis.NO_DEFAULT and value.is_literal and _literal_equal(value.literal, default)
 
 
 def resolved_target(view: ModuleView, target: str) -> str:

@@ -11,7 +11,7 @@ are ``RolePattern`` entries. How each parameter of a role is classified lives in
 To teach mldiff an API: add an ``Api`` entry (with its parameters in positional order,
 so ``f(a, 0.1)`` and ``f(a, lr=0.1)`` read the same), or a ``RolePattern`` for a family
 of names; then ``knowledge/arguments.py`` says what its parameters mean if its role's
-defaults do not fit.
+defaults do not fit, and ``DEFAULTS`` the documented default values people write out or drop.
 """
 from __future__ import annotations
 
@@ -364,6 +364,41 @@ def role_of(qualname: str) -> str | None:
                 and not (exclude is not None and exclude.fullmatch(name)):
             return pattern.role
     return None
+
+
+# Documented defaults of parameters people write out or drop (PyTorch's signatures): passing one
+# explicitly, or no longer passing it, changes nothing (``BatchNorm1d(c, affine=True)`` is
+# ``BatchNorm1d(c)``). Only parameters whose default has not changed across PyTorch 2.x.
+_NORM_DEFAULTS = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+_CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+_ADAM_DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}
+DEFAULTS: dict[str, dict[str, object]] = {
+    **{f"torch.nn.{name}": _NORM_DEFAULTS for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")},
+    **{f"torch.nn.{name}": {"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False}
+       for name in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    "torch.nn.LayerNorm": {"eps": 1e-5, "elementwise_affine": True, "bias": True},
+    "torch.nn.GroupNorm": {"eps": 1e-5, "affine": True},
+    "torch.nn.Linear": {"bias": True},
+    **{f"torch.nn.{name}": _CONV_DEFAULTS for name in ("Conv1d", "Conv2d", "Conv3d")},
+    "torch.nn.Dropout": {"p": 0.5, "inplace": False},
+    "torch.nn.ReLU": {"inplace": False}, "torch.nn.GELU": {"approximate": "none"},
+    "torch.nn.CrossEntropyLoss": {"weight": None, "ignore_index": -100, "reduction": "mean", "label_smoothing": 0.0},
+    "torch.nn.NLLLoss": {"weight": None, "ignore_index": -100, "reduction": "mean"},
+    "torch.nn.MSELoss": {"reduction": "mean"}, "torch.nn.L1Loss": {"reduction": "mean"},
+    "torch.nn.BCEWithLogitsLoss": {"weight": None, "reduction": "mean", "pos_weight": None},
+    "torch.optim.SGD": {"momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False},
+    "torch.optim.Adam": {**_ADAM_DEFAULTS, "weight_decay": 0},
+    "torch.optim.AdamW": {**_ADAM_DEFAULTS, "weight_decay": 1e-2},
+    "torch.utils.data.DataLoader": {"num_workers": 0, "pin_memory": False, "drop_last": False,
+                                    "persistent_workers": False, "sampler": None, "collate_fn": None},
+    "torch.nn.utils.clip_grad_norm_": {"norm_type": 2.0},
+}
+NO_DEFAULT = object()
+
+
+def default_of(qualname: str, param: str) -> object:
+    """The documented default of ``param`` (``DEFAULTS``), or ``NO_DEFAULT`` when not known."""
+    return DEFAULTS.get(canonical(qualname), {}).get(param, NO_DEFAULT)
 
 
 def parameters(qualname: str) -> tuple[str, ...]:

@@ -62,7 +62,7 @@ NAME_TOPICS: tuple[tuple[str, str, str], ...] = (
     (r"(?:device|device_?name)", "compile_distributed", "device_choice"),
     (r"(?:\w*shuffle\w*)", "data_pipeline", "shuffle"),
     (r"(?:\w*layer_?norm\w*|(?:\w+_)?norm_?(?:type|layer|class|cls|impl|eps|epsilon|momentum|affine)|"
-     r"(?:batch|group|instance)_?norm\w*|(?:ln|gn)_(?:eps|epsilon|affine)|rms_?norm\w*|use_\w*norm\w*|normalize_\w+|\w+_normalization|normalization|precise_?bn\w*|bn_\w+)",
+     r"(?:batch|group|instance)_?norm\w*|(?:ln|gn)_(?:eps|epsilon|affine)|zero_init_(?:residual|last(?:_bn|_gamma)?)|rms_?norm\w*|use_\w*norm\w*|normalize_\w+|\w+_normalization|normalization|precise_?bn\w*|bn_\w+)",
      "normalization", "norm_arg"),
     (r"(?:sampler|(?:train|val|valid|test|eval|batch|data|random|weighted)_?sampler|sampler_?(?:type|name))",
      "data_pipeline", "sampler"),

@@ -41,7 +41,9 @@ What it reports, in the order a statement is classified:
 
 What it does not report: statements that only log, print, assert or document (and a
 reduction across ranks, or an in-place update, of a local that only such lines read next);
-renames (of variables, settings, dict keys, moved assignments), formatting, comments and code moved
+an API's documented default written out or dropped (``BatchNorm1d(c, affine=True)`` ->
+``BatchNorm1d(c)``, for every rule: ``knowledge/apis.DEFAULTS``); renames (of variables,
+settings, dict keys, moved assignments), formatting, comments and code moved
 unchanged; a value read through another object or its definition and found equal; a family
 whose specific rules already spoke on the hunk; and anything it could classify only from a
 string, a comment or a fragment of a name (a comment that mentions ``lr`` is not a
