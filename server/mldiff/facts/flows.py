@@ -81,23 +81,20 @@ def feeds_only_the_log(view: ModuleView, index: int) -> bool:
         return False
     within = view.block(function)
     call = found[0]
-    written = set()
+    root: str | None = None
     callee = dotted_name(call.func)
     if callee and apis.role_of(apis.canonical(view.resolve(callee))) == "collective" and call.args:
-        written.add(_written_root(call.args[0].value))
+        root = _written_root(call.args[0].value)
     elif isinstance(call.func, cst.Attribute) and call.func.attr.value.endswith("_"):
-        written.add(_written_root(call))
-    if not written or None in written:
+        root = _written_root(call)
+    if root is None:
         return False
-    for name in written:
-        bindings = sorted(i for i, _ in view.definitions(name) if i in within)
-        if not any(i < index for i in bindings):
-            return False  # not a value this function computed
-        until = next((i for i in bindings if i > index), within.stop)
-        later = [use for use in view.uses(name, within) if index < use <= until]
-        if not later or not all(_logs(view, use, within) for use in later):
-            return False
-    return True
+    bindings = sorted(i for i, _ in view.definitions(root) if i in within)
+    if not any(i < index for i in bindings):
+        return False  # not a value this function computed
+    until = next((i for i in bindings if i > index), within.stop)
+    later = [use for use in view.uses(root, within) if index < use <= until]
+    return bool(later) and all(_logs(view, use, within) for use in later)
 
 
 def _written_root(node: cst.BaseExpression) -> str | None:

@@ -122,8 +122,9 @@ def argument_changes(ctx: PythonContext, base: CallSite, head: CallSite,
         if old is not None and new is not None and (old.same_as(new, renames)
                                                     or (resolve and same_after_resolving(ctx, old, new))):
             continue
-        if (old is None or new is None) and _is_default(head.qualname if new is not None else base.qualname,
-                                                        name, new if new is not None else old):
+        given = new if new is not None else old
+        if given is not None and (old is None or new is None) and \
+                _is_default(head.qualname if new is not None else base.qualname, name, given):
             continue  # the documented default written out, or no longer written
         out.append((name, old, new))
     return out

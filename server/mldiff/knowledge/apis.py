@@ -369,13 +369,14 @@ def role_of(qualname: str) -> str | None:
 # Documented defaults of parameters people write out or drop (PyTorch's signatures): passing one
 # explicitly, or no longer passing it, changes nothing (``BatchNorm1d(c, affine=True)`` is
 # ``BatchNorm1d(c)``). Only parameters whose default has not changed across PyTorch 2.x.
-_NORM_DEFAULTS = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
-_CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
-_ADAM_DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}
+_NORM_DEFAULTS: dict[str, object] = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+_CONV_DEFAULTS: dict[str, object] = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"}
+_ADAM_DEFAULTS: dict[str, object] = {"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}
+_INSTANCE_NORM_DEFAULTS: dict[str, object] = {"eps": 1e-5, "momentum": 0.1, "affine": False,
+                                              "track_running_stats": False}
 DEFAULTS: dict[str, dict[str, object]] = {
     **{f"torch.nn.{name}": _NORM_DEFAULTS for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm")},
-    **{f"torch.nn.{name}": {"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False}
-       for name in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
+    **{f"torch.nn.{name}": _INSTANCE_NORM_DEFAULTS for name in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
     "torch.nn.LayerNorm": {"eps": 1e-5, "elementwise_affine": True, "bias": True},
     "torch.nn.GroupNorm": {"eps": 1e-5, "affine": True},
     "torch.nn.Linear": {"bias": True},
