@@ -753,8 +753,10 @@ def _guard_changed(ctx: PythonContext, base: int, head: int, old: CallFact, new:
     A guard reworded without reading other names, values or operators is the same guard."""
     from mldiff.facts.conditions import call_guards
     from mldiff.facts.surroundings import condition_difference
-    before = call_guards(ctx.base, base, ctx.renames).get(id(old.node), {})
-    after = call_guards(ctx.head, head).get(id(new.node), {})
+    # once per statement, not once per call of it
+    base_guards = ctx.fact(("call_guards", "base", base), lambda: call_guards(ctx.base, base, ctx.renames))
+    head_guards = ctx.fact(("call_guards", "head", head), lambda: call_guards(ctx.head, head))
+    before, after = base_guards.get(id(old.node), {}), head_guards.get(id(new.node), {})
     return bool(before or after) and condition_difference(before, after) is not None
 
 
