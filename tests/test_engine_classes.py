@@ -594,3 +594,88 @@ def test_an_explicit_default_written_out_or_dropped_is_silent_and_another_value_
     silent(adamw, adamw.replace("lr=1e-3", "lr=1e-3, weight_decay=0.01"))
     one(adamw, adamw.replace("lr=1e-3", "lr=1e-3, weight_decay=0.05"), "ML402", 2, "weight_decay set to 0.05")
     one("zero_init_residual = False\n", "zero_init_residual = True\n", "ML202", 1, "zero_init_residual False -> True")
+
+
+# -- the purpose of a class, and of a function by where its result goes ---------------------------------
+LOSS_CLASS = '''import torch
+import torch.nn as nn
+
+class GraphLoss(nn.Module):
+    """Cross-entropy weighted by a graph."""
+    def __init__(self, temp=0.1):
+        super().__init__()
+        self.temp = temp
+
+    def forward(self, s, t, graph):
+        h = -(s @ t.t()) / self.temp
+        total = (graph * h).sum() / graph.sum()
+        return total
+'''
+
+
+def test_a_line_of_a_loss_class_that_calls_nothing_known_is_a_loss_change():
+    head = LOSS_CLASS.replace("/ graph.sum()", "/ len(s)")
+    one(LOSS_CLASS, head, "ML599", 12, "the loss GraphLoss computes changed")
+    # the class's base says it too: a subclass of torch's own loss base
+    based = LOSS_CLASS.replace("class GraphLoss(nn.Module)", "class Graph(nn.modules.loss._Loss)")
+    one(based, based.replace("/ graph.sum()", "/ len(s)"), "ML599", 12, "the loss Graph computes changed")
+
+
+def test_a_loss_class_reworded_or_a_model_class_changed_is_silent():
+    silent(LOSS_CLASS, LOSS_CLASS.replace("Cross-entropy weighted by a graph.", "Graph-weighted CE.")
+           .replace("return total", "return total  # scalar"))
+    silent(LOSS_CLASS, LOSS_CLASS.replace("total", "loss"))  # a local renamed throughout
+    model = LOSS_CLASS.replace("GraphLoss", "GraphHead")     # a module of the model: not a loss
+    silent(model, model.replace("/ graph.sum()", "/ len(s)"))
+
+
+def test_a_line_of_an_optimizer_or_scheduler_class_is_that_operation():
+    base = '''import torch
+
+class Lion(torch.optim.Optimizer):
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                update = p.grad.sign()
+                p.data.add_(update, alpha=-group["lr"])
+'''
+    one(base, base.replace("p.grad.sign()", "p.grad.sign() * 0.5"), "ML499", 7, "the update rule of Lion changed")
+    sched = '''from torch.optim.lr_scheduler import LRScheduler
+
+class Warmup(LRScheduler):
+    def ramp(self):
+        scale = min(1.0, self.last_epoch / 100)
+        return scale
+
+    def get_lr(self):
+        return [base * self.ramp() for base in self.base_lrs]
+'''  # (``get_lr`` itself is the specific rule's, ML302: a schedule function by its name)
+    one(sched, sched.replace("/ 100", "/ 500"), "ML399", 5, "the schedule Warmup computes changed")
+
+
+SCHEDULE_TABLE = '''import numpy as np
+
+def cosine_table(base, final, epochs, warmup_epochs=0):
+    warmup = np.array([])
+    if warmup_epochs > 0:
+        warmup = np.linspace(0, base, warmup_epochs)
+    return np.concatenate((warmup, np.full(epochs, final)))
+
+def train(model, optimizer, loader, args):
+    values = cosine_table(args.base, 1e-6, args.epochs, args.warmup)
+    for it, (x, y) in enumerate(loader):
+        for group in optimizer.param_groups:
+            group["lr"] = values[it]
+        model(x).sum().backward()
+        optimizer.step()
+'''
+
+
+def test_a_function_whose_result_becomes_the_learning_rate_is_a_schedule():
+    one(SCHEDULE_TABLE, SCHEDULE_TABLE.replace("warmup_epochs > 0", "warmup_epochs > 1"), "ML399", 5,
+        "the schedule cosine_table() computes changed")
+
+
+def test_a_function_that_is_one_factor_of_the_rate_is_not_a_schedule():
+    base = SCHEDULE_TABLE.replace('group["lr"] = values[it]', 'group["lr"] = args.lr * values.mean()')
+    silent(base, base.replace("warmup_epochs > 0", "warmup_epochs > 1"))

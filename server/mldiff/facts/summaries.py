@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import find_defs
 from mldiff.facts.syntax import _parse_cached  # Python's parser, once per text
+from mldiff.knowledge import apis
+from mldiff.knowledge.classes import class_purpose
 from mldiff.knowledge.methods import BACKWARD_PASS, SCALED_STEP, kind_by_name
 
 _DEPTH = 3
@@ -129,7 +131,24 @@ def _purpose(ctx: PythonContext, side: str, header: int) -> Purpose | None:
         return Purpose("loss", f"label masking in {name}()", _feeding(view, header, masking))
     if _backpropagated_result(view, name):
         return Purpose("loss", f"the loss {name}() computes")
+    if _result_is_the_lr(view, name):
+        return Purpose("learning_rate", f"the schedule {name}() computes")
+    owner = _enclosing_class(view, header)
+    if owner >= 0:
+        facts = view.facts(owner)
+        bases = tuple(apis.canonical(view.resolve(base)) for base in facts.bases)
+        served = class_purpose(facts.def_name or "", bases)
+        if served is not None:
+            return Purpose(*served)
     return None
+
+
+def _enclosing_class(view, index: int) -> int:
+    """The innermost ``class`` around logical line ``index``, or -1."""
+    for ancestor in view.ancestors(index):
+        if view.logical[ancestor].keyword == "class":
+            return ancestor
+    return -1
 
 
 def _feeding(view, header: int, lines: list[int], rounds: int = 2) -> frozenset[str]:
@@ -169,6 +188,56 @@ def _backpropagated_result(view, name: str) -> bool:
                         return True
             if call.method == "backward" and call.receiver is not None and call.receiver.startswith(name + "("):
                 return True
+    return False
+
+
+def _result_is_the_lr(view, name: str) -> bool:
+    """Does what ``name(...)`` returns become the learning rate where it is called? Bound to a
+    learning-rate setting as the whole value (``lr = get_lr(it) if decay_lr else base_lr``,
+    ``param_group["lr"] = warmup(it)``), or held as a schedule that such a binding indexes or
+    calls (``schedule = cosine_scheduler(...)`` ... ``param_group["lr"] = schedule[it]``). A
+    function whose result is one factor of the rate (``args.lr * world_size()``) is not."""
+    for use in view.uses(name):
+        for binding in view.facts(use).bindings:
+            if binding.value is None or not _principal_call(binding.value.node, name):
+                continue
+            if _is_lr_setting(binding.target):
+                return True
+            if binding.target.isidentifier() and _schedule_read(view, use, binding.target):
+                return True
+    return False
+
+
+def _is_lr_setting(target: str) -> bool:
+    from mldiff.knowledge.names import classify_name
+    role = classify_name(target)
+    return role is not None and role[0] == "learning_rate"
+
+
+def _principal_call(node, name: str) -> bool:
+    """Is ``node`` a call of ``name``, whole or as a branch of a conditional expression?"""
+    import libcst as cst
+    if isinstance(node, cst.IfExp):
+        return _principal_call(node.body, name) or _principal_call(node.orelse, name)
+    if isinstance(node, cst.Call):
+        func = node.func
+        return isinstance(func, cst.Name) and func.value == name or \
+            isinstance(func, cst.Attribute) and func.attr.value == name
+    return False
+
+
+def _schedule_read(view, index: int, local: str) -> bool:
+    """Is ``local`` indexed or called (``schedule[it]``, ``schedule(step)``) in a binding of a
+    learning-rate setting, in the function (or module level) that binds it at ``index``?"""
+    header = view.enclosing_def(index)
+    within = view.block(header) if header >= 0 else None
+    indexed = re.compile(r"\b" + re.escape(local) + r"\s*[\[(]")
+    for use in view.uses(local, within):
+        if use == index or not indexed.search(view.source(use)):
+            continue
+        if any(_is_lr_setting(binding.target) and binding.value is not None and local in binding.value.names
+               for binding in view.facts(use).bindings):
+            return True
     return False
 
 

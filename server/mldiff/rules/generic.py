@@ -28,7 +28,11 @@ What it reports, in the order a statement is classified:
 - else what the function around it is for, when every line there serves one operation (a
   function or method whose result is backpropagated, a ``forward`` whose result the training
   loop backpropagates, a function that masks labels: then only the lines that feed the
-  masking);
+  masking; a function whose result becomes the learning rate, bound to it whole or held as a
+  table the rate is read from, ``group["lr"] = values[it]``, not one factor of it), or the
+  class around it: a loss (by its base, torch's ``_Loss``, or by the loss naming the loss
+  rule recognises, ``class DINOLoss(nn.Module)``), an optimizer (a subclass of
+  ``Optimizer``: its update rule) or a learning-rate scheduler (a subclass of one);
 - an unchanged statement of a known kind whose context changed: now under another
   condition (a reworded condition counts only when it reads other names or values), inside
   or outside a ``with`` block, loop or ``try``, or moved past a statement of its family or

@@ -19,12 +19,11 @@ from mldiff.facts.value_changes import is_placeholder, value_changes
 from mldiff.findings import Finding, Related, Span
 from mldiff.knowledge import apis
 from mldiff.knowledge.apis import FUNCTIONAL_FORMS
+from mldiff.knowledge.classes import LOSS_CLASS_NAMES
 from mldiff.rules.base import Example, Expect, Rule
 from mldiff.rules.reporting import describe_difference, report_added_or_removed, report_value_change
 from mldiff.rules.values import VALUE_FILE_KINDS, ValueRule
 
-_OTHER_LOSSES = re.compile(r"^(?:[A-Z]\w*Loss\w*|LabelSmoothingCrossEntropy|SoftTargetCrossEntropy|"
-                           r"BinaryCrossEntropy|JsdCrossEntropy|AsymmetricLossMultiLabel)$")
 _LEGACY_REDUCTION = ("size_average", "reduce", "reduction")
 
 
@@ -37,7 +36,7 @@ def is_loss_call(qualname: str, call: CallFact, view: ModuleView) -> bool:
     last = qualname.rsplit(".", 1)[-1]
     if call.receiver is not None and call.receiver.split(".", 1)[0] not in view.aliases:
         return False
-    return bool(_OTHER_LOSSES.match(last))
+    return bool(LOSS_CLASS_NAMES.match(last))
 
 
 
