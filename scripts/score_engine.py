@@ -19,6 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from mldiff.engine import analyze  # noqa: E402
+from mldiff.gitview import RepoView  # noqa: E402
+from mldiff.project_files import RepoProject  # noqa: E402
+
+_VIEWS: dict[str, RepoView] = {}
 
 
 def blob(git_dir: str, rev: str, path: str) -> str | None:
@@ -41,8 +45,10 @@ def main() -> int:
 
     def run_tool(tool, git_dir, case):
         start = time.perf_counter()
+        view = _VIEWS.get(git_dir) or _VIEWS.setdefault(git_dir, RepoView.discover(git_dir))
+        project = RepoProject(view, case["parent"], case["commit"])  # the other files, as `mldiff check` reads them
         result = analyze(case["path"], blob(git_dir, case["parent"], case["path"]),
-                         blob(git_dir, case["commit"], case["path"]))
+                         blob(git_dir, case["commit"], case["path"]), project=project)
         findings = [f.to_json() for f in result.findings]
         if show:
             print(f"--- {case['repo']}@{case['commit'][:8]} {case['path']} {case['families']}", file=sys.stderr)

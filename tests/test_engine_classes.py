@@ -679,3 +679,16 @@ def test_a_function_whose_result_becomes_the_learning_rate_is_a_schedule():
 def test_a_function_that_is_one_factor_of_the_rate_is_not_a_schedule():
     base = SCHEDULE_TABLE.replace('group["lr"] = values[it]', 'group["lr"] = args.lr * values.mean()')
     silent(base, base.replace("warmup_epochs > 0", "warmup_epochs > 1"))
+
+
+def test_a_loop_vectorised_with_numpy_is_the_same_schedule_and_a_changed_formula_is_not():
+    base = SCHEDULE_TABLE.replace(
+        "    return np.concatenate((warmup, np.full(epochs, final)))",
+        "    iters = np.arange(epochs)\n"
+        "    cosine = np.array([final + 0.5 * (base - final) * (1 + math.cos(math.pi * i / len(iters))) for i in iters])\n"
+        "    return np.concatenate((warmup, cosine))").replace("import numpy as np", "import math\nimport numpy as np")
+    vectorised = base.replace(
+        "np.array([final + 0.5 * (base - final) * (1 + math.cos(math.pi * i / len(iters))) for i in iters])",
+        "final + 0.5 * (base - final) * (1 + np.cos(np.pi * iters / len(iters)))")
+    silent(base, vectorised)
+    one(base, vectorised.replace("np.pi * iters", "np.pi * 0.5 * iters"), "ML304", 9, "cosine_table.cosine np.array(")

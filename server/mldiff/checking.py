@@ -5,11 +5,15 @@ changed file goes through ``mldiff.engine.analyze``, the one analysis entry
 point. Files are read and analysed one at a time (in a pool of processes for large
 changes), and only findings travel back, so memory stays flat on a 10,000-file diff.
 A file that cannot be read or parsed becomes an ``errors`` entry or a note; it never
-stops the others.
+stops the others. The repository's other files, at the base and the head, are what the
+engine may ask about where the changed file's own text cannot say what a function is for
+(``project_files``).
 """
 from __future__ import annotations
 
 import os
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AbstractSet, Any, Callable, Iterator, Mapping, Sequence
@@ -20,6 +24,7 @@ from mldiff.errors import ConfigError, GitError
 from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
 from mldiff.config import INDEX, WORKTREE, parse_base
 from mldiff.gitview import FileChange, RepoView
+from mldiff.project_files import RepoProject, project_for
 from mldiff.textdecode import UnreadableFile
 
 # Progress: (files done, files to analyse, path just finished). Called once with (0, total, "")
@@ -120,10 +125,28 @@ def _analyse(view: RepoView, change: FileChange, settings: Settings) -> tuple[Fi
             return FileResult(change.path, errors=[FileError(change.path, f"{side} side: {exc}",
                                                              object_id=getattr(exc, "object_id", None))]), False
     try:
-        return analyze(change.path, texts[0], texts[1], settings), True
+        return analyze(change.path, texts[0], texts[1], settings, project=_project(view, change)), True
     except Exception as exc:  # a bug in mldiff must not hide the other files' findings
         return FileResult(change.path, errors=[FileError(
             change.path, f"internal error: {exc.__class__.__name__}: {exc}")]), True
+
+
+# the projects of the last few (base, head) pairs, per repository view: a check has one, a history
+# walk one per commit (its files are analysed together)
+_PROJECTS: "weakref.WeakKeyDictionary[RepoView, OrderedDict[tuple[str, str], RepoProject | None]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _project(view: RepoView, change: FileChange) -> RepoProject | None:
+    """Where the repository's other files are read for ``change`` (``project_files``)."""
+    projects = _PROJECTS.setdefault(view, OrderedDict())
+    key = (change.base, change.head)
+    if key not in projects:
+        projects[key] = project_for(view, change.base, change.head)
+        if len(projects) > 4:
+            projects.popitem(last=False)
+    projects.move_to_end(key)
+    return projects[key]
 
 
 def _head(view: RepoView, head: str | None) -> str:

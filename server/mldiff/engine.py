@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from mldiff.analysis.change import EMPTY, Change, PythonChange
 from mldiff.analysis.filekinds import MAX_NOTEBOOK_BYTES, file_kind
 from mldiff.analysis.module import ModuleView
+from mldiff.analysis.project import Project
 from mldiff.config import Settings
 from mldiff.facts.context import Context, PythonContext, TextContext
 from mldiff.findings import SEVERITY_RANK, FileError, FileResult, Finding
@@ -44,10 +45,13 @@ def _rules_for(kind: str, settings: Settings) -> tuple[Rule[Any], ...]:
 
 
 def analyze(path: str, base_text: str | None, head_text: str | None,
-            settings: Settings | None = None, previous: FileResult | None = None) -> FileResult:
+            settings: Settings | None = None, previous: FileResult | None = None,
+            project: Project | None = None) -> FileResult:
     """Findings for the change of ``path`` from ``base_text`` to ``head_text`` (None: the file
     does not exist on that side). ``previous``: this file's last result, whose head side is
-    re-used where the new text did not change it (the language server passes it after an edit)."""
+    re-used where the new text did not change it (the language server passes it after an edit).
+    ``project``: the repository's other files on each side, where a function of this file is
+    used (``analysis.project``); without it the file is read alone."""
     settings = settings or Settings()
     result = FileResult(path)
     kind = file_kind(path)
@@ -64,11 +68,12 @@ def analyze(path: str, base_text: str | None, head_text: str | None,
     except Exception as exc:  # a bug in mldiff must not hide the other files' findings
         result.errors.append(FileError(path, f"internal error while reading the change: {exc!r}"))
         return result
-    return analyze_change(kind, change, base_text, head_text, settings, result)
+    return analyze_change(kind, change, base_text, head_text, settings, result, project)
 
 
 def analyze_change(kind: str, change: Change | None, base_text: str | None, head_text: str | None,
-                   settings: Settings, result: FileResult | None = None) -> FileResult:
+                   settings: Settings, result: FileResult | None = None,
+                   project: Project | None = None) -> FileResult:
     """The rules over a change already read: ``analyze`` after it made the change, or a front end
     that reads one side its own way (the editor's notebook cells, ``lsp/notebook_analysis.py``)."""
     path = change.path if change is not None else (result.path if result is not None else "")
@@ -78,7 +83,7 @@ def analyze_change(kind: str, change: Change | None, base_text: str | None, head
     if kind == "python" and isinstance(change, PythonChange):
         result.reuse, result.hunks = change.head, change.hunks
     result.errors.extend(_parse_errors(change, path, base_text, head_text))
-    ctx = _context(kind, change)
+    ctx = _context(kind, change, project)
     findings: list[Finding] = []
     # A new file is all additions: "X added" notes would list the whole file. Only the rules
     # that find problems in the code itself run there.
@@ -120,9 +125,9 @@ def _make_change(kind: str, path: str, base_text: str | None, head_text: str | N
     return text_change(kind, path, base_text, head_text)
 
 
-def _context(kind: str, change: Change) -> Context:
+def _context(kind: str, change: Change, project: Project | None = None) -> Context:
     if isinstance(change, PythonChange):
-        return PythonContext(change, kind)
+        return PythonContext(change, kind, project)
     from mldiff.analysis.textfiles import TextChange
     assert isinstance(change, TextChange)
     return TextContext(change)

@@ -21,7 +21,7 @@ import stat
 import subprocess
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator, Sequence, cast
 
@@ -82,6 +82,7 @@ class FileChange:
     similarity: int | None = None  # percent, for renames
     untracked: bool = False
     unmerged: bool = False
+    base: str = ""              # the base commit's sha where known: the project's other files are read there
 
     @property
     def base_path(self) -> str:
@@ -254,7 +255,7 @@ class RepoView:
         changes = parse_raw(self._run(*args, "--", *pathspecs), head)
         if head == WORKTREE:
             changes = self._with_untracked(changes, pathspecs)
-        return sorted(changes, key=lambda c: c.path)
+        return sorted((replace(change, base=base_sha) for change in changes), key=lambda c: c.path)
 
     def _with_untracked(self, changes: list[FileChange], pathspecs: list[str]) -> list[FileChange]:
         raw = self._run("ls-files", "-z", "--others", "--exclude-standard", "--", *pathspecs)
@@ -395,6 +396,27 @@ class RepoView:
             except OSError:
                 pass
         return max(sizes)
+
+    def python_files_naming(self, rev: str, word: str) -> list[str]:
+        """Paths of the Python files at ``rev`` (a commit, ``"index"``, or ``"worktree"``: the
+        tracked and untracked files on disk) that hold ``word`` as a whole word, sorted; empty
+        when there are none or git cannot search there."""
+        args = ["grep", "-l", "-z", "-I", "-w", "-F", "--full-name", "--no-color", "-e", word]
+        if rev == INDEX:
+            args.append("--cached")
+        elif rev == WORKTREE:
+            if self.root is None:
+                return []
+            args.append("--untracked")
+        else:
+            args.append(rev)
+        # the one glob mldiff passes git (its pathspecs are literal everywhere else); exit 1: no file holds it
+        result = run_git(self._cwd, [*args, "--", "*.py"], {**self._env, "GIT_LITERAL_PATHSPECS": "0"},
+                         git_executable=self._git_exe)
+        ok, out = result.returncode == 0, os.fsdecode(result.stdout)
+        prefix = f"{rev}:" if rev not in (INDEX, WORKTREE) else ""
+        names = (name[len(prefix):] if prefix and name.startswith(prefix) else name for name in _split_z(out))
+        return sorted(name for name in names if name.endswith(".py")) if ok else []
 
     def worktree_text(self, path: str) -> str | None:
         """The working-tree file's text (None when it does not exist)."""
@@ -741,8 +763,9 @@ def _blob(value: str) -> str | None:
     return None if _NULL_ID.match(value) else value
 
 
-def parse_raw(out: str, head: str) -> list[FileChange]:
-    """``git diff --raw -z`` records (also ``git log --raw -z``'s, one commit's) -> FileChanges."""
+def parse_raw(out: str, head: str, base: str = "") -> list[FileChange]:
+    """``git diff --raw -z`` records (also ``git log --raw -z``'s, one commit's) -> FileChanges;
+    ``base``: the commit they are compared with, where known."""
     fields = out.split("\0")
     changes: list[FileChange] = []
     seen: set[str] = set()
@@ -782,7 +805,7 @@ def parse_raw(out: str, head: str) -> list[FileChange]:
             changes.append(FileChange("modified", path, head, base_blob=base_blob, head_blob=head_blob,
                                       base_mode=base_mode, head_mode=head_mode))
         seen.add(path)
-    return changes
+    return [replace(change, base=base) for change in changes] if base else changes
 
 
 def _renamed(deleted: FileChange, path: str, similarity: int) -> FileChange:

@@ -267,7 +267,8 @@ def _abbrev_length(view: RepoView, sha: str) -> int:
 def _commit(header: list[bytes], raw: list[bytes], short: int) -> Commit:
     sha, parents, date, subject = (part.decode("utf-8", "replace") for part in header[:4])
     # Paths are bytes on disk: decode them the way the rest of the git layer does.
-    changes = parse_raw("\0".join(os.fsdecode(item) for item in raw), sha) if raw else []
+    first_parent = parents.split()[0] if parents.split() else ""
+    changes = parse_raw("\0".join(os.fsdecode(item) for item in raw), sha, first_parent) if raw else []
     return Commit(sha, sha[:short], tuple(parents.split()), date, subject,
                   tuple(sorted(changes, key=lambda c: c.path)))
 

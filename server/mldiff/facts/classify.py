@@ -576,13 +576,14 @@ def _purpose_roles(ctx: PythonContext, delta: Delta) -> list[Role]:
     """The last resort: a line that does nothing known on its own, in a function whose every line
     serves one operation (``summaries.function_purpose``), on both sides."""
     from mldiff.facts.summaries import serves_purpose
-    sides = [(side, index) for side, index in (("head", delta.head), ("base", delta.base)) if index is not None]
-    purposes = [serves_purpose(ctx, side, index) for side, index in sides]
-    if not purposes or any(p is None for p in purposes):
-        return []
-    purpose = purposes[0]
-    assert purpose is not None  # none is (checked above)
-    return [Role(purpose.family, purpose.noun, "purpose")]
+    purpose = None
+    for side, index in (("head", delta.head), ("base", delta.base)):
+        if index is not None:
+            served = serves_purpose(ctx, side, index)
+            if served is None:
+                return []  # (the other side is not asked: it may read the project's other files)
+            purpose = purpose or served
+    return [Role(purpose.family, purpose.noun, "purpose")] if purpose is not None else []
 
 
 def _acting(roles: tuple[Role, ...], header: bool = False) -> list[Role]:

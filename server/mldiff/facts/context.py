@@ -14,6 +14,7 @@ from typing import Callable, Hashable, TypeVar
 from mldiff.analysis.change import PythonChange
 from mldiff.analysis.environment import Environment
 from mldiff.analysis.module import ModuleView
+from mldiff.analysis.project import Project
 from mldiff.analysis.textfiles import TextChange
 from mldiff.findings import Span
 from mldiff.hunks import Hunk, LineMap
@@ -52,11 +53,12 @@ class Context:
 class PythonContext(Context):
     """A Python file's change (a notebook's code cells read as one module too)."""
 
-    def __init__(self, change: PythonChange, kind: str = "python") -> None:
+    def __init__(self, change: PythonChange, kind: str = "python", project: Project | None = None) -> None:
         super().__init__()
         self.change = change
         self.kind = kind
         self.path = change.path
+        self.project = project  # the other files of the project, where the front end knows them
         self.base: ModuleView = change.base
         self.head: ModuleView = change.head
         self.hunks: list[Hunk] = change.hunks

@@ -15,7 +15,8 @@ import libcst as cst
 from mldiff.analysis.module import ModuleView
 from mldiff.analysis.values import NOT_LITERAL, Value, _literal_equal, dotted_name, rename_key
 from mldiff.facts.context import PythonContext
-from mldiff.facts.syntax import _ast_key, _ast_tree, _parse_cached, _unparseable, meaning_key, unit_source
+from mldiff.facts.syntax import (_ast_key, _ast_tree, _parse_cached, _unparseable, meaning_key, same_vectorised,
+                                 unit_source)
 
 
 def resolve_literal(view, value: Value | None) -> Any:
@@ -115,7 +116,7 @@ def same_after_resolving(ctx: PythonContext, old: Value | None, new: Value | Non
             return old_name[0] == new_name[0]
         if old_literal is NOT_LITERAL or new_literal is NOT_LITERAL:
             return _one_reference(ctx, old_name[0], new_name[0]) or same_when_inlined(ctx, old, new)
-    return same_when_inlined(ctx, old, new) or _read_elsewhere(ctx, old, new)
+    return same_when_inlined(ctx, old, new) or _read_elsewhere(ctx, old, new) or same_vectorised(old.code, new.code)
 
 
 def _key_renamed(ctx: PythonContext, old: Value, new: Value) -> bool:

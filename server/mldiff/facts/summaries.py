@@ -13,6 +13,11 @@ import ast
 import re
 from dataclasses import dataclass
 
+import libcst as cst
+
+from mldiff.analysis.module import ModuleView
+from mldiff.analysis.project import imports_module, module_parts
+from mldiff.analysis.values import dotted_name
 from mldiff.facts.context import PythonContext
 from mldiff.facts.flows import find_defs
 from mldiff.facts.syntax import _parse_cached  # Python's parser, once per text
@@ -140,6 +145,48 @@ def _purpose(ctx: PythonContext, side: str, header: int) -> Purpose | None:
         served = class_purpose(facts.def_name or "", bases)
         if served is not None:
             return Purpose(*served)
+    elif ctx.project is not None and view.enclosing_def(header) < 0 and \
+            all(use in view.block(header) for use in view.uses(name)):
+        return _purpose_where_used(ctx, side, name)  # a function the file itself does not call
+    return None
+
+
+def _purpose_where_used(ctx: PythonContext, side: str, name: str) -> Purpose | None:
+    """What a module-level function is for by where the project's other files use it: its
+    result backpropagated there, or made the learning rate (``lr_schedule =
+    utils.cosine_scheduler(...)`` ... ``param_group["lr"] = lr_schedule[it]`` in ``main.py``)."""
+    parts = module_parts(ctx.path)
+    if not parts or ctx.project is None:
+        return None
+    own = ctx.view(side).text
+    for path, text in ctx.project.files_naming(side, name):
+        if path == ctx.path or text == own:
+            continue
+        other = ModuleView.of(text)
+        spelling = _imported_as(other, name, parts)
+        if spelling is None:
+            continue
+        if _backpropagated_result(other, spelling):
+            return Purpose("loss", f"the loss {name}() computes ({path} backpropagates it)")
+        if _result_is_the_lr(other, spelling):
+            return Purpose("learning_rate", f"the schedule {name}() computes ({path} sets the learning rate from it)")
+    return None
+
+
+def _imported_as(view: ModuleView, name: str, parts: tuple[str, ...]) -> str | None:
+    """How a file that imports the module at ``parts`` spells its ``name``: ``name`` after
+    ``from utils import name`` (or ``*``), ``U.name`` after ``import utils as U``; None when it
+    does not import that module, or defines a ``name`` of its own."""
+    if find_defs(view, name):
+        return None
+    for local, qualified in view.aliases.items():
+        module, _, last = qualified.rpartition(".")
+        if last == name and module and imports_module(module, parts):
+            return local
+        if imports_module(qualified, parts):
+            return f"{local}.{name}"
+    if any(imports_module(module, parts) for module in view.star_imports):
+        return name
     return None
 
 
@@ -216,13 +263,12 @@ def _is_lr_setting(target: str) -> bool:
 
 def _principal_call(node, name: str) -> bool:
     """Is ``node`` a call of ``name``, whole or as a branch of a conditional expression?"""
-    import libcst as cst
     if isinstance(node, cst.IfExp):
         return _principal_call(node.body, name) or _principal_call(node.orelse, name)
     if isinstance(node, cst.Call):
         func = node.func
-        return isinstance(func, cst.Name) and func.value == name or \
-            isinstance(func, cst.Attribute) and func.attr.value == name
+        return dotted_name(func) == name or "." not in name and isinstance(func, cst.Attribute) \
+            and func.attr.value == name
     return False
 
 

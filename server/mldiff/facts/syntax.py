@@ -5,6 +5,7 @@ formatting-free key, so comparisons of meaning use it on the same text libcst pa
 from __future__ import annotations
 
 import ast
+import copy
 from functools import lru_cache
 
 import libcst as cst
@@ -172,6 +173,9 @@ def meaning_key(source: str) -> str:
 class _Meaning(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
+        vectorised = _vectorised(node)
+        if vectorised is not None:
+            return vectorised
         node.keywords = [k for k in node.keywords if k.arg not in _DOCUMENTING]
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in MODE_SWITCHES and len(node.args) <= 1 \
@@ -191,6 +195,85 @@ class _Meaning(ast.NodeTransformer):
                 return node
             return func.value  # a device move: the tensor itself
         return node
+
+
+# elementwise functions NumPy and ``math`` both have: ``math.cos(pi * i / n)`` per element is
+# ``np.cos(np.pi * x / n)`` over the array
+_ELEMENTWISE = frozenset({"cos", "sin", "tan", "exp", "log", "log2", "log10", "sqrt", "tanh", "floor", "ceil",
+                          "fabs", "pi", "e"})
+_ARRAY_MODULES = ("np", "numpy")
+
+
+def _vectorised(node: ast.Call) -> ast.AST | None:
+    """``np.array([f(i) for i in x])`` -> ``f(x)`` when ``f`` is arithmetic and elementwise
+    functions of ``i`` alone (a loop over an array vectorised with NumPy computes the same
+    values), with ``math.cos`` read as ``np.cos``; None for any other call."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("array", "asarray") and isinstance(func.value, ast.Name)
+            and func.value.id in _ARRAY_MODULES and len(node.args) == 1 and not node.keywords):
+        return None
+    comp = node.args[0]
+    if not isinstance(comp, ast.ListComp) or len(comp.generators) != 1:
+        return None
+    loop = comp.generators[0]
+    if loop.ifs or loop.is_async or not isinstance(loop.target, ast.Name):
+        return None
+    variable = loop.target.id
+    if not _elementwise(comp.elt, variable) or variable not in {n.id for n in ast.walk(comp.elt) if isinstance(n, ast.Name)}:
+        return None
+
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, name: ast.Name) -> ast.AST:
+            return loop.iter if name.id == variable else name
+
+        def visit_Attribute(self, attribute: ast.Attribute) -> ast.AST:
+            if isinstance(attribute.value, ast.Name) and attribute.value.id == "math":
+                return ast.Attribute(value=ast.Name(id="np", ctx=ast.Load()), attr=attribute.attr, ctx=ast.Load())
+            return self.generic_visit(attribute)
+
+    substituted: ast.AST = Substitute().visit(comp.elt)
+    return substituted
+
+
+class _Vectorise(ast.NodeTransformer):
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        return _vectorised(node) or node
+
+
+def same_vectorised(old: str, new: str) -> bool:
+    """Are two expressions one computation once loops over arrays are read vectorised (a
+    schedule table built per element in one and with NumPy in the other)?"""
+    if "array(" not in old and "array(" not in new:
+        return False
+    old_tree, new_tree = _parse_cached(old.strip()), _parse_cached(new.strip())
+    if old_tree is None or new_tree is None:
+        return False
+    a, b = (ast.dump(_Vectorise().visit(copy.deepcopy(tree)), annotate_fields=False) for tree in (old_tree, new_tree))
+    return a == b
+
+
+def _elementwise(node: ast.AST, variable: str) -> bool:
+    """Arithmetic on constants, names and elementwise functions, the loop ``variable`` only bare
+    (``len(iters)`` of another name is a constant of the loop)."""
+    if isinstance(node, ast.BinOp):
+        return not isinstance(node.op, ast.MatMult) and _elementwise(node.left, variable) and \
+            _elementwise(node.right, variable)
+    if isinstance(node, ast.UnaryOp):
+        return _elementwise(node.operand, variable)
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):  # ``math.pi``, ``self.base``: not of the loop variable
+        return isinstance(node.value, ast.Name) and node.value.id != variable and (
+            node.value.id not in ("math", *_ARRAY_MODULES) or node.attr in _ELEMENTWISE)
+    if isinstance(node, ast.Call) and not node.keywords:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "len":
+            return len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id != variable
+        return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
+            func.value.id in ("math", *_ARRAY_MODULES) and func.attr in _ELEMENTWISE and \
+            all(_elementwise(arg, variable) for arg in node.args)
+    return False
 
 
 def _is_dtype(node: ast.AST) -> bool:

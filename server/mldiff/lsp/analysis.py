@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from mldiff.config import WORKTREE
 from mldiff.errors import MldiffError
 from mldiff.findings import FileResult
 from mldiff.lsp.bases import BaseSide, BaseTexts
@@ -26,7 +27,9 @@ from mldiff.lsp.settings import ServerOptions, SettingsState
 from mldiff.lsp.stability import GoodState, stable_findings
 
 if TYPE_CHECKING:
+    from mldiff.gitview import RepoView
     from mldiff.lsp.notebooks import CellText
+    from mldiff.project_files import RepoProject
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class Analyzer:
         self._good: dict[str, GoodState] = {}
         self._relpaths: dict[tuple[str, str], str | None] = {}
         self._crashes: set[str] = set()
+        self._projects: dict[str, tuple[tuple, RepoProject]] = {}  # repo root -> (base, git state), project
         self._warm_lock = threading.Lock()
         self._warm = False
 
@@ -144,7 +148,8 @@ class Analyzer:
             self._say_once(f"base:{root}:{settings.base}:{exc}", f"mldiff: base {settings.base!r}: {exc}", True)
             return empty
         try:
-            file_result = self._run_engine(kind, relpath, base, text, settings, snapshot)
+            file_result = self._run_engine(kind, relpath, base, text, settings, snapshot,
+                                           self._project(repo, root, base, token))
             findings = self._stable(snapshot, base, settings, file_result, file_result.unreliable_head_lines)
             diagnostics = [to_diagnostic(f, snapshot.uri, snapshot.lines, encoding, snapshot.version, root)
                            for f in findings]
@@ -167,7 +172,26 @@ class Analyzer:
             known_hunks=file_result.hunks)
 
     # -- the engine ---------------------------------------------------------------------------
-    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, settings, snapshot: Snapshot) -> FileResult:
+    def _project(self, repo: RepoView, root: str, base: BaseSide, token: tuple) -> RepoProject | None:
+        """The repository's other files for the engine (``project_files``): at the base revision,
+        and as they are on disk for the buffer's side; one per repository, new when the base or
+        the git state moves."""
+        if base.revision is None:
+            return None
+        key = (base.revision, token)
+        held = self._projects.get(root)
+        if held is None or held[0] != key:
+            from mldiff.project_files import RepoProject
+            held = self._projects[root] = (key, RepoProject(repo, base.revision, WORKTREE))
+        return held[1]
+
+    def forget_worktree_files(self) -> None:
+        """A file was saved: what the other files on disk name must be read again."""
+        for _, project in self._projects.values():
+            project.forget_worktree()
+
+    def _run_engine(self, kind: str, relpath: str, base: BaseSide, text: str, settings, snapshot: Snapshot,
+                    project: RepoProject | None = None) -> FileResult:
         """The engine's result, given its previous result for this file (the last few files kept);
         a notebook open as cells (VS Code) or as JupyterLab's joined document goes through
         ``lsp.notebook_analysis``."""
@@ -178,7 +202,8 @@ class Analyzer:
                 result.unreliable_head_lines = frozenset()
                 return result
         from mldiff.engine import analyze
-        result = analyze(relpath, base.text, text, settings, previous=self._previous.pop(relpath, None))
+        result = analyze(relpath, base.text, text, settings, previous=self._previous.pop(relpath, None),
+                         project=project)
         self._previous[relpath] = result
         while len(self._previous) > 8:
             self._previous.popitem(last=False)

@@ -25,6 +25,7 @@ def register(server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls, params: types.DidSaveTextDocumentParams) -> None:
         ls.scheduler.submit(ls.analyzer.bases.forget_missing)  # a `git init` since?
+        ls.scheduler.submit(ls.analyzer.forget_worktree_files)  # it may name other functions now
         ls.recheck_all(GIT, 0)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)

@@ -29,7 +29,10 @@ What it reports, in the order a statement is classified:
   function or method whose result is backpropagated, a ``forward`` whose result the training
   loop backpropagates, a function that masks labels: then only the lines that feed the
   masking; a function whose result becomes the learning rate, bound to it whole or held as a
-  table the rate is read from, ``group["lr"] = values[it]``, not one factor of it), or the
+  table the rate is read from, ``group["lr"] = values[it]``, not one factor of it; for a
+  module-level function its own file does not call, what the project's other files that
+  import it do with its result, on each side: ``utils.cosine_scheduler`` changed, and
+  ``main.py`` sets the learning rate from it), or the
   class around it: a loss (by its base, torch's ``_Loss``, or by the loss naming the loss
   rule recognises, ``class DINOLoss(nn.Module)``), an optimizer (a subclass of
   ``Optimizer``: its update rule) or a learning-rate scheduler (a subclass of one);
